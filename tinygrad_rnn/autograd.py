@@ -1,0 +1,253 @@
+"""The backward pass: grad mode, anomaly mode, ``backward`` and ``grad``.
+
+Ordering: from the outputs we collect every reachable node once with an explicit stack and count, for
+each node, the edges from its consumers. A node runs when all its consumers have run (Kahn's
+algorithm), so gradients for a node's outputs are complete before its derivative is taken. Both passes
+touch each node and edge once: O(nodes + edges), no recursion, no sorting.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+from .backend import xp
+from .function import STATE, check_finite, describe
+from .tensor import Tensor
+
+
+class _GradMode:
+    _flag = True
+
+    def __enter__(self) -> None:
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self._flag
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.grad_enabled = self._prev
+
+    def __call__(self, f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return f(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801  (used like PyTorch's context manager)
+    """Ops run inside record nothing (inference, optimizer updates). Also usable as a decorator."""
+    _flag = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    _flag = True
+
+
+def is_grad_enabled() -> bool:
+    return STATE.grad_enabled
+
+
+class detect_anomaly:  # noqa: N801
+    """Raise ``FloatingPointError`` at the first op whose forward or backward yields NaN/Inf."""
+
+    def __enter__(self) -> None:
+        self._prev = STATE.anomaly
+        STATE.anomaly = True
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.anomaly = self._prev
+
+
+def _seed_grad(t: Tensor, g: Any, create_graph: bool, op: str) -> Any:
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(f"{op}: gradient can be implied only for a scalar (one-element) output; "
+                               f"this one has shape {t.shape}: pass grad / grad_outputs of that shape")
+        g = xp.ones(t.data.shape, dtype=t.data.dtype)
+    elif isinstance(g, Tensor):
+        if g.shape != t.shape:
+            raise ValueError(f"{op}: grad of shape {g.shape} does not match the output's shape {t.shape}")
+        g = g if create_graph else g.data
+    else:
+        g = xp.asarray(g, dtype=t.data.dtype)
+        if g.shape != t.data.shape:
+            raise ValueError(f"{op}: grad of shape {tuple(g.shape)} does not match the output's shape {t.shape}")
+    if g.dtype != t.data.dtype:
+        raise TypeError(f"{op}: grad has dtype {g.dtype} but the output is {t.data.dtype}")
+    if create_graph and not isinstance(g, Tensor):
+        g = Tensor._make(g, False, None, 0)
+    return g
+
+
+def _add(acc: Any, g: Any) -> Any:
+    return g if acc is None else acc + g
+
+
+def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, retain_graph: bool,
+         create_graph: bool) -> dict:
+    """Backpropagate ``grads`` from ``roots``.
+
+    With ``targets`` (id(tensor) -> tensor) gradients are returned for those tensors only and nothing
+    is written to ``.grad``; without, leaves accumulate into ``.grad`` and retain_grad tensors are set.
+    """
+    # 1. discover the graph; count consumer edges per node
+    deps: dict = {}
+    stack = []
+    for r in roots:
+        fn = r._fn
+        if fn is not None and fn not in deps:
+            deps[fn] = 0
+            stack.append(fn)
+    while stack:
+        fn = stack.pop()
+        for p in fn.parents:
+            pf = p._fn
+            if pf is not None:
+                if pf in deps:
+                    deps[pf] += 1
+                else:
+                    deps[pf] = 1
+                    stack.append(pf)
+    needed = None if targets is None else _prune(deps, targets)
+    inner: dict = {}  # (node, output index) -> non-leaf targets made there
+    for t in (targets or {}).values():
+        if t._fn is not None:
+            inner.setdefault((t._fn, t._idx), []).append(t)
+
+    # 2. seed the output gradients
+    found: dict = {}
+    buf: dict = {}
+
+    def deliver(t: Tensor, g: Any) -> None:
+        fn = t._fn
+        if fn is None:
+            if targets is None:
+                if t._requires_grad:
+                    _accumulate_leaf(t, g, create_graph)
+            elif id(t) in targets:
+                found[id(t)] = _add(found.get(id(t)), g)
+            return
+        slots = buf.get(fn)
+        if slots is None:
+            slots = buf[fn] = [None] * fn.n_out
+        slots[t._idx] = _add(slots[t._idx], g)
+
+    for r, g in zip(roots, grads):
+        deliver(r, g)
+    ready = [fn for fn in dict.fromkeys(r._fn for r in roots if r._fn is not None) if deps[fn] == 0]
+
+    # 3. run nodes once all their consumers have run
+    while ready:
+        fn = ready.pop()
+        slots = buf.pop(fn, None) or [None] * fn.n_out
+        if inner:
+            for i, g in enumerate(slots):
+                for t in inner.get((fn, i), ()):
+                    if g is not None:
+                        found[id(t)] = _add(found.get(id(t)), g)
+        if targets is None and fn.retained:
+            for i, ref in fn.retained.items():
+                t = ref()
+                if t is not None and slots[i] is not None:
+                    t.grad = slots[i] if create_graph else Tensor._make(xp.asarray(slots[i]), False, None, 0)
+        if (needed is None or fn in needed) and any(g is not None for g in slots):
+            in_grads = _call_backward(fn, slots, create_graph)
+            for p, gi, need in zip(fn.parents, in_grads, fn.needs_input_grad):
+                if need and gi is not None:
+                    deliver(p, gi)
+            if not retain_graph:
+                fn.saved = None
+        for p in fn.parents:
+            pf = p._fn
+            if pf is not None:
+                deps[pf] -= 1
+                if deps[pf] == 0:
+                    ready.append(pf)
+    return found
+
+
+def _prune(deps: dict, targets: dict) -> set:
+    """Nodes from which some target can be reached: only those need their derivative taken."""
+    needed: set = set()
+    for fn in sorted(deps, key=lambda f: f.seq):  # creation order is a topological order
+        for p in fn.parents:
+            if id(p) in targets or p._fn in needed:
+                needed.add(fn)
+                break
+    return needed
+
+
+def _call_backward(fn: Any, slots: list, create_graph: bool) -> tuple:
+    if create_graph:
+        args = fn.parents
+        if fn.needs_output:
+            with enable_grad():
+                args = args + (type(fn).apply(*fn.parents, **fn.params),)
+    else:
+        if fn.saved is None:
+            raise RuntimeError(
+                f"backward: the graph through op '{fn.op_name()}' was already freed by an earlier backward(). "
+                "Pass retain_graph=True to the first backward() to backpropagate through it again, or detach() "
+                "the state you carry from one step to the next (truncated BPTT).")
+        args = fn.saved
+    g = slots[0] if fn.n_out == 1 else slots
+    if create_graph:
+        with enable_grad():
+            out = fn.backward(g, *args)
+    else:
+        out = fn.backward(g, *args)
+    out = out if isinstance(out, tuple) else (out,)
+    if STATE.anomaly:
+        check_finite(fn.op_name(), "backward", [o.data if isinstance(o, Tensor) else o for o in out], fn.parents)
+    return out
+
+
+def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    g = xp.asarray(g)
+    if g.shape != t.data.shape:  # an op returned a gradient of the wrong shape: a bug, say so loudly
+        raise RuntimeError(f"backward: gradient of shape {g.shape} for a leaf of shape {t.shape}")
+    t.grad = Tensor._make(g if t.grad is None else t.grad.data + g, False, None, 0)
+
+
+def backward(tensor: Tensor, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    if not tensor._requires_grad:
+        raise RuntimeError(f"backward: this tensor (shape {tensor.shape}) does not require grad and has no "
+                           "graph; did you forget requires_grad=True, or run the forward under no_grad()?")
+    g = _seed_grad(tensor, grad, create_graph, "backward")
+    _run([tensor], [g], None, create_graph if retain_graph is None else retain_graph, create_graph)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], grad_outputs: Any = None,
+         retain_graph: bool | None = None, create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """d(outputs)/d(inputs) weighted by ``grad_outputs``, returned (not accumulated into ``.grad``)."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t._requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad ({describe([t])})")
+    for i, t in enumerate(outputs):
+        if not t._requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad and has no graph ({describe([t])})")
+    seeds = [_seed_grad(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
+    targets = {id(t): t for t in inputs}
+    found = _run(outputs, seeds, targets, create_graph if retain_graph is None else retain_graph, create_graph)
+    result = []
+    for i, t in enumerate(inputs):
+        g = found.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad: input {i} ({describe([t])}) is not used in the graph of the outputs; "
+                                   "pass allow_unused=True to get None for it")
+            result.append(None)
+        elif isinstance(g, Tensor):
+            result.append(g)
+        else:
+            result.append(Tensor._make(xp.asarray(g), False, None, 0))
+    return tuple(result)

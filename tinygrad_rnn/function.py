@@ -1,0 +1,116 @@
+"""``Function``: one differentiable op. Applied while grad mode is on, the instance *is* the tape node.
+
+A subclass writes ``forward`` on backend arrays and ``backward`` right beside it. ``backward`` is written
+once with Python operators and the helpers in :mod:`tinygrad_rnn.ops.dual`, so the same lines run on
+arrays (a plain ``backward()``) and on Tensors (``create_graph=True``, which records the backward pass
+itself and gives higher-order derivatives).
+
+A node keeps its input tensors (``parents``), the input arrays it saw (``saved``, plus the output array
+when ``needs_output``) and a creation number ``seq``. It never references its output tensor, so a graph
+that nobody holds is freed by reference counting.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from typing import Any
+
+from .backend import xp
+
+_seq = itertools.count()
+Tensor: Any = None  # bound by tensor.py once the class exists (the two modules need each other)
+
+
+class _State:
+    grad_enabled = True
+    anomaly = False
+    debug = int(os.environ.get("TINYGRAD_RNN_DEBUG", "0") or 0)
+
+
+STATE = _State()
+
+
+def describe(values: Any) -> str:
+    """'(2, 3) float32, (3,) float64' for error messages."""
+    parts = []
+    for v in values:
+        d = getattr(v, "data", v)
+        parts.append(f"{tuple(d.shape)} {d.dtype}" if hasattr(d, "shape") else repr(v))
+    return ", ".join(parts)
+
+
+def _rewrap(op: str, err: Exception, inputs: tuple) -> Exception:
+    """Re-raise a backend error with the op's name and the shapes/dtypes it was given."""
+    if isinstance(err, TypeError):
+        cls = TypeError
+    elif isinstance(err, IndexError) and not isinstance(err, ValueError):
+        cls = IndexError
+    else:
+        cls = ValueError
+    msg = str(err)
+    if not msg.startswith(op + ":"):
+        msg = f"{op}: {msg} (inputs: {describe(inputs)})"
+    return cls(msg)
+
+
+def check_finite(op: str, what: str, arrays: Any, shapes_of: tuple) -> None:
+    for i, a in enumerate(arrays):
+        if a is None or getattr(a, "dtype", None) is None or a.dtype.kind != "f":
+            continue
+        if not bool(xp.isfinite(a).all()):
+            bad = "NaN" if bool(xp.isnan(a).any()) else "Inf"
+            raise FloatingPointError(
+                f"detect_anomaly: {what} of op '{op}' produced {bad} in output {i} of shape {tuple(a.shape)} "
+                f"(inputs: {describe(shapes_of)})")
+
+
+class Function:
+    needs_output = False   # backward wants the forward output (tanh, exp, softmax, ...)
+    parents: tuple = ()
+    saved: Any = None
+    retained: Any = None   # {output index: weakref to a tensor that called retain_grad()}
+    n_out = 1
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.__name__.lower()
+
+    def forward(self, *arrays: Any, **params: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, g: Any, *inputs: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        """Run forward on the inputs' arrays; record a node when any input requires grad."""
+        fn = cls()
+        datas = tuple(t.data for t in inputs)
+        try:
+            out = fn.forward(*datas, **params)
+        except (ValueError, IndexError, TypeError) as e:
+            raise _rewrap(cls.op_name(), e, inputs) from e
+        multi = isinstance(out, (tuple, list))
+        if STATE.anomaly:
+            check_finite(cls.op_name(), "forward", out if multi else (out,), inputs)
+        if STATE.debug:
+            print(f"[tinygrad_rnn] {cls.op_name()}({describe(inputs)}) -> "
+                  f"{describe(out if multi else (out,))}", file=sys.stderr)
+        track = STATE.grad_enabled and any(t._requires_grad for t in inputs)
+        if track:
+            fn.parents = inputs
+            fn.saved = datas + (out,) if cls.needs_output else datas
+            fn.params = params
+            fn.needs_input_grad = tuple(t._requires_grad for t in inputs)
+            fn.seq = next(_seq)
+        else:
+            fn = None
+        if multi:
+            if fn is not None:
+                fn.n_out = len(out)
+            return tuple(Tensor._make(o, track, fn, i) for i, o in enumerate(out))
+        return Tensor._make(out, track, fn, 0)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"

@@ -1,0 +1,144 @@
+"""Elementwise ops. Binary ones broadcast like NumPy and sum their gradients back to each input's shape."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import xp
+from ..function import Function
+from . import dual
+from .dual import unbroadcast, value
+
+
+class Binary(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        self.shapes = (a.shape, b.shape)
+        return self.op(a, b)
+
+    def grads(self, ga: Any, gb: Any) -> tuple:
+        need_a, need_b = self.needs_input_grad
+        return (unbroadcast(ga, self.shapes[0]) if need_a else None,
+                unbroadcast(gb, self.shapes[1]) if need_b else None)
+
+
+class Add(Binary):
+    op = staticmethod(xp.add)
+    def backward(self, g, a, b): return self.grads(g, g)
+
+
+class Sub(Binary):
+    op = staticmethod(xp.subtract)
+    def backward(self, g, a, b): return self.grads(g, -g)
+
+
+class Mul(Binary):
+    op = staticmethod(xp.multiply)
+    def backward(self, g, a, b): return self.grads(g * b, g * a)
+
+
+class Div(Binary):
+    op = staticmethod(xp.true_divide)
+    def backward(self, g, a, b):
+        ga = g / b
+        return self.grads(ga, -ga * a / b if self.needs_input_grad[1] else None)
+
+
+class Pow(Binary):
+    """a ** b for two tensors: d/da = b a^(b-1), d/db = a^b log a."""
+    op = staticmethod(xp.power)
+    needs_output = True
+    def backward(self, g, a, b, out):
+        ga = g * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        gb = g * out * dual.log(a) if self.needs_input_grad[1] else None
+        return self.grads(ga, gb)
+
+
+class PowScalar(Function):
+    """x ** p for a Python number p: d/dx = p x^(p-1)."""
+    def forward(self, x, p): self.p = p; return xp.power(x, p)
+    def backward(self, g, x): return g * self.p * x ** (self.p - 1)
+
+
+class Maximum(Binary):
+    """Ties send half the gradient to each side (the mean of the two one-sided derivatives)."""
+    op = staticmethod(xp.maximum)
+    def backward(self, g, a, b):
+        va, vb = value(a), value(b)
+        wa = xp.where(va > vb, 1, xp.where(va == vb, 0.5, 0)).astype(va.dtype)
+        return self.grads(g * wa, g * (1 - wa))
+
+
+class Minimum(Binary):
+    op = staticmethod(xp.minimum)
+    def backward(self, g, a, b):
+        va, vb = value(a), value(b)
+        wa = xp.where(va < vb, 1, xp.where(va == vb, 0.5, 0)).astype(va.dtype)
+        return self.grads(g * wa, g * (1 - wa))
+
+
+class Neg(Function):
+    def forward(self, x): return -x
+    def backward(self, g, x): return -g
+
+
+class Abs(Function):
+    def forward(self, x): return xp.abs(x)
+    def backward(self, g, x): return g * xp.sign(value(x))
+
+
+class Exp(Function):
+    needs_output = True
+    def forward(self, x): return xp.exp(x)
+    def backward(self, g, x, out): return g * out
+
+
+class Log(Function):
+    def forward(self, x): return xp.log(x)
+    def backward(self, g, x): return g / x
+
+
+class Sqrt(Function):
+    needs_output = True
+    def forward(self, x): return xp.sqrt(x)
+    def backward(self, g, x, out): return g / (2 * out)
+
+
+class Tanh(Function):
+    needs_output = True
+    def forward(self, x): return xp.tanh(x)
+    def backward(self, g, x, out): return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    """σ(x) = 1 / (1 + e^-x), evaluated through e^-|x| so that no exponent overflows."""
+    needs_output = True
+    def forward(self, x):
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    def backward(self, g, x, out): return g * out * (1 - out)
+
+
+class Relu(Function):
+    def forward(self, x): return xp.maximum(x, 0)
+    def backward(self, g, x): return dual.mask(g, value(x) > 0)
+
+
+class Clip(Function):
+    """Gradient passes where lo <= x <= hi (bounds included, as in PyTorch's clamp)."""
+    def forward(self, x, lo, hi):
+        self.lo, self.hi = lo, hi
+        return xp.clip(x, lo, hi)
+    def backward(self, g, x):
+        v = value(x)
+        keep = xp.ones(v.shape, dtype=bool)
+        if self.lo is not None:
+            keep &= v >= self.lo
+        if self.hi is not None:
+            keep &= v <= self.hi
+        return dual.mask(g, keep)
+
+
+class Cast(Function):
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+    def backward(self, g, x): return g.astype(self.in_dtype)

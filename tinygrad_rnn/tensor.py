@@ -1,0 +1,380 @@
+"""``Tensor``: a backend array, a ``requires_grad`` flag, a ``grad``, and the tape node that made it."""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from . import backend
+from . import function as _function
+from .backend import is_array, xp
+from .function import STATE
+
+_PY_SCALARS = (bool, int, float)
+
+
+def _check_dtype(op: str, d: np.dtype) -> np.dtype:
+    if d.kind not in "biuf":
+        raise TypeError(f"{op}: unsupported dtype {d}; tensors hold booleans, integers or floats")
+    return d
+
+
+def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
+    """Turn user data into a backend array, with the dtype rules of :class:`Tensor`."""
+    if isinstance(data, Tensor):
+        data = data.data
+    want = None if dtype is None else _check_dtype(op, np.dtype(dtype))
+    if is_array(data):
+        a = data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        a = backend.to_backend(data)
+    else:
+        if isinstance(data, (str, bytes)):
+            raise TypeError(f"{op}: cannot make a tensor from a string ({data!r}); pass numbers")
+        try:
+            host = np.asarray(data)
+        except ValueError as e:  # NumPy 2 refuses ragged nested sequences
+            raise ValueError(f"{op}: cannot make a tensor from a ragged nested sequence "
+                             f"(sub-lists of different lengths): {e}") from None
+        if host.dtype == object:
+            raise TypeError(f"{op}: cannot make a tensor from objects of type "
+                            f"{sorted({type(v).__name__ for v in np.ravel(host)})}; pass numbers or arrays")
+        if host.dtype.kind == "f" and want is None:  # Python floats take the default dtype
+            want = backend.get_default_dtype()
+        a = backend.to_backend(host)
+    _check_dtype(op, a.dtype)
+    if want is not None and a.dtype != want:
+        a = a.astype(want)
+    return a
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it so gradients can flow back.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: Python floats become the default dtype (float32
+    unless :func:`set_default_dtype` changed it), Python ints become int64, NumPy arrays keep their dtype.
+    """
+    __slots__ = ("data", "_requires_grad", "grad", "_fn", "_idx", "__weakref__")
+    __array_ufunc__ = None      # make NumPy hand `ndarray (op) Tensor` to our reflected operators
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = as_array(data, dtype)
+        self._fn = None
+        self._idx = 0
+        self.grad: Tensor | None = None
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _make(cls, data: Any, requires_grad: bool, fn: Any, idx: int) -> Tensor:
+        t = object.__new__(cls)
+        t.data, t._requires_grad, t.grad, t._fn, t._idx = data, requires_grad, None, fn, idx
+        return t
+
+    # ---- attributes --------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad: only floating-point tensors can require gradients; this one is "
+                            f"{self.data.dtype} with shape {self.shape}. Cast it first, e.g. .astype('float32')")
+        if not flag and self._fn is not None:
+            raise RuntimeError("requires_grad: cannot turn off gradients of a non-leaf tensor; use .detach()")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        self.requires_grad = flag
+        return self
+
+    shape = property(lambda self: tuple(self.data.shape))
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: int(self.data.size))
+    dtype = property(lambda self: self.data.dtype)
+    is_leaf = property(lambda self: self._fn is None)
+    grad_fn = property(lambda self: self._fn)
+    T = property(lambda self: self.permute(*range(self.ndim - 1, -1, -1)))
+
+    def numpy(self) -> np.ndarray:
+        """A host NumPy array (a copy from the GPU under CuPy; shared memory under NumPy)."""
+        return backend.to_numpy(self.data)
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python number; shape is {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; "
+                             "use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
+        extra = f", dtype={self.dtype}"
+        if self._fn is not None:
+            extra += f", grad_fn=<{type(self._fn).__name__}>"
+        elif self._requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    # ---- autograd ----------------------------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (``grad`` is required unless self is a scalar)."""
+        _autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self) -> Tensor:
+        """The same values cut from the tape (shares memory); truncated BPTT uses this on carried state."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def retain_grad(self) -> Tensor:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``."""
+        if self._fn is not None:
+            if self._fn.retained is None:
+                self._fn.retained = {}
+            self._fn.retained[self._idx] = weakref.ref(self)
+        elif not self._requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        return self
+
+    # ---- operands ----------------------------------------------------------------------------------
+    def _lift(self, other: Any, op: str) -> Tensor:
+        """``other`` as a Tensor that may meet ``self`` in an op, without silent float upcasts.
+
+        Python numbers and 0-d arrays adopt this tensor's float dtype; integer/bool tensors meeting a
+        float tensor are cast to its dtype; two float tensors of different precision are an error.
+        """
+        if isinstance(other, Tensor):
+            return other
+        d = self.data.dtype
+        if isinstance(other, _PY_SCALARS) or (getattr(other, "ndim", None) == 0 and hasattr(other, "dtype")):
+            other_float = isinstance(other, float) or getattr(getattr(other, "dtype", None), "kind", "") == "f"
+            if d.kind == "f":
+                return Tensor._make(xp.asarray(other, dtype=d), False, None, 0)
+            if other_float:
+                return Tensor._make(xp.asarray(other, dtype=backend.get_default_dtype()), False, None, 0)
+            return Tensor._make(xp.asarray(other), False, None, 0)
+        return Tensor(other) if not isinstance(other, (list, tuple)) or d.kind != "f" else Tensor(other, dtype=d)
+
+    def _pair(self, other: Any, op: str, reflected: bool = False) -> tuple:
+        b = self._lift(other, op)
+        a = self
+        da, db = a.data.dtype, b.data.dtype
+        if da != db:
+            fa, fb = da.kind == "f", db.kind == "f"
+            if fa and fb:
+                if b.ndim == 0:
+                    b = b.astype(da)
+                elif a.ndim == 0:
+                    a = a.astype(db)
+                else:
+                    x, y = (b, a) if reflected else (a, b)
+                    raise TypeError(f"{op}: dtype mismatch, {x.dtype} {x.shape} and {y.dtype} {y.shape}; "
+                                    "tinygrad_rnn never upcasts silently: cast one side with .astype(...)")
+            elif fa:
+                b = Tensor._make(b.data.astype(da), False, None, 0)
+            elif fb:
+                a = Tensor._make(a.data.astype(db), False, None, 0)
+        return (b, a) if reflected else (a, b)
+
+    # ---- arithmetic --------------------------------------------------------------------------------
+    def __add__(self, o): return _ops.Add.apply(*self._pair(o, "add"))
+    def __radd__(self, o): return _ops.Add.apply(*self._pair(o, "add", True))
+    def __sub__(self, o): return _ops.Sub.apply(*self._pair(o, "sub"))
+    def __rsub__(self, o): return _ops.Sub.apply(*self._pair(o, "sub", True))
+    def __mul__(self, o): return _ops.Mul.apply(*self._pair(o, "mul"))
+    def __rmul__(self, o): return _ops.Mul.apply(*self._pair(o, "mul", True))
+    def __truediv__(self, o): return _ops.Div.apply(*self._pair(o, "div"))
+    def __rtruediv__(self, o): return _ops.Div.apply(*self._pair(o, "div", True))
+    def __matmul__(self, o): return _ops.MatMul.apply(*self._pair(o, "matmul"))
+    def __rmatmul__(self, o): return _ops.MatMul.apply(*self._pair(o, "matmul", True))
+    def __neg__(self): return _ops.Neg.apply(self)
+    def __abs__(self): return _ops.Abs.apply(self)
+    def __pos__(self): return self
+
+    def __pow__(self, o):
+        if isinstance(o, _PY_SCALARS) and self.data.dtype.kind == "f":
+            return _ops.PowScalar.apply(self, p=o)
+        return _ops.Pow.apply(*self._pair(o, "pow"))
+
+    def __rpow__(self, o): return _ops.Pow.apply(*self._pair(o, "pow", True))
+
+    add, sub, mul, div, matmul, pow = __add__, __sub__, __mul__, __truediv__, __matmul__, __pow__
+    neg, abs = __neg__, __abs__
+
+    # comparisons give boolean tensors outside the tape
+    def _cmp(self, o, f): a, b = self._pair(o, f.__name__); return Tensor._make(f(a.data, b.data), False, None, 0)
+    def __lt__(self, o): return self._cmp(o, xp.less)
+    def __le__(self, o): return self._cmp(o, xp.less_equal)
+    def __gt__(self, o): return self._cmp(o, xp.greater)
+    def __ge__(self, o): return self._cmp(o, xp.greater_equal)
+    def __eq__(self, o): return self._cmp(o, xp.equal)  # type: ignore[override]
+    def __ne__(self, o): return self._cmp(o, xp.not_equal)  # type: ignore[override]
+    def __invert__(self): return Tensor._make(~self.data, False, None, 0)
+    def any(self) -> bool: return bool(self.data.any())
+    def all(self) -> bool: return bool(self.data.all())
+
+    def maximum(self, o): return _ops.Maximum.apply(*self._pair(o, "maximum"))
+    def minimum(self, o): return _ops.Minimum.apply(*self._pair(o, "minimum"))
+
+    # ---- unary -------------------------------------------------------------------------------------
+    def exp(self): return _ops.Exp.apply(self)
+    def log(self): return _ops.Log.apply(self)
+    def sqrt(self): return _ops.Sqrt.apply(self)
+    def tanh(self): return _ops.Tanh.apply(self)
+    def sigmoid(self): return _ops.Sigmoid.apply(self)
+    def relu(self): return _ops.Relu.apply(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        if min is None and max is None:
+            raise ValueError("clip: give at least one of min and max")
+        return _ops.Clip.apply(self, lo=min, hi=max)
+
+    clamp = clip
+
+    def astype(self, dtype: Any) -> Tensor:
+        d = _check_dtype("astype", np.dtype(dtype))
+        if d == self.data.dtype:
+            return self
+        if self._requires_grad and d.kind != "f":
+            return Tensor._make(self.data.astype(d), False, None, 0)
+        return _ops.Cast.apply(self, dtype=d)
+
+    def float(self) -> Tensor: return self.astype(np.float32)
+    def double(self) -> Tensor: return self.astype(np.float64)
+
+    # ---- reductions --------------------------------------------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return -((-self).max(axis=axis, keepdims=keepdims))
+
+    def softmax(self, axis: int = -1) -> Tensor: return _ops.Softmax.apply(self, axis=axis)
+    def log_softmax(self, axis: int = -1) -> Tensor: return _ops.LogSoftmax.apply(self, axis=axis)
+
+    def argmax(self, axis: int | None = None) -> Tensor:
+        return Tensor._make(xp.asarray(self.data.argmax(axis=axis)), False, None, 0)
+
+    # ---- movement ----------------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return self if shape == self.data.shape else _ops.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self) -> Tensor: return self.reshape(-1)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        axis = axis % (self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def squeeze(self, axis: int | None = None) -> Tensor:
+        if axis is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        axis = _ops.reduce.normalize_axis("squeeze", axis, self.ndim)
+        if self.shape[axis] != 1:
+            raise ValueError(f"squeeze: axis {axis} has length {self.shape[axis]}, not 1 (shape {self.shape})")
+        return self.reshape(self.shape[:axis] + self.shape[axis + 1:])
+
+    def permute(self, *axes: int) -> Tensor:
+        axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return _ops.Permute.apply(self, axes=axes)
+
+    def transpose(self, *axes: int) -> Tensor:
+        """No arguments: reverse the axes. ``(d0, d1)``: swap two axes (PyTorch). All axes: permute."""
+        if not axes:
+            return self.T
+        if len(axes) == 2 and self.ndim != 2:
+            return self.swapaxes(*axes)
+        if len(axes) == 2 and self.ndim == 2:
+            return self.permute(1, 0) if axes[0] % 2 != axes[1] % 2 else self
+        return self.permute(*axes)
+
+    def swapaxes(self, a: int, b: int) -> Tensor:
+        order = list(range(self.ndim))
+        a, b = a % max(self.ndim, 1), b % max(self.ndim, 1)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(*order)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        shape = tuple(shape)
+        return self if shape == self.data.shape else _ops.Expand.apply(self, shape=shape)
+
+    def expand(self, *shape: int) -> Tensor:
+        """PyTorch's expand: -1 keeps a dimension's size."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        lead = len(shape) - self.ndim
+        return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                                       for i, n in enumerate(shape)))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.GetItem.apply(self, index=_as_index(index))
+
+    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> tuple:
+        return _functions.split(self, split_size_or_sections, axis)
+
+    def unbind(self, axis: int = 0) -> tuple:
+        return _ops.Unbind.apply(self, axis=axis)
+
+
+def _as_index(index: Any) -> Any:
+    """Tensors and lists inside an index become backend arrays (integer or boolean)."""
+    if isinstance(index, tuple):
+        return tuple(_as_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, (list, np.ndarray)):
+        a = np.asarray(index)
+        if a.dtype.kind not in "biu":
+            raise IndexError(f"getitem: index arrays must hold integers or booleans, got {a.dtype}")
+        return backend.to_backend(a)
+    return index
+
+
+_function.Tensor = Tensor
+
+from . import autograd as _autograd  # noqa: E402
+from . import functions as _functions  # noqa: E402
+from . import ops as _ops  # noqa: E402
