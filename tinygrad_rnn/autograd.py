@@ -51,10 +51,10 @@ class detect_anomaly:  # noqa: N801
 
     def __enter__(self) -> None:
         self._prev = STATE.anomaly
-        STATE.anomaly = True
+        STATE.set_anomaly(True)
 
     def __exit__(self, *exc: Any) -> None:
-        STATE.anomaly = self._prev
+        STATE.set_anomaly(self._prev)
 
 
 def _seed_grad(t: Tensor, g: Any, create_graph: bool, op: str) -> Any:
@@ -114,17 +114,22 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
             inner.setdefault((t._fn, t._idx), []).append(t)
 
     # 2. seed the output gradients
-    found: dict = {}
+    found: dict = {}   # id(leaf or target) -> summed gradient
+    leaves: dict = {}  # id(leaf) -> leaf, for the final write into .grad
     buf: dict = {}
 
     def deliver(t: Tensor, g: Any) -> None:
         fn = t._fn
         if fn is None:
+            key = id(t)
             if targets is None:
-                if t._requires_grad:
-                    _accumulate_leaf(t, g, create_graph)
-            elif id(t) in targets:
-                found[id(t)] = _add(found.get(id(t)), g)
+                if not t._requires_grad:
+                    return
+                leaves[key] = t
+            elif key not in targets:
+                return
+            prev = found.get(key)
+            found[key] = g if prev is None else prev + g
             return
         slots = buf.get(fn)
         if slots is None:
@@ -162,6 +167,8 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
                 deps[pf] -= 1
                 if deps[pf] == 0:
                     ready.append(pf)
+    for key, t in leaves.items():
+        _accumulate_leaf(t, found[key], create_graph)
     return found
 
 

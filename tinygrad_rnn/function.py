@@ -26,6 +26,11 @@ class _State:
     grad_enabled = True
     anomaly = False
     debug = int(os.environ.get("TINYGRAD_RNN_DEBUG", "0") or 0)
+    checks = bool(debug)  # anomaly or debug: one flag test per op when both are off
+
+    def set_anomaly(self, on: bool) -> None:
+        self.anomaly = on
+        self.checks = on or bool(self.debug)
 
 
 STATE = _State()
@@ -86,31 +91,35 @@ class Function:
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run forward on the inputs' arrays; record a node when any input requires grad."""
         fn = cls()
-        datas = tuple(t.data for t in inputs)
+        datas = tuple([t.data for t in inputs])
         try:
             out = fn.forward(*datas, **params)
         except (ValueError, IndexError, TypeError) as e:
             raise _rewrap(cls.op_name(), e, inputs) from e
-        multi = isinstance(out, (tuple, list))
-        if STATE.anomaly:
-            check_finite(cls.op_name(), "forward", out if multi else (out,), inputs)
-        if STATE.debug:
-            print(f"[tinygrad_rnn] {cls.op_name()}({describe(inputs)}) -> "
-                  f"{describe(out if multi else (out,))}", file=sys.stderr)
-        track = STATE.grad_enabled and any(t._requires_grad for t in inputs)
-        if track:
+        multi = type(out) is tuple
+        state = STATE
+        if state.checks:
+            if state.anomaly:
+                check_finite(cls.op_name(), "forward", out if multi else (out,), inputs)
+            if state.debug:
+                print(f"[tinygrad_rnn] {cls.op_name()}({describe(inputs)}) -> "
+                      f"{describe(out if multi else (out,))}", file=sys.stderr)
+        needs = tuple([t._requires_grad for t in inputs])
+        if state.grad_enabled and True in needs:
             fn.parents = inputs
             fn.saved = datas + (out,) if cls.needs_output else datas
             fn.params = params
-            fn.needs_input_grad = tuple(t._requires_grad for t in inputs)
+            fn.needs_input_grad = needs
             fn.seq = next(_seq)
+            track = True
         else:
-            fn = None
+            fn, track = None, False
+        make = Tensor._make
         if multi:
             if fn is not None:
                 fn.n_out = len(out)
-            return tuple(Tensor._make(o, track, fn, i) for i, o in enumerate(out))
-        return Tensor._make(out, track, fn, 0)
+            return tuple([make(o, track, fn, i) for i, o in enumerate(out)])
+        return make(out, track, fn, 0)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"

@@ -49,6 +49,22 @@ def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
     return a
 
 
+_SCALAR_CACHE: dict = {}
+
+
+def _scalar(v: Any, d: np.dtype) -> Any:
+    """A 0-d array of ``v`` in dtype ``d``; shared between ops (arrays are never written in place)."""
+    if isinstance(v, np.ndarray) or (isinstance(v, float) and (v == 0.0 or v != v)):
+        return xp.asarray(v, dtype=d)  # 0-d arrays are unhashable; -0.0 == 0.0 and NaN != NaN as dict keys
+    key = (type(v), v, d)
+    a = _SCALAR_CACHE.get(key)
+    if a is None:
+        if len(_SCALAR_CACHE) > 4096:
+            _SCALAR_CACHE.clear()
+        a = _SCALAR_CACHE[key] = xp.asarray(v, dtype=d)
+    return a
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it so gradients can flow back.
 
@@ -185,7 +201,7 @@ class Tensor:
         if isinstance(other, _PY_SCALARS) or (getattr(other, "ndim", None) == 0 and hasattr(other, "dtype")):
             other_float = isinstance(other, float) or getattr(getattr(other, "dtype", None), "kind", "") == "f"
             if d.kind == "f":
-                return Tensor._make(xp.asarray(other, dtype=d), False, None, 0)
+                return Tensor._make(_scalar(other, d), False, None, 0)
             if other_float:
                 return Tensor._make(xp.asarray(other, dtype=backend.get_default_dtype()), False, None, 0)
             return Tensor._make(xp.asarray(other), False, None, 0)
@@ -229,7 +245,8 @@ class Tensor:
 
     def __pow__(self, o):
         if isinstance(o, _PY_SCALARS) and self.data.dtype.kind == "f":
-            return _ops.PowScalar.apply(self, p=o)
+            # np.float64 subclasses float: take its Python value so it cannot upcast a float32 tensor
+            return _ops.PowScalar.apply(self, p=o.item() if isinstance(o, np.generic) else o)
         return _ops.Pow.apply(*self._pair(o, "pow"))
 
     def __rpow__(self, o): return _ops.Pow.apply(*self._pair(o, "pow", True))
@@ -263,6 +280,9 @@ class Tensor:
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         if min is None and max is None:
             raise ValueError("clip: give at least one of min and max")
+        # NumPy scalar / 0-d bounds (np.float64) would upcast a float32 tensor: use their Python values
+        min, max = (v.item() if isinstance(v, (np.generic, np.ndarray)) and v.ndim == 0 else v  # noqa: A001
+                    for v in (min, max))
         return _ops.Clip.apply(self, lo=min, hi=max)
 
     clamp = clip

@@ -1,0 +1,10 @@
+"""Neural-network modules: layers, recurrent cells, sequence layers, losses and utilities."""
+from . import functional, init  # noqa: F401
+from .cells import GRUCell, LSTMCell, RNNCell
+from .layers import Dropout, Embedding, Identity, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .module import Module, Parameter
+from .rnn import GRU, LSTM, RNN, RNNBase
+
+__all__ = ["Module", "Parameter", "Linear", "Embedding", "Dropout", "Sequential", "Identity", "Tanh", "Sigmoid",
+           "ReLU", "Softmax", "LogSoftmax", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase",
+           "functional", "init"]

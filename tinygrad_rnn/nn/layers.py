@@ -1,0 +1,149 @@
+"""Feed-forward building blocks: Linear, Embedding, Dropout, Sequential and activation modules."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..backend import xp
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module
+
+
+class Linear(Module):
+    """y = x Wᵀ + b.
+
+    ============ =====================
+    x            ``(*, in_features)``
+    weight       ``(out_features, in_features)``, U(-1/√in, 1/√in)
+    bias         ``(out_features,)``, same
+    y            ``(*, out_features)``
+    ============ =====================
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        k = init.fan_in_bound(in_features)
+        self.weight = init.uniform((out_features, in_features), k)
+        self.register_parameter("bias", init.uniform((out_features,), k) if bias else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear: expected input (*, {self.in_features}), got shape {x.shape}")
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: row ``ids[...]`` of ``weight`` ``(num_embeddings, embedding_dim)``, N(0, 1) init.
+
+    The backward scatter-adds into the rows that were looked up (repeated ids accumulate). The row
+    ``padding_idx`` is excluded from gradients.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"Embedding: padding_idx {padding_idx} out of range for {num_embeddings} rows")
+        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
+        self.weight = init.normal((num_embeddings, embedding_dim))
+        if self.padding_idx is not None:
+            w = self.weight.data.copy()
+            w[self.padding_idx] = 0
+            self.weight.data = w
+
+    def forward(self, ids: Any) -> Tensor:
+        idx = ids.data if isinstance(ids, Tensor) else xp.asarray(ids)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: ids must be integers, got dtype {idx.dtype}")
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.num_embeddings):
+            raise IndexError(f"Embedding: ids must lie in [0, {self.num_embeddings}); got range "
+                             f"[{int(idx.min())}, {int(idx.max())}]")
+        out = self.weight[idx]
+        if self.padding_idx is not None:
+            keep = (idx != self.padding_idx)[..., None]
+            out = F.where(keep, out, 0.0)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class Dropout(Module):
+    """Zero each element with probability p during training and scale the rest by 1/(1-p)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Modules applied one after another; indexable and iterable."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Identity(Module):
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Softmax(Module):
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.softmax(self.axis)
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.log_softmax(self.axis)
+

@@ -1,0 +1,193 @@
+"""``Module`` and ``Parameter``: ordered, named parameters with PyTorch's names and state_dict semantics."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterator, NamedTuple
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a :class:`Module` registers as trainable (``requires_grad=True`` by default)."""
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list
+    unexpected_keys: list
+
+
+class Module:
+    """Base class of layers and models. Assigning a Parameter or Module attribute registers it, in order."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for reg in (self._parameters, self._buffers, self._modules):
+            reg.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for reg in (self._parameters, self._buffers, self._modules):
+            reg.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or a ``None`` placeholder, e.g. a disabled bias) under ``name``."""
+        if param is None:
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+        """State that is saved in state_dict but not trained (running statistics, masks)."""
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
+
+    # ---- traversal ---------------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:  # iterative pre-order walk
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            stack.extend(reversed([(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()
+                                   if c is not None]))
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        return ((k, m) for k, m in self._modules.items() if m is not None)
+
+    def children(self) -> Iterator[Module]:
+        return (m for _, m in self.named_children())
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        seen = set()
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in mods:
+            for k, p in m._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{k}" if mname else k), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for mname, m in self.named_modules():
+            for k, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{k}" if mname else k), b
+
+    # ---- state -------------------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict:
+        """Name -> detached tensor for every parameter and buffer, in registration order."""
+        out: OrderedDict = OrderedDict()
+        for name, p in self.named_parameters():
+            out[name] = p.detach()
+        for name, b in self.named_buffers():
+            out[name] = b.detach()
+        return out
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values (Tensors or NumPy/CuPy arrays) into the parameters, cast to each parameter's dtype.
+
+        With ``strict`` every key must match exactly; shapes must always match.
+        """
+        own = dict(self.named_parameters())
+        bufs = dict(self.named_buffers())
+        missing = [k for k in list(own) + list(bufs) if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own and k not in bufs]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        problems = []
+        updates = []
+        for k, v in state_dict.items():
+            target = own.get(k, bufs.get(k))
+            if target is None:
+                continue
+            arr = v.data if isinstance(v, Tensor) else v
+            if not hasattr(arr, "shape"):
+                arr = np.asarray(arr)
+            if tuple(arr.shape) != target.shape:
+                problems.append(f"{k}: checkpoint shape {tuple(arr.shape)} != parameter shape {target.shape}")
+                continue
+            updates.append((target, backend.to_backend(arr).astype(target.dtype, copy=True)))
+        if problems:
+            raise ValueError(f"load_state_dict for {type(self).__name__}: size mismatch: " + "; ".join(problems))
+        for target, arr in updates:  # all-or-nothing: nothing is written if any key is bad
+            target.data = arr
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- modes and helpers -------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, dtype: Any) -> Module:
+        """Cast every floating parameter and buffer to ``dtype`` (in place; returns self)."""
+        d = backend.as_float_dtype(dtype, f"{type(self).__name__}.to")
+        for p in self.parameters():
+            p.data, p.grad = p.data.astype(d), None
+        for _, b in self.named_buffers():
+            if b.dtype.kind == "f":
+                b.data = b.data.astype(d)
+        return self
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + ")" if not lines else head + "\n" + "\n".join(lines) + "\n)"

@@ -1,0 +1,274 @@
+"""Sequence layers ``RNN``, ``LSTM``, ``GRU``: stacked, optionally bidirectional, with padded batches.
+
+Parameter names, shapes, gate order and initialisation are PyTorch's, so a PyTorch ``state_dict``
+(converted to NumPy) loads unchanged and reproduces its outputs.
+
+====================== ======================================================================
+input                  ``(T, N, I)``; ``(N, T, I)`` with ``batch_first``; unbatched ``(T, I)``
+h0 / h_n               ``(num_layers * D, N, H_out)`` (``(num_layers * D, H_out)`` unbatched)
+c0 / c_n (LSTM)        ``(num_layers * D, N, H)``
+output                 ``(T, N, D * H_out)`` (``(N, T, ...)`` with ``batch_first``)
+lengths                N ints in [1, T]: padded steps output 0, h_n is taken at each sequence's
+                       own last step, and the reverse direction starts at each sequence's end
+====================== ======================================================================
+
+D = 2 if bidirectional else 1; H_out = proj_size if proj_size > 0 else hidden_size.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..backend import xp
+from ..functions import concat, stack, where
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .cells import activation, gru_step, gru_weights, lstm_step, rnn_step
+from .module import Module
+
+
+class RNNBase(Module):
+    mode = "RNN"
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0) -> None:
+        super().__init__()
+        name = type(self).__name__
+        for what, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if proj_size < 0 or proj_size and proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size must be 0 or in (0, hidden_size={hidden_size}), got {proj_size}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size = bidirectional, proj_size
+        self.num_directions = 2 if bidirectional else 1
+        h_out = proj_size or hidden_size
+        k = init.fan_in_bound(hidden_size)
+        G = self.gates * hidden_size
+        for layer in range(num_layers):
+            in_size = input_size if layer == 0 else h_out * self.num_directions
+            for sfx in self._suffixes(layer):
+                setattr(self, f"weight_ih{sfx}", init.uniform((G, in_size), k))
+                setattr(self, f"weight_hh{sfx}", init.uniform((G, h_out), k))
+                if bias:
+                    setattr(self, f"bias_ih{sfx}", init.uniform((G,), k))
+                    setattr(self, f"bias_hh{sfx}", init.uniform((G,), k))
+                if proj_size:
+                    setattr(self, f"weight_hr{sfx}", init.uniform((proj_size, hidden_size), k))
+
+    def _suffixes(self, layer: int) -> list:
+        return [f"_l{layer}"] + ([f"_l{layer}_reverse"] if self.bidirectional else [])
+
+    # ---- input checking ----------------------------------------------------------------------------
+    def _check_input(self, x: Tensor) -> tuple:
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{name}: expected a 3-d input {'(N, T, I)' if self.batch_first else '(T, N, I)'} "
+                             f"or an unbatched 2-d (T, I), got shape {x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input feature size {x.shape[-1]} != input_size {self.input_size} "
+                             f"(input shape {x.shape})")
+        batched = x.ndim == 3
+        if not batched:
+            x = x.reshape(x.shape[0], 1, x.shape[1])
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}: the sequence is empty (input shape {x.shape})")
+        return x, batched
+
+    def _check_state(self, s: Tensor | None, what: str, size: int, N: int, batched: bool, x: Tensor) -> Tensor:
+        L = self.num_layers * self.num_directions
+        if s is None:
+            return Tensor(xp.zeros((L, N, size), dtype=x.dtype))
+        want = (L, N, size) if batched else (L, size)
+        if not isinstance(s, Tensor) or s.shape != want:
+            got = s.shape if isinstance(s, Tensor) else type(s).__name__
+            raise ValueError(f"{type(self).__name__}: {what} must have shape {want} "
+                             f"(num_layers * num_directions, {'N, ' if batched else ''}{size}), got {got}")
+        if s.dtype != x.dtype:
+            raise TypeError(f"{type(self).__name__}: {what} dtype {s.dtype} != input dtype {x.dtype}")
+        return s if batched else s.reshape(L, 1, size)
+
+    def _check_lengths(self, lengths: Any, T: int, N: int) -> np.ndarray | None:
+        if lengths is None:
+            return None
+        name = type(self).__name__
+        lens = backend.to_numpy(lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths))
+        if lens.ndim != 1 or lens.shape[0] != N:
+            raise ValueError(f"{name}: lengths must hold one length per batch element ({N}), got shape "
+                             f"{tuple(lens.shape)}")
+        if lens.dtype.kind not in "iu":
+            raise TypeError(f"{name}: lengths must be integers, got dtype {lens.dtype}")
+        if lens.min() < 1 or lens.max() > T:
+            raise ValueError(f"{name}: every length must be in [1, T={T}], got min {lens.min()} max {lens.max()}")
+        return lens
+
+    # ---- the time loop -----------------------------------------------------------------------------
+    def _direction(self, xs: list, state: tuple, sfx: str, reverse: bool, masks: list | None) -> tuple:
+        """Run one layer in one direction. ``xs``: T input projections; returns (outputs in time order, state)."""
+        T = len(xs)
+        steps = range(T - 1, -1, -1) if reverse else range(T)
+        step = self._stepper(sfx)
+        outs: list = [None] * T
+        for t in steps:
+            new = step(xs[t], state)
+            if masks is None:
+                state = new
+                outs[t] = new[0]
+            else:
+                m = masks[t]
+                state = tuple(where(m, a, b) for a, b in zip(new, state))
+                outs[t] = where(m, new[0], 0.0)
+        return outs, state
+
+    def _stepper(self, sfx: str):  # returns step(xw_t, state_tuple) -> state_tuple
+        raise NotImplementedError
+
+    def _projection(self, x: Tensor, sfx: str) -> list:
+        """All T input projections in one matmul, then unbound into T tensors (one tape node)."""
+        T, N, I = x.shape
+        w = getattr(self, f"weight_ih{sfx}")
+        xw = x.reshape(T * N, I) @ w.T
+        if self.bias:
+            xw = xw + self._input_bias(sfx)
+        return list(xw.reshape(T, N, w.shape[0]).unbind(0))
+
+    def _input_bias(self, sfx: str) -> Tensor:
+        return getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
+
+    def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple:
+        x, batched = self._check_input(x)
+        T, N, _ = x.shape
+        lens = self._check_lengths(lengths, T, N)
+        masks = None
+        if lens is not None:
+            lens_d = backend.to_backend(lens)
+            masks = [(lens_d > t)[:, None] for t in range(T)]
+        states = self._initial_states(hx, N, batched, x)  # list over layers*dirs of state tuples
+        finals = []
+        layer_in = x
+        for layer in range(self.num_layers):
+            outs_dirs = []
+            for d, sfx in enumerate(self._suffixes(layer)):
+                i = layer * self.num_directions + d
+                outs, final = self._direction(self._projection(layer_in, sfx), states[i], sfx, d == 1, masks)
+                outs_dirs.append(stack(outs, axis=0))
+                finals.append(final)
+            layer_in = outs_dirs[0] if len(outs_dirs) == 1 else concat(outs_dirs, axis=-1)
+            if self.dropout and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, self.training)
+        out = layer_in
+        if not batched:
+            out = out.reshape(T, out.shape[-1])
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, self._final_states(finals, batched)
+
+    def _initial_states(self, hx: Any, N: int, batched: bool, x: Tensor) -> list:
+        h = self._check_state(hx, "h0", self.proj_size or self.hidden_size, N, batched, x)
+        return [(s,) for s in h.unbind(0)]
+
+    def _final_states(self, finals: list, batched: bool) -> Any:
+        h = stack([f[0] for f in finals], axis=0)
+        return h if batched else h.reshape(h.shape[0], h.shape[2])
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        for k, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                           ("bidirectional", False), ("proj_size", 0)):
+            if getattr(self, k) != default:
+                s += f", {k}={getattr(self, k)}"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN, a_t = g(w^(x) x_t + b_ih + w^(a) a_{t-1} + b_hh) per layer; g = tanh or ReLU.
+
+    ``forward(x, h0=None, lengths=None) -> (output, h_n)``; shapes in the module docstring.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False) -> None:
+        act = activation(nonlinearity, "RNN")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        self._act = act
+        self.nonlinearity = nonlinearity
+
+    def _stepper(self, sfx: str):
+        w_t, act = getattr(self, f"weight_hh{sfx}").T, self._act
+        return lambda xw, s: (rnn_step(xw, s[0], w_t, act),)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}")
+
+
+class LSTM(RNNBase):
+    """Stacked LSTM (gates i, f, g, o); ``proj_size > 0`` adds h_t = W_hr (o ⊙ tanh c_t).
+
+    ``forward(x, (h0, c0)=None, lengths=None) -> (output, (h_n, c_n))``; see :class:`~.cells.LSTMCell`
+    for the equations and the module docstring for shapes.
+    """
+    gates = 4
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size)
+
+    def _stepper(self, sfx: str):
+        w_t = getattr(self, f"weight_hh{sfx}").T
+        w_hr_t = getattr(self, f"weight_hr{sfx}").T if self.proj_size else None
+        return lambda xw, s: lstm_step(xw, s[0], s[1], w_t, w_hr_t)
+
+    def _initial_states(self, hx: Any, N: int, batched: bool, x: Tensor) -> list:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError("LSTM: the initial state must be a tuple (h0, c0)")
+        h0, c0 = (None, None) if hx is None else hx
+        h = self._check_state(h0, "h0", self.proj_size or self.hidden_size, N, batched, x)
+        c = self._check_state(c0, "c0", self.hidden_size, N, batched, x)
+        return list(zip(h.unbind(0), c.unbind(0)))
+
+    def _final_states(self, finals: list, batched: bool) -> tuple:
+        h, c = stack([f[0] for f in finals], axis=0), stack([f[1] for f in finals], axis=0)
+        if not batched:
+            h, c = h.reshape(h.shape[0], h.shape[2]), c.reshape(c.shape[0], c.shape[2])
+        return h, c
+
+
+class GRU(RNNBase):
+    """Stacked GRU (gates r, z, n); see :class:`~.cells.GRUCell` for the equations and ``reset_after``.
+
+    ``forward(x, h0=None, lengths=None) -> (output, h_n)``.
+    """
+    gates = 3
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 reset_after: bool = True) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        self.reset_after = reset_after
+
+    def _input_bias(self, sfx: str) -> Tensor:
+        return getattr(self, f"bias_ih{sfx}")  # b_hh stays inside the step: the reset gate scales b_hn
+
+    def _stepper(self, sfx: str):
+        H = self.hidden_size
+        w_t, w_hn_t = gru_weights(getattr(self, f"weight_hh{sfx}"), H, self.reset_after)
+        b_hh = getattr(self, f"bias_hh{sfx}") if self.bias else None
+        ra = self.reset_after
+        return lambda xw, s: (gru_step(xw, s[0], w_t, b_hh, ra, w_hn_t),)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
