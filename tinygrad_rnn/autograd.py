@@ -196,7 +196,7 @@ def _call_backward(fn: Any, slots: list, create_graph: bool) -> tuple:
                 "Pass retain_graph=True to the first backward() to backpropagate through it again, or detach() "
                 "the state you carry from one step to the next (truncated BPTT).")
         args = fn.saved
-    g = slots[0] if fn.n_out == 1 else slots
+    g = slots if fn.multi_output else slots[0]
     if create_graph:
         with enable_grad():
             out = fn.backward(g, *args)

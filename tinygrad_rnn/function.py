@@ -40,7 +40,8 @@ def describe(values: Any) -> str:
     """'(2, 3) float32, (3,) float64' for error messages."""
     parts = []
     for v in values:
-        d = getattr(v, "data", v)
+        # a NumPy array's own .data is a memoryview: only unwrap objects without a dtype (Tensors have one too)
+        d = v if hasattr(v, "dtype") else getattr(v, "data", v)
         parts.append(f"{tuple(d.shape)} {d.dtype}" if hasattr(d, "shape") else repr(v))
     return ", ".join(parts)
 
@@ -72,6 +73,7 @@ def check_finite(op: str, what: str, arrays: Any, shapes_of: tuple) -> None:
 
 class Function:
     needs_output = False   # backward wants the forward output (tanh, exp, softmax, ...)
+    multi_output = False   # forward returns a tuple; backward gets a list of output grads (None if unused)
     parents: tuple = ()
     saved: Any = None
     retained: Any = None   # {output index: weakref to a tensor that called retain_grad()}

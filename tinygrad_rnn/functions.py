@@ -35,6 +35,8 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 def split(x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0) -> tuple:
     """PyTorch's split: an int is the size of each piece (the last may be smaller); a list gives the sizes."""
     x = _t(x)
+    if x.ndim == 0:
+        raise ValueError(f"split: axis {axis} is out of range for a 0-d tensor")
     n = x.shape[ops.reduce.normalize_axis("split", axis, x.ndim)]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -67,7 +69,11 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 def pad(x: Tensor, pad_width: Sequence[Sequence[int]], value: float = 0.0) -> Tensor:
     """Constant padding with NumPy's ``pad_width``: one ``(before, after)`` pair per axis."""
-    return ops.Pad.apply(_t(x), pad_width=tuple(tuple(p) for p in pad_width), value=value)
+    try:
+        pad_width = tuple(tuple(p) for p in pad_width)
+    except TypeError:
+        raise ValueError(f"pad: pad_width must be one (before, after) pair per axis, got {pad_width!r}") from None
+    return ops.Pad.apply(_t(x), pad_width=pad_width, value=value)
 
 
 def maximum(a: Any, b: Any) -> Tensor:

@@ -90,6 +90,8 @@ def _decode(node: Any, archive: Any, path: str) -> Any:
 def load(path: str | os.PathLike) -> Any:
     """Read what :func:`save` wrote; never unpickles, and rejects anything else with a clear error."""
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load: {path} does not exist or is not a file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"load: {path} is not an .npz archive written by tinygrad_rnn.save")
     try:
@@ -99,14 +101,17 @@ def load(path: str | os.PathLike) -> Any:
                                  "it was not written by tinygrad_rnn.save")
             manifest = json.loads(bytes(z[_MANIFEST]).decode())
             if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-                raise ValueError(f"load: {path} has an unsupported manifest (format {manifest.get('format')!r})")
+                fmt = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+                raise ValueError(f"load: {path} has an unsupported manifest (format {fmt!r})")
             arrays = {k: z[k] for k in z.files if k != _MANIFEST}
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # ValueError subclasses: catch before ValueError
+        raise ValueError(f"load: {path} has a corrupt manifest ({type(e).__name__}: {e})") from None
     except ValueError as e:
         if "pickle" in str(e):
             raise ValueError(f"load: {path} holds object (pickled) arrays, which are refused for safety") from None
         if str(e).startswith("load:"):
             raise
         raise ValueError(f"load: {path} could not be read: {e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise ValueError(f"load: {path} is corrupt ({type(e).__name__}: {e})") from None
     return _decode(manifest.get("root"), arrays, path)

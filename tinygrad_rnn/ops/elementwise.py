@@ -55,7 +55,10 @@ class Pow(Binary):
 class PowScalar(Function):
     """x ** p for a Python number p: d/dx = p x^(p-1)."""
     def forward(self, x, p): self.p = p; return xp.power(x, p)
-    def backward(self, g, x): return g * self.p * x ** (self.p - 1)
+    def backward(self, g, x):
+        if self.p == 0:  # d/dx x**0 = 0 everywhere; x**-1 would make it 0 * inf = NaN at x = 0
+            return g * 0
+        return g * self.p * x ** (self.p - 1)
 
 
 class Maximum(Binary):

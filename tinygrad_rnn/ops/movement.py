@@ -128,6 +128,7 @@ class Stack(Function):
 
 class Split(Function):
     """Pieces of the given sizes along ``axis``; backward gets all pieces' gradients in one call."""
+    multi_output = True
     def forward(self, x, sizes, axis=0):
         self.axis = normalize_axis("split", axis, x.ndim)
         if sum(sizes) != x.shape[self.axis] or any(n < 0 for n in sizes):
@@ -140,7 +141,10 @@ class Split(Function):
 
 class Unbind(Function):
     """The slices x[..., i, ...] along ``axis``; backward stacks all their gradients in one call (O(T))."""
+    multi_output = True
     def forward(self, x, axis=0):
+        if x.ndim == 0:
+            raise ValueError(f"unbind: axis {axis} is out of range for a 0-d tensor")
         self.axis = normalize_axis("unbind", axis, x.ndim)
         self.shape = x.shape[:self.axis] + x.shape[self.axis + 1:]
         return tuple(unbind_array(x, self.axis))

@@ -86,6 +86,11 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """y = x - max x - log Σ exp(x - max x) along ``axis``."""
     needs_output = True
+
+    @classmethod
+    def op_name(cls) -> str:
+        return "log_softmax"  # the user-facing name, so error prefixes are not doubled ('logsoftmax: log_softmax:')
+
     def forward(self, x, axis=-1):
         self.axis = normalize_axis("log_softmax", axis, x.ndim)
         z = x - x.max(axis=self.axis, keepdims=True)

@@ -1,0 +1,145 @@
+"""Training utilities: gradient clipping (by total norm, by value) and padding variable-length sequences.
+
+The clipping functions replace each ``p.grad`` with a new Tensor rather than scaling its array in place:
+arrays are shared between tensors and the tape, so writing into one could change values elsewhere.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..backend import xp
+from ..functions import pad, stack
+from ..tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "pad_sequence"]
+
+
+def _params(op: str, parameters: Any) -> list:
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    try:
+        ps = list(parameters)
+    except TypeError:
+        raise TypeError(f"{op}: parameters must be a Tensor or an iterable of Tensors, got "
+                        f"{type(parameters).__name__}") from None
+    for i, p in enumerate(ps):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: parameter {i} is a {type(p).__name__}, expected a Tensor")
+    return ps
+
+
+def _vector_norm(a: Any, p: float) -> Any:
+    """``torch.linalg.vector_norm(a, p)`` of all entries of ``a``, as a 0-d array of a's dtype."""
+    a = xp.abs(a)
+    if p == math.inf:
+        return a.max() if a.size else xp.zeros((), dtype=a.dtype)
+    if p == -math.inf:
+        return a.min() if a.size else xp.asarray(math.inf, dtype=a.dtype)
+    if p == 0:
+        return xp.asarray((a != 0).sum(), dtype=a.dtype)
+    if p == 1:
+        return a.sum()
+    if p == 2:
+        return xp.sqrt((a * a).sum())
+    return ((a ** p).sum()) ** (1.0 / p)
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
+    r"""Rescale the gradients of ``parameters`` so that their joint norm is at most ``max_norm``.
+
+    The total norm is the ``norm_type``-norm of the vector of each gradient's ``norm_type``-norm (which for
+    ``p`` in (0, ∞) equals the norm of all gradient entries together); ``norm_type=float('inf')`` gives the
+    largest absolute entry. Then, as in PyTorch::
+
+        coef = max_norm / (total + 1e-6)
+        g    ← g · coef          for every gradient, if coef < 1 (otherwise the gradients are unchanged)
+
+    Parameters whose ``.grad`` is None are skipped. Returns the total norm *before* clipping as a 0-d
+    Tensor (0.0 when no parameter has a gradient). With ``error_if_nonfinite=True`` a NaN or infinite total
+    raises RuntimeError and leaves the gradients untouched; otherwise the gradients are scaled by the
+    (non-finite) coefficient, as PyTorch does.
+    """
+    op = "clip_grad_norm_"
+    ps = _params(op, parameters)
+    try:
+        max_norm, norm_type = float(max_norm), float(norm_type)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: max_norm and norm_type must be numbers, got {max_norm!r} and {norm_type!r}") from None
+    grads = [p for p in ps if p.grad is not None]
+    if not grads:
+        return Tensor(0.0)
+    dtypes = {p.grad.dtype for p in grads}
+    dtype = np.result_type(*dtypes)
+    norms = [_vector_norm(p.grad.data, norm_type).astype(dtype) for p in grads]
+    # always the norm of the stacked norms, even for one gradient, so rounding (and p = 0) match PyTorch
+    total = _vector_norm(xp.stack(norms), norm_type)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(f"{op}: the total norm of order {norm_type} of the gradients of {len(grads)} "
+                           f"parameter(s) is non-finite ({float(total)}), so it cannot be clipped. To scale the "
+                           "gradients by the non-finite norm anyway, pass error_if_nonfinite=False")
+    coef = max_norm / (total + 1e-6)  # a 0-d array in the gradients' dtype, as in PyTorch
+    if not bool(coef >= 1.0):  # NaN coefficients scale too, as in PyTorch
+        for p in grads:
+            g = p.grad.data
+            p.grad = Tensor(g * coef.astype(g.dtype))
+    return Tensor(total)
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    r"""Clamp every gradient entry into ``[−clip_value, clip_value]``: ``g ← min(max(g, −c), c)``.
+
+    Parameters whose ``.grad`` is None are skipped; ``clip_value`` must be a non-negative number.
+    """
+    op = "clip_grad_value_"
+    ps = _params(op, parameters)
+    try:
+        c = float(clip_value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: clip_value must be a number, got {clip_value!r}") from None
+    if not c >= 0:
+        raise ValueError(f"{op}: clip_value must be >= 0, got {clip_value!r}")
+    for p in ps:
+        if p.grad is not None:
+            p.grad = Tensor(xp.clip(p.grad.data, -c, c))
+
+
+def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
+                 padding_value: float = 0.0) -> tuple:
+    r"""Stack variable-length sequences into one padded tensor, and report their lengths.
+
+    ``sequences`` is a list of Tensors of shape ``(L_i, *)`` sharing the trailing dims ``*`` and the dtype.
+    Returns ``(padded, lengths)``: ``padded`` has shape ``(max L_i, B, *)``, or ``(B, max L_i, *)`` with
+    ``batch_first=True``, where ``padded[:L_i, i] = sequences[i]`` and the rest is ``padding_value``;
+    ``lengths`` is the Python list ``[L_0, ..., L_{B-1}]`` (what the recurrent layers take as ``lengths``).
+    The result is differentiable with respect to every input sequence.
+    """
+    op = "pad_sequence"
+    if isinstance(sequences, Tensor):
+        raise TypeError(f"{op}: expected a list of Tensors of shape (L_i, *), got a single Tensor of shape "
+                        f"{sequences.shape}; wrap sequences in a list (or unbind a padded batch)")
+    seqs = list(sequences)
+    if not seqs:
+        raise ValueError(f"{op}: got an empty list of sequences; need at least one")
+    for i, s in enumerate(seqs):
+        if not isinstance(s, Tensor):
+            raise TypeError(f"{op}: sequence {i} is a {type(s).__name__}, expected a Tensor")
+        if s.ndim == 0:
+            raise ValueError(f"{op}: sequence {i} is a scalar; each sequence needs shape (L_i, *)")
+    trailing, dtype = seqs[0].shape[1:], seqs[0].dtype
+    for i, s in enumerate(seqs):
+        if s.shape[1:] != trailing:
+            raise ValueError(f"{op}: sequence {i} has shape {s.shape} but sequence 0 has shape {seqs[0].shape}; "
+                             f"all sequences must share the trailing dims {trailing} (only the length may differ)")
+        if s.dtype != dtype:
+            raise TypeError(f"{op}: sequence {i} is {s.dtype} but sequence 0 is {dtype}; all sequences must share "
+                            "one dtype")
+    lengths = [s.shape[0] for s in seqs]
+    longest = max(lengths)
+    rest = ((0, 0),) * len(trailing)
+    padded = [s if n == longest else pad(s, ((0, longest - n),) + rest, value=padding_value)
+              for s, n in zip(seqs, lengths)]
+    return stack(padded, axis=0 if batch_first else 1), lengths
