@@ -39,12 +39,20 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        for reg in (self._parameters, self._buffers, self._modules):
-            reg.pop(name, None)
+        # a name keeps its place in its registry when reassigned (registration order is state_dict order)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            keep = self._parameters
         elif isinstance(value, Module):
-            self._modules[name] = value
+            keep = self._modules
+        elif value is None and name in self._parameters:
+            keep = self._parameters  # a disabled parameter stays listed as None, as in PyTorch
+        else:
+            keep = None
+        for reg in (self._parameters, self._buffers, self._modules):
+            if reg is not keep:
+                reg.pop(name, None)
+        if keep is not None:
+            keep[name] = value
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -87,12 +95,15 @@ class Module:
     def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(name, parameter) pairs; a parameter shared by two modules is listed once unless
+        ``remove_duplicate=False`` (state_dict lists it under every name, as PyTorch does)."""
         seen = set()
         mods = self.named_modules(prefix) if recurse else [(prefix, self)]
         for mname, m in mods:
             for k, p in m._parameters.items():
-                if p is not None and id(p) not in seen:
+                if p is not None and (not remove_duplicate or id(p) not in seen):
                     seen.add(id(p))
                     yield (f"{mname}.{k}" if mname else k), p
 
@@ -109,7 +120,7 @@ class Module:
     def state_dict(self) -> OrderedDict:
         """Name -> detached tensor for every parameter and buffer, in registration order."""
         out: OrderedDict = OrderedDict()
-        for name, p in self.named_parameters():
+        for name, p in self.named_parameters(remove_duplicate=False):
             out[name] = p.detach()
         for name, b in self.named_buffers():
             out[name] = b.detach()
@@ -120,7 +131,7 @@ class Module:
 
         With ``strict`` every key must match exactly; shapes must always match.
         """
-        own = dict(self.named_parameters())
+        own = dict(self.named_parameters(remove_duplicate=False))
         bufs = dict(self.named_buffers())
         missing = [k for k in list(own) + list(bufs) if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own and k not in bufs]
