@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/autodiff_seeds.py
+	$(BIN)/python examples/char_lstm.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -21,3 +21,5 @@ __all__ = [
     "concat", "cat", "stack", "split", "unbind", "where", "pad", "maximum", "minimum", "matmul", "exp", "log",
     "sqrt", "tanh", "sigmoid", "relu", "softmax", "log_softmax", "clip", "float32", "float64",
 ]
+
+from . import nn, optim  # noqa: E402  (they build on everything above)

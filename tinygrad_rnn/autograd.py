@@ -253,8 +253,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], 
                 raise RuntimeError(f"grad: input {i} ({describe([t])}) is not used in the graph of the outputs; "
                                    "pass allow_unused=True to get None for it")
             result.append(None)
-        elif isinstance(g, Tensor):
-            result.append(g)
         else:
-            result.append(Tensor._make(xp.asarray(g), False, None, 0))
+            if g.shape != t.shape:  # an op returned a gradient of the wrong shape: a bug, say so loudly
+                raise RuntimeError(f"grad: gradient of shape {tuple(g.shape)} for input {i} of shape {t.shape}")
+            result.append(g if isinstance(g, Tensor) else Tensor._make(xp.asarray(g), False, None, 0))
     return tuple(result)

@@ -6,6 +6,7 @@ from typing import Any
 from .. import backend
 from ..functions import log_softmax, relu, sigmoid, softmax, tanh, where  # noqa: F401
 from ..tensor import Tensor
+from .losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss  # noqa: F401
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

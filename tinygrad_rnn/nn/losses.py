@@ -27,6 +27,7 @@ from .. import backend
 from ..backend import is_array, xp
 from ..functions import where
 from ..tensor import Tensor
+from .module import Module
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
@@ -231,8 +232,9 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
 def _softplus(z: Tensor) -> Tensor:
     """log(1 + eˣ) = max(z, 0) + log(1 + e^(−|z|)), stable for any |z|.
 
-    |z| is written as 2·max(z, 0) − z with ``clip``, whose gradient passes at the bound: that keeps the
-    derivative at z = 0 exactly σ(0) = 1/2, where separate relu/abs kinks would each give 0.
+    |z| is written as 2m − z with the same m = max(z, 0): whatever subgradient c the kink of m gets at
+    z = 0, the total derivative there is c + (1 − 2c)·σ(0) = 1/2, the true value. Separate ``relu`` and
+    ``abs`` kinks would each pick 0 and give a derivative of 0 at z = 0.
     """
     m = z.clip(min=0.0)
     return m + (1.0 + (z - 2.0 * m).exp()).log()
@@ -281,17 +283,14 @@ def _check_broadcast(op: str, what: str, shape: tuple, to: tuple) -> None:
 
 
 # ---- module forms --------------------------------------------------------------------------------
-class _Loss:
-    """Plain callable holding a loss's options; ``loss(input, target)`` calls :meth:`forward`."""
-
-    def __call__(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return self.forward(input, target)
+class _Loss(Module):
+    """A loss's options held in a Module; ``loss(input, target)`` calls :meth:`forward`."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(reduction={self.reduction!r})"
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
 
 
 class CrossEntropyLoss(_Loss):
@@ -299,6 +298,7 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
+        super().__init__()
         _check_reduction("CrossEntropyLoss", reduction)
         self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
         self.label_smoothing = label_smoothing
@@ -311,6 +311,7 @@ class NLLLoss(_Loss):
     """Module form of :func:`nll_loss`."""
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__()
         _check_reduction("NLLLoss", reduction)
         self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
 
@@ -322,6 +323,7 @@ class MSELoss(_Loss):
     """Module form of :func:`mse_loss`."""
 
     def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
         _check_reduction("MSELoss", reduction)
         self.reduction = reduction
 
@@ -333,6 +335,7 @@ class BCEWithLogitsLoss(_Loss):
     """Module form of :func:`binary_cross_entropy_with_logits`."""
 
     def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
+        super().__init__()
         _check_reduction("BCEWithLogitsLoss", reduction)
         self.weight, self.reduction, self.pos_weight = weight, reduction, pos_weight
 

@@ -1,4 +1,5 @@
-"""Training utilities: gradient clipping (by total norm, by value) and padding variable-length sequences.
+"""Training utilities: gradient clipping (by total norm, by value), padding variable-length sequences,
+and truncated BPTT (re-exported from :mod:`.tbptt`).
 
 The clipping functions replace each ``p.grad`` with a new Tensor rather than scaling its array in place:
 arrays are shared between tensors and the tape, so writing into one could change values elsewhere.
@@ -13,8 +14,9 @@ import numpy as np
 from ..backend import xp
 from ..functions import pad, stack
 from ..tensor import Tensor
+from .tbptt import detach_state, truncated_bptt, windows  # noqa: F401
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "pad_sequence"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "pad_sequence", "detach_state", "windows", "truncated_bptt"]
 
 
 def _params(op: str, parameters: Any) -> list:
@@ -83,9 +85,11 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
                            "gradients by the non-finite norm anyway, pass error_if_nonfinite=False")
     coef = max_norm / (total + 1e-6)  # a 0-d array in the gradients' dtype, as in PyTorch
     if not bool(coef >= 1.0):  # NaN coefficients scale too, as in PyTorch
-        for p in grads:
-            g = p.grad.data
-            p.grad = Tensor(g * coef.astype(g.dtype))
+        # inf * 0 = NaN is the intended result for a non-finite norm (as in PyTorch), not worth a warning
+        with np.errstate(invalid="ignore"):
+            for p in grads:
+                g = p.grad.data
+                p.grad = Tensor(g * coef.astype(g.dtype))
     return Tensor(total)
 
 

@@ -48,7 +48,8 @@ class Pow(Binary):
     needs_output = True
     def backward(self, g, a, b, out):
         ga = g * b * a ** (b - 1) if self.needs_input_grad[0] else None
-        gb = g * out * dual.log(a) if self.needs_input_grad[1] else None
+        # log a is -inf at a = 0, where a^b log a -> 0 (b > 0): use log 1 there instead of 0 * -inf
+        gb = g * out * dual.log(a + (value(a) == 0)) if self.needs_input_grad[1] else None
         return self.grads(ga, gb)
 
 
