@@ -18,10 +18,10 @@ def show(name: str, t: tg.Tensor) -> None:
     print(head + np.array2string(t.numpy(), precision=4, suppress_small=True, prefix=head))
 
 
-def main() -> None:
+def main(argv: list | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     tg.manual_seed(args.seed)
 
     print("1) z = x · y  (dz/dx = y, dz/dy = x)")
