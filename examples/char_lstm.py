@@ -116,7 +116,7 @@ def main(argv: list | None = None) -> dict:
     print(f"model: {model.num_parameters():,} parameters\n{model}")
 
     losses, state, pos = [], None, 0
-    bar = tqdm(range(args.steps), desc="train", unit="step") if tqdm else range(args.steps)
+    bar = tqdm(range(args.steps), desc="train", unit="step", mininterval=2.0) if tqdm else range(args.steps)
     t0 = time.perf_counter()
     for step in bar:
         if pos + 1 >= T_all:           # end of the streams: start over with a fresh state

@@ -22,4 +22,5 @@ __all__ = [
     "sqrt", "tanh", "sigmoid", "relu", "softmax", "log_softmax", "clip", "float32", "float64",
 ]
 
-from . import nn, optim  # noqa: E402  (they build on everything above)
+from . import graph, nn, optim  # noqa: E402  (they build on everything above)
+from .function import scope  # noqa: E402

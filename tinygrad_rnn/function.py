@@ -27,6 +27,7 @@ class _State:
     anomaly = False
     debug = int(os.environ.get("TINYGRAD_RNN_DEBUG", "0") or 0)
     checks = bool(debug)  # anomaly or debug: one flag test per op when both are off
+    scope: tuple = ()     # labels of the enclosing scope() blocks, stamped on each node for drawing
 
     def set_anomaly(self, on: bool) -> None:
         self.anomaly = on
@@ -71,12 +72,28 @@ def check_finite(op: str, what: str, arrays: Any, shapes_of: tuple) -> None:
                 f"(inputs: {describe(shapes_of)})")
 
 
+class scope:  # noqa: N801  (a context manager, used like a function)
+    """Label the nodes recorded inside: ``with scope("t=3"): ...``. Scopes nest; graph drawings turn
+    them into clusters (the recurrent layers open one per layer, direction and time step)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = str(label)
+
+    def __enter__(self) -> None:
+        self._prev = STATE.scope
+        STATE.scope = self._prev + (self.label,)
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.scope = self._prev
+
+
 class Function:
     needs_output = False   # backward wants the forward output (tanh, exp, softmax, ...)
     multi_output = False   # forward returns a tuple; backward gets a list of output grads (None if unused)
     parents: tuple = ()
     saved: Any = None
     retained: Any = None   # {output index: weakref to a tensor that called retain_grad()}
+    scope: tuple = ()
     n_out = 1
 
     @classmethod
@@ -113,6 +130,7 @@ class Function:
             fn.params = params
             fn.needs_input_grad = needs
             fn.seq = next(_seq)
+            fn.scope = state.scope
             track = True
         else:
             fn, track = None, False

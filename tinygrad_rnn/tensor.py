@@ -71,7 +71,7 @@ class Tensor:
     ``Tensor(data, requires_grad=False, dtype=None)``: Python floats become the default dtype (float32
     unless :func:`set_default_dtype` changed it), Python ints become int64, NumPy arrays keep their dtype.
     """
-    __slots__ = ("data", "_requires_grad", "grad", "_fn", "_idx", "__weakref__")
+    __slots__ = ("data", "_requires_grad", "grad", "_fn", "_idx", "_cut", "__weakref__")
     __array_ufunc__ = None      # make NumPy hand `ndarray (op) Tensor` to our reflected operators
     __array_priority__ = 1000
 
@@ -176,7 +176,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values cut from the tape (shares memory); truncated BPTT uses this on carried state."""
-        return Tensor._make(self.data, False, None, 0)
+        t = Tensor._make(self.data, False, None, 0)
+        t._cut = self._fn is not None  # graph drawings show where a tape was cut
+        return t
 
     def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``."""

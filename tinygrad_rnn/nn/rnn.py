@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import xp
+from ..function import scope
 from ..functions import concat, stack, where
 from ..tensor import Tensor
 from . import functional as F
@@ -122,14 +123,15 @@ class RNNBase(Module):
         step = self._stepper(sfx)
         outs: list = [None] * T
         for t in steps:
-            new = step(xs[t], state)
-            if masks is None:
-                state = new
-                outs[t] = new[0]
-            else:
-                m = masks[t]
-                state = tuple(where(m, a, b) for a, b in zip(new, state))
-                outs[t] = where(m, new[0], 0.0)
+            with scope(f"t={t + 1}"):  # graph drawings cluster each time step (1-based, as in the notes)
+                new = step(xs[t], state)
+                if masks is None:
+                    state = new
+                    outs[t] = new[0]
+                else:
+                    m = masks[t]
+                    state = tuple(where(m, a, b) for a, b in zip(new, state))
+                    outs[t] = where(m, new[0], 0.0)
         return outs, state
 
     def _stepper(self, sfx: str):  # returns step(xw_t, state_tuple) -> state_tuple
@@ -148,6 +150,10 @@ class RNNBase(Module):
         return getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
 
     def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple:
+        with scope(type(self).__name__):
+            return self._forward(x, hx, lengths)
+
+    def _forward(self, x: Tensor, hx: Any, lengths: Any) -> tuple:
         x, batched = self._check_input(x)
         T, N, _ = x.shape
         lens = self._check_lengths(lengths, T, N)
@@ -162,8 +168,9 @@ class RNNBase(Module):
             outs_dirs = []
             for d, sfx in enumerate(self._suffixes(layer)):
                 i = layer * self.num_directions + d
-                outs, final = self._direction(self._projection(layer_in, sfx), states[i], sfx, d == 1, masks)
-                outs_dirs.append(stack(outs, axis=0))
+                with scope(f"layer {layer}" + (" reverse" if d else "")):
+                    outs, final = self._direction(self._projection(layer_in, sfx), states[i], sfx, d == 1, masks)
+                    outs_dirs.append(stack(outs, axis=0))
                 finals.append(final)
             layer_in = outs_dirs[0] if len(outs_dirs) == 1 else concat(outs_dirs, axis=-1)
             if self.dropout and layer < self.num_layers - 1:

@@ -1,0 +1,295 @@
+"""The graph model: walk the tape behind some outputs into nodes and edges (no recursion).
+
+Nodes are ops (one per tape node), leaves (inputs, parameters, constants, detached state) and outputs.
+Ids are deterministic: ops are numbered in creation order, leaves in order of first use. Parameters
+that are only transposed/reshaped/sliced before use (``W.T`` computed once per sequence) are folded
+into one parameter node, so a shared weight shows as one node with an edge into every step using it;
+``copies=True`` instead draws one copy per time step, as the lecture notes draw the unfolded network.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..tensor import Tensor
+
+VIEW_OPS = {"Permute", "Reshape", "GetItem", "Expand", "Cast"}
+# ops whose derivative w.r.t. one input is multiplied by another input (so that input's weight is "used")
+PRODUCT_OPS = {"MatMul", "Mul", "Div"}
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str                      # op | param | input | const | cut | output | cell
+    label: str
+    scope: tuple = ()
+    shape: tuple | None = None
+    dtype: str | None = None
+    op: str | None = None          # Function class name for op nodes
+    name: str | None = None        # parameter name for param nodes
+    tensor: Any = None             # the leaf/output tensor (values and grads), if any
+    members: list = field(default_factory=list)  # op ids collapsed into a cell node
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    label: str = ""
+    recurrent: bool = False
+
+
+@dataclass
+class Graph:
+    nodes: dict                    # id -> Node, in drawing order
+    edges: list                    # Edge
+    outputs: list                  # output node ids
+
+    def ops(self) -> list:
+        return [n for n in self.nodes.values() if n.kind == "op"]
+
+    def incoming(self) -> dict:
+        inc: dict = {i: [] for i in self.nodes}
+        for e in self.edges:
+            inc[e.dst].append(e)
+        return inc
+
+
+def step_of(scope: tuple) -> str | None:
+    """The innermost time-step label ('t=3') of a scope, if any."""
+    for s in reversed(scope):
+        if s.startswith("t="):
+            return s
+    return None
+
+
+def _step_key(scope: tuple) -> tuple | None:
+    """(scope prefix before the step, step number) for recurrence detection."""
+    for i in range(len(scope) - 1, -1, -1):
+        if scope[i].startswith("t="):
+            try:
+                return scope[:i], int(scope[i][2:])
+            except ValueError:
+                return None
+    return None
+
+
+def _fmt_shape(shape: tuple) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _fmt_index(idx: Any) -> str:
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            out.append(f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
+                       + ("" if p.step is None else f":{p.step}"))
+        elif p is None:
+            out.append("None")
+        elif p is Ellipsis:
+            out.append("...")
+        elif hasattr(p, "shape"):
+            out.append(f"<{p.dtype} {_fmt_shape(tuple(p.shape))}>")
+        else:
+            out.append(repr(p))
+    return "[" + ", ".join(out) + "]"
+
+
+def op_label(fn: Any) -> str:
+    """Op name plus the attributes that matter (axis, slice, shape, exponent ...)."""
+    name = fn.op_name()
+    params = getattr(fn, "params", {}) or {}
+    bits = []
+    for k, v in params.items():
+        if k == "index":
+            bits.append(_fmt_index(v))
+        elif k == "shape":
+            bits.append("→" + _fmt_shape(tuple(v)))
+        elif k == "cond":
+            continue
+        elif k in ("lo", "hi"):
+            if v is not None:
+                bits.append(f"{'min' if k == 'lo' else 'max'}={v:g}")
+        elif v is not None and v is not False:
+            bits.append(f"{k}={v}")
+    return name + ("\n" + " ".join(bits) if bits else "")
+
+
+def _names(params: Any) -> dict:
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        params = dict(params.named_parameters(remove_duplicate=False))
+    out: dict = {}
+    for k, t in dict(params).items():
+        out.setdefault(id(t), k)
+    return out
+
+
+def _collect(outputs: Iterable[Tensor]) -> list:
+    seen, stack = {}, [t._fn for t in outputs if t._fn is not None]
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen[id(fn)] = fn
+        stack.extend(p._fn for p in fn.parents if p._fn is not None and id(p._fn) not in seen)
+    return sorted(seen.values(), key=lambda f: f.seq)
+
+
+def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes: int = 2000) -> Graph:
+    """Walk the tape behind ``outputs`` into a :class:`Graph`.
+
+    ``params``: a Module or a {name: tensor} dict naming parameters (``lstm.weight_hh_l0``).
+    ``copies``: one node per time step for each shared parameter instead of one shared node.
+    """
+    outputs = [o for o in outputs]
+    for o in outputs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"graph: outputs must be Tensors, got {type(o).__name__}")
+    names = _names(params)
+    fns = _collect(outputs)
+    if len(fns) > max_nodes:
+        raise ValueError(f"graph: {len(fns)} op nodes exceed max_nodes={max_nodes}; draw with detail='cell', "
+                         "use fewer time steps or a smaller model, or pass a larger max_nodes")
+    nodes: dict = {}
+    edges: list = []
+    folded: dict = {}     # id(fn) of a parameter view -> (leaf key, label suffix)
+    leaf_ids: dict = {}   # leaf key (+ scope in copies mode) -> node id
+    leaf_info: dict = {}  # leaf key -> (kind, label, name, tensor)
+
+    def leaf_kind(t: Tensor) -> tuple:
+        if id(t) in names:
+            return "param", names[id(t)]
+        if getattr(t, "_cut", False):
+            return "cut", None
+        if t.requires_grad:
+            return ("param" if type(t).__name__ == "Parameter" else "input"), None
+        return "const", None
+
+    for fn in fns:  # fold views of parameters (W.T, W[:2H], ...) into the parameter node
+        if type(fn).__name__ in VIEW_OPS and len(fn.parents) == 1:
+            p = fn.parents[0]
+            base = folded.get(id(p._fn)) if p._fn is not None else None
+            if p._fn is None and leaf_kind(p)[0] == "param":
+                folded[id(fn)] = (id(p), _view_suffix(fn))
+                leaf_info.setdefault(id(p), (p,))
+            elif base is not None:
+                folded[id(fn)] = (base[0], base[1] + _view_suffix(fn))
+
+    op_ids = {}
+    for fn in fns:
+        if id(fn) in folded:
+            continue
+        op_ids[id(fn)] = f"op{len(op_ids)}"
+
+    def leaf_node(key: Any, t: Tensor | None, suffix: str, consumer_scope: tuple) -> str:
+        kind, name = leaf_kind(t)
+        if kind == "param" and name is None:
+            name = f"param {_fmt_shape(t.shape)}"
+        slot = (key, suffix, step_of(consumer_scope) if copies and kind == "param" else None)
+        nid = leaf_ids.get(slot)
+        if nid is None:
+            nid = leaf_ids[slot] = f"v{len(leaf_ids)}"
+            base = {"param": name, "input": "input", "const": "constant", "cut": "detached state"}[kind]
+            label = f"{base}{suffix}\n{_fmt_shape(t.shape)} {t.dtype}" if kind != "param" else \
+                f"{name}{suffix}\n{_fmt_shape(t.shape)}"
+            if slot[2] is not None:
+                label += f"\ncopy at {slot[2]}"
+            nodes[nid] = Node(nid, kind, label, scope=consumer_scope if slot[2] else (), shape=t.shape,
+                              dtype=str(t.dtype), name=name, tensor=t)
+        return nid
+
+    for fn in fns:
+        nid = op_ids.get(id(fn))
+        if nid is None:
+            continue
+        nodes[nid] = Node(nid, "op", op_label(fn), scope=fn.scope, op=type(fn).__name__)
+        for p in fn.parents:
+            if p._fn is not None and id(p._fn) in folded:
+                key, suffix = folded[id(p._fn)]
+                leaf = next(q for q in _leaves_of(p._fn) if id(q) == key)
+                src = leaf_node(key, leaf, suffix, fn.scope)
+            elif p._fn is not None:
+                src = op_ids[id(p._fn)]
+            else:
+                src = leaf_node(id(p), p, "", fn.scope)
+            label = _fmt_shape(p.shape) + (f" #{p._idx}" if p._fn is not None and p._fn.n_out > 1 else "")
+            edges.append(Edge(src, nid, label, _recurrent(nodes[src].scope if src.startswith("op") else (),
+                                                          fn.scope)))
+    outs = []
+    for i, o in enumerate(outputs):
+        oid = f"out{i}"
+        nodes[oid] = Node(oid, "output", f"output {i}\n{_fmt_shape(o.shape)} {o.dtype}", shape=o.shape,
+                          dtype=str(o.dtype), tensor=o)
+        if o._fn is not None and id(o._fn) in op_ids:
+            edges.append(Edge(op_ids[id(o._fn)], oid, _fmt_shape(o.shape)))
+        elif o._fn is None:
+            edges.append(Edge(leaf_node(id(o), o, "", ()), oid, _fmt_shape(o.shape)))
+        outs.append(oid)
+    return Graph(nodes, edges, outs)
+
+
+def _leaves_of(fn: Any) -> list:
+    out, stack = [], [fn]
+    while stack:
+        f = stack.pop()
+        for p in f.parents:
+            (out.append(p) if p._fn is None else stack.append(p._fn))
+    return out
+
+
+def _view_suffix(fn: Any) -> str:
+    name = type(fn).__name__
+    if name == "Permute":
+        return "ᵀ" if len(fn.params.get("axes", ())) == 2 else f".permute{tuple(fn.params['axes'])}"
+    if name == "GetItem":
+        return _fmt_index(fn.params["index"])
+    if name == "Reshape":
+        return f".reshape{_fmt_shape(tuple(fn.params['shape']))}"
+    if name == "Cast":
+        return f".astype({fn.params['dtype']})"
+    return f".expand{_fmt_shape(tuple(fn.params['shape']))}"
+
+
+def _recurrent(src_scope: tuple, dst_scope: tuple) -> bool:
+    """An edge from step t-1 to step t (t+1 to t for a reverse direction) of the same layer."""
+    a, b = _step_key(src_scope), _step_key(dst_scope)
+    return a is not None and b is not None and a[0] == b[0] and abs(a[1] - b[1]) == 1
+
+
+def collapse_cells(g: Graph) -> Graph:
+    """Detail level 'cell': every op inside one time step becomes a single cell node."""
+    group: dict = {}
+    nodes: dict = {}
+    for n in g.nodes.values():
+        st = _step_key(n.scope) if n.kind == "op" else None
+        if st is None:
+            nodes[n.id] = n
+            continue
+        gkey = n.scope[: n.scope.index(f"t={st[1]}", len(st[0])) + 1]
+        cid = group.get(gkey)
+        if cid is None:
+            cid = group[gkey] = f"cell{len(group)}"
+            where = " / ".join(s for s in gkey[:-1])
+            nodes[cid] = Node(cid, "cell", "", scope=gkey)
+            nodes[cid].label = (where + "\n" if where else "") + f"step {gkey[-1]}"
+        nodes[cid].members.append(n.op)
+        group[n.id] = cid
+    for n in nodes.values():
+        if n.kind == "cell":
+            counts: dict = {}
+            for op in n.members:
+                counts[op] = counts.get(op, 0) + 1
+            n.label += "\n" + ", ".join(f"{k.lower()}×{v}" if v > 1 else k.lower() for k, v in sorted(counts.items()))
+    seen, edges = set(), []
+    for e in g.edges:
+        s, d = group.get(e.src, e.src), group.get(e.dst, e.dst)
+        if s == d or (s, d) in seen:
+            continue
+        seen.add((s, d))
+        edges.append(Edge(s, d, e.label, _recurrent(nodes[s].scope if nodes[s].kind == "cell" else (),
+                                                    nodes[d].scope if nodes[d].kind == "cell" else ())))
+    return Graph(nodes, edges, g.outputs)

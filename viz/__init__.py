@@ -1,0 +1,1 @@
+"""The visual workbench: the gallery of rendered graphs and the interactive BPTT explorer."""
