@@ -140,32 +140,56 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
         deliver(r, g)
     ready = [fn for fn in dict.fromkeys(r._fn for r in roots if r._fn is not None) if deps[fn] == 0]
 
-    # 3. run nodes once all their consumers have run
+    # 3. run nodes once all their consumers have run (the hot loop: deliveries are inlined)
+    anomaly = STATE.anomaly
     while ready:
         fn = ready.pop()
-        slots = buf.pop(fn, None) or [None] * fn.n_out
-        if inner:
-            for i, g in enumerate(slots):
-                for t in inner.get((fn, i), ()):
-                    if g is not None:
-                        found[id(t)] = _add(found.get(id(t)), g)
-        if targets is None and fn.retained:
-            for i, ref in fn.retained.items():
-                t = ref()
-                if t is not None and slots[i] is not None:
-                    t.grad = slots[i] if create_graph else Tensor._make(xp.asarray(slots[i]), False, None, 0)
-        if (needed is None or fn in needed) and any(g is not None for g in slots):
-            in_grads = _call_backward(fn, slots, create_graph)
-            for p, gi, need in zip(fn.parents, in_grads, fn.needs_input_grad):
-                if need and gi is not None:
-                    deliver(p, gi)
-            if not retain_graph:
-                fn.saved = None
-        for p in fn.parents:
+        slots = buf.pop(fn, None)
+        in_grads = None
+        if slots is not None:  # at least one output received a gradient
+            if inner:
+                for i, g in enumerate(slots):
+                    for t in inner.get((fn, i), ()):
+                        if g is not None:
+                            found[id(t)] = _add(found.get(id(t)), g)
+            if targets is None and fn.retained:
+                for i, ref in fn.retained.items():
+                    t = ref()
+                    if t is not None and slots[i] is not None:
+                        t.grad = slots[i] if create_graph else Tensor._make(xp.asarray(slots[i]), False, None, 0)
+            if needed is None or fn in needed:
+                if create_graph:
+                    in_grads = _backward_recorded(fn, slots)
+                else:
+                    saved = fn.saved
+                    if saved is None:
+                        raise RuntimeError(_FREED.format(op=fn.op_name()))
+                    in_grads = fn.backward(slots if fn.multi_output else slots[0], *saved)
+                    if type(in_grads) is not tuple:
+                        in_grads = (in_grads,)
+                if anomaly:
+                    check_finite(fn.op_name(), "backward",
+                                 [o.data if isinstance(o, Tensor) else o for o in in_grads], fn.parents)
+                if not retain_graph:
+                    fn.saved = None
+        needs = fn.needs_input_grad
+        for i, p in enumerate(fn.parents):
             pf = p._fn
+            if in_grads is not None and needs[i]:
+                g = in_grads[i]
+                if g is not None:
+                    if pf is None:
+                        deliver(p, g)
+                    else:
+                        s = buf.get(pf)
+                        if s is None:
+                            s = buf[pf] = [None] * pf.n_out
+                        k = p._idx
+                        s[k] = g if s[k] is None else s[k] + g
             if pf is not None:
-                deps[pf] -= 1
-                if deps[pf] == 0:
+                d = deps[pf] - 1
+                deps[pf] = d
+                if d == 0:
                     ready.append(pf)
     for key, t in leaves.items():
         _accumulate_leaf(t, found[key], create_graph)
@@ -183,29 +207,19 @@ def _prune(deps: dict, targets: dict) -> set:
     return needed
 
 
-def _call_backward(fn: Any, slots: list, create_graph: bool) -> tuple:
-    if create_graph:
+_FREED = ("backward: the graph through op '{op}' was already freed by an earlier backward(). Pass "
+          "retain_graph=True to the first backward() to backpropagate through it again, or detach() the state "
+          "you carry from one step to the next (truncated BPTT).")
+
+
+def _backward_recorded(fn: Any, slots: list) -> tuple:
+    """create_graph=True: run the derivative on the input Tensors so that it is itself recorded."""
+    with enable_grad():
         args = fn.parents
-        if fn.needs_output:
-            with enable_grad():
-                args = args + (type(fn).apply(*fn.parents, **fn.params),)
-    else:
-        if fn.saved is None:
-            raise RuntimeError(
-                f"backward: the graph through op '{fn.op_name()}' was already freed by an earlier backward(). "
-                "Pass retain_graph=True to the first backward() to backpropagate through it again, or detach() "
-                "the state you carry from one step to the next (truncated BPTT).")
-        args = fn.saved
-    g = slots if fn.multi_output else slots[0]
-    if create_graph:
-        with enable_grad():
-            out = fn.backward(g, *args)
-    else:
-        out = fn.backward(g, *args)
-    out = out if isinstance(out, tuple) else (out,)
-    if STATE.anomaly:
-        check_finite(fn.op_name(), "backward", [o.data if isinstance(o, Tensor) else o for o in out], fn.parents)
-    return out
+        if fn.needs_output:  # nodes do not keep their outputs: recompute them on the tape
+            args = args + (type(fn).apply(*fn.parents, **fn.params),)
+        out = fn.backward(slots if fn.multi_output else slots[0], *args)
+    return out if isinstance(out, tuple) else (out,)
 
 
 def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:

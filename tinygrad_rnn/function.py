@@ -88,12 +88,11 @@ class scope:  # noqa: N801  (a context manager, used like a function)
 
 
 class Function:
+    # per-node fields live in slots (set once in apply); an op's own saved values go in its __dict__
+    __slots__ = ("parents", "saved", "params", "needs_input_grad", "seq", "scope", "__dict__", "__weakref__")
     needs_output = False   # backward wants the forward output (tanh, exp, softmax, ...)
     multi_output = False   # forward returns a tuple; backward gets a list of output grads (None if unused)
-    parents: tuple = ()
-    saved: Any = None
     retained: Any = None   # {output index: weakref to a tensor that called retain_grad()}
-    scope: tuple = ()
     n_out = 1
 
     @classmethod
@@ -123,17 +122,19 @@ class Function:
             if state.debug:
                 print(f"[tinygrad_rnn] {cls.op_name()}({describe(inputs)}) -> "
                       f"{describe(out if multi else (out,))}", file=sys.stderr)
-        needs = tuple([t._requires_grad for t in inputs])
-        if state.grad_enabled and True in needs:
-            fn.parents = inputs
-            fn.saved = datas + (out,) if cls.needs_output else datas
-            fn.params = params
-            fn.needs_input_grad = needs
-            fn.seq = next(_seq)
-            fn.scope = state.scope
-            track = True
-        else:
-            fn, track = None, False
+        track = False
+        if state.grad_enabled:
+            needs = tuple([t._requires_grad for t in inputs])
+            if True in needs:
+                track = True
+                fn.parents = inputs
+                fn.saved = datas + (out,) if cls.needs_output else datas
+                fn.params = params
+                fn.needs_input_grad = needs
+                fn.seq = next(_seq)
+                fn.scope = state.scope
+        if not track:
+            fn = None
         make = Tensor._make
         if multi:
             if fn is not None:

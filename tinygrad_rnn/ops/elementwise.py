@@ -10,36 +10,41 @@ from .dual import unbroadcast, value
 
 
 class Binary(Function):
+    """Broadcasting binary op: each input's gradient is summed back to that input's shape."""
     def forward(self, a: Any, b: Any) -> Any:
-        self.shapes = (a.shape, b.shape)
         return self.op(a, b)
 
-    def grads(self, ga: Any, gb: Any) -> tuple:
-        need_a, need_b = self.needs_input_grad
-        return (unbroadcast(ga, self.shapes[0]) if need_a else None,
-                unbroadcast(gb, self.shapes[1]) if need_b else None)
+    def grads(self, ga: Any, gb: Any, a: Any, b: Any) -> tuple:
+        return (None if ga is None else unbroadcast(ga, a.shape), None if gb is None else unbroadcast(gb, b.shape))
 
 
 class Add(Binary):
     op = staticmethod(xp.add)
-    def backward(self, g, a, b): return self.grads(g, g)
+    def backward(self, g, a, b):
+        need_a, need_b = self.needs_input_grad
+        return self.grads(g if need_a else None, g if need_b else None, a, b)
 
 
 class Sub(Binary):
     op = staticmethod(xp.subtract)
-    def backward(self, g, a, b): return self.grads(g, -g)
+    def backward(self, g, a, b):
+        need_a, need_b = self.needs_input_grad
+        return self.grads(g if need_a else None, -g if need_b else None, a, b)
 
 
 class Mul(Binary):
     op = staticmethod(xp.multiply)
-    def backward(self, g, a, b): return self.grads(g * b, g * a)
+    def backward(self, g, a, b):
+        need_a, need_b = self.needs_input_grad
+        return self.grads(g * b if need_a else None, g * a if need_b else None, a, b)
 
 
 class Div(Binary):
     op = staticmethod(xp.true_divide)
     def backward(self, g, a, b):
         ga = g / b
-        return self.grads(ga, -ga * a / b if self.needs_input_grad[1] else None)
+        return self.grads(ga if self.needs_input_grad[0] else None,
+                          -ga * a / b if self.needs_input_grad[1] else None, a, b)
 
 
 class Pow(Binary):
@@ -50,7 +55,7 @@ class Pow(Binary):
         ga = g * b * a ** (b - 1) if self.needs_input_grad[0] else None
         # log a is -inf at a = 0, where a^b log a -> 0 (b > 0): use log 1 there instead of 0 * -inf
         gb = g * out * dual.log(a + (value(a) == 0)) if self.needs_input_grad[1] else None
-        return self.grads(ga, gb)
+        return self.grads(ga, gb, a, b)
 
 
 class PowScalar(Function):
@@ -68,7 +73,7 @@ class Maximum(Binary):
     def backward(self, g, a, b):
         va, vb = value(a), value(b)
         wa = xp.where(va > vb, 1, xp.where(va == vb, 0.5, 0)).astype(va.dtype)
-        return self.grads(g * wa, g * (1 - wa))
+        return self.grads(g * wa, g * (1 - wa), a, b)
 
 
 class Minimum(Binary):
@@ -76,7 +81,7 @@ class Minimum(Binary):
     def backward(self, g, a, b):
         va, vb = value(a), value(b)
         wa = xp.where(va < vb, 1, xp.where(va == vb, 0.5, 0)).astype(va.dtype)
-        return self.grads(g * wa, g * (1 - wa))
+        return self.grads(g * wa, g * (1 - wa), a, b)
 
 
 class Neg(Function):
