@@ -136,6 +136,12 @@ class Function:
         if not track:
             fn = None
         make = Tensor._make
+        if not track and state.grad_enabled and any([getattr(t, "_cut", False) for t in inputs]):
+            # ops on detached state (unbinding h0 into layers) stay marked, so drawings show the BPTT cut
+            outs = [make(o, False, None, 0) for o in (out if multi else (out,))]
+            for o in outs:
+                o._cut = True
+            return tuple(outs) if multi else outs[0]
         if multi:
             if fn is not None:
                 fn.n_out = len(out)
