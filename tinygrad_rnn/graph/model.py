@@ -15,7 +15,7 @@ from ..tensor import Tensor
 
 VIEW_OPS = {"Permute", "Reshape", "GetItem", "Expand", "Cast"}
 # ops whose derivative w.r.t. one input is multiplied by another input (so that input's weight is "used")
-PRODUCT_OPS = {"MatMul", "Mul", "Div"}
+PRODUCT_OPS = {"MatMul", "Mul", "Div", "Pow"}
 
 
 @dataclass
@@ -45,6 +45,8 @@ class Graph:
     nodes: dict                    # id -> Node, in drawing order
     edges: list                    # Edge
     outputs: list                  # output node ids
+    source: Any = None             # detail='cell': the op-level graph this one collapses
+    cell_of: dict = field(default_factory=dict)  # detail='cell': op id -> the cell node holding it
 
     def ops(self) -> list:
         return [n for n in self.nodes.values() if n.kind == "op"]
@@ -292,4 +294,5 @@ def collapse_cells(g: Graph) -> Graph:
         seen.add((s, d))
         edges.append(Edge(s, d, e.label, _recurrent(nodes[s].scope if nodes[s].kind == "cell" else (),
                                                     nodes[d].scope if nodes[d].kind == "cell" else ())))
-    return Graph(nodes, edges, g.outputs)
+    return Graph(nodes, edges, g.outputs, source=g,
+                 cell_of={k: v for k, v in group.items() if isinstance(k, str)})

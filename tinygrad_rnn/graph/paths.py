@@ -8,6 +8,9 @@ holds only what the outputs were computed from. A copy of a weight W at step t i
 * W is the weight asked about and an op at step t consumes it (∂op/∂W is a factor of the gradient), or
 * an op at step t on the path multiplies an on-path quantity by W (a product's derivative with respect
   to one factor is the other factor, so W appears in a Jacobian such as ∂a_t/∂a_{t-1} or ∂o/∂a_T).
+
+Use is structural: the copy of w^(a) at t = 1 counts for ∂C/∂w^(a) even though it multiplies a_0 = 0.
+Ops in which a weight only selects a branch (maximum, minimum, where, clip) do not use it.
 """
 from __future__ import annotations
 
@@ -38,6 +41,11 @@ def _step_order(label: str) -> tuple:
 
 def gradient_path(g: Graph, weight: Any) -> GradientPath:
     """Path from ``weight`` (a parameter name or tensor) to the outputs of graph ``g``."""
+    if g.source is not None:  # collapsed cells: trace the ops inside them, then map the path onto the cells
+        p = gradient_path(g.source, weight)
+        cell = g.cell_of.get
+        edges = {(cell(s, s), cell(d, d)) for s, d in p.edges if cell(s, s) != cell(d, d)}
+        return GradientPath(p.weight, {cell(n, n) for n in p.nodes}, edges, p.copies)
     sources = [n for n in g.nodes.values() if n.kind == "param" and
                (n.name == weight if isinstance(weight, str) else n.tensor is weight)]
     if not sources:
