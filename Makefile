@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 XCHECK := $(VENV)/.crosscheck-stamp
 TORCH_VERSION ?= 2.13.0+cpu
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean explorer gallery
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/char_lstm.py
 
+explorer: $(STAMP)
+	$(BIN)/python -m viz.explorer
+
+gallery: $(STAMP)
+	$(BIN)/python -m viz.gallery
+
 test: $(STAMP) $(XCHECK)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python bench/overhead.py
+# make bench: the BPTT suite (bench/rnn_bptt.py; it includes overhead.py's per-op numbers); PyTorch is
+# installed for the comparison when available. Pass options with BENCH_ARGS, e.g. BENCH_ARGS=--quick.
+bench: $(STAMP) $(XCHECK)
+	$(BIN)/python bench/rnn_bptt.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

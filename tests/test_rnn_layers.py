@@ -744,7 +744,7 @@ def _tape_nodes(*outputs):
 
 
 def test_lstm_tape_grows_linearly_in_T():
-    layer = nn.LSTM(4, 8)
+    layer = nn.LSTM(4, 8, fused=False)  # the composed path: the cell's ops at every step
     rng = _rng(18)
     counts = {}
     for Tn in (100, 200):
@@ -756,6 +756,15 @@ def test_lstm_tape_grows_linearly_in_T():
     ratio = counts[200] / counts[100]
     assert 1.9 <= ratio <= 2.1, counts
     assert counts[100] < 40 * 100  # a handful of nodes per step, not a growing number
+
+
+def test_fused_lstm_tape_is_one_node_per_layer_and_direction():
+    layer = nn.LSTM(4, 8, num_layers=2, bidirectional=True)
+    x = _t(_rng(18).standard_normal((300, 2, 4)))
+    out, (h, c) = layer(x)
+    n, kinds = _tape_nodes(out, h, c)
+    assert kinds["LSTMSequence"] == 4 and kinds["MatMul"] == 4   # + one input projection each
+    assert n < 60                                                # independent of T
 
 
 def test_long_sequence_backward_runs_and_matches_short_prefix_structure():

@@ -172,6 +172,8 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
                                  [o.data if isinstance(o, Tensor) else o for o in in_grads], fn.parents)
                 if not retain_graph:
                     fn.saved = None
+                    if fn.buffers:  # a fused op's per-step activations
+                        fn.buffers = None
         needs = fn.needs_input_grad
         for i, p in enumerate(fn.parents):
             pf = p._fn
@@ -214,6 +216,14 @@ _FREED = ("backward: the graph through op '{op}' was already freed by an earlier
 
 def _backward_recorded(fn: Any, slots: list) -> tuple:
     """create_graph=True: run the derivative on the input Tensors so that it is itself recorded."""
+    if hasattr(fn, "composed"):  # a fused op: differentiate its composed definition instead
+        with enable_grad():
+            outs = fn.composed(*fn.parents)
+            live = [(o, g) for o, g in zip(outs, slots) if g is not None]
+            wanted = [p for p, need in zip(fn.parents, fn.needs_input_grad) if need]
+            gs = iter(grad([o for o, _ in live], wanted, [g for _, g in live], create_graph=True,
+                           allow_unused=True))
+        return tuple(next(gs) if need else None for need in fn.needs_input_grad)
     with enable_grad():
         args = fn.parents
         if fn.needs_output:  # nodes do not keep their outputs: recompute them on the tape

@@ -93,6 +93,7 @@ class Function:
     needs_output = False   # backward wants the forward output (tanh, exp, softmax, ...)
     multi_output = False   # forward returns a tuple; backward gets a list of output grads (None if unused)
     retained: Any = None   # {output index: weakref to a tensor that called retain_grad()}
+    buffers: Any = None    # large saved activations of fused ops, released with ``saved``
     n_out = 1
 
     @classmethod

@@ -11,9 +11,9 @@ written; ``--format dot`` never needs Graphviz).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from typing import Any
 
 import numpy as np
 
@@ -58,7 +58,9 @@ def layer_model(kind: str, T: int, hidden: int, features: int, layers: int, bidi
     head = nn.Linear(hidden * (2 if bidirectional else 1), 1)
     x = Tensor(rng.standard_normal((T, 1, features)).astype(np.float32))
     y = Tensor(rng.standard_normal((T, 1, 1)).astype(np.float32))
-    out, _ = layer(x)
+    use_fused = getattr(nn, "use_fused", None)  # draw the per-step ops, not a fused sequence op
+    with use_fused(False) if use_fused is not None else contextlib.nullcontext():
+        out, _ = layer(x)
     with scope("head"):
         if output_per_step:
             loss = ((head(out) - y) ** 2).sum()
@@ -80,7 +82,8 @@ def parser() -> argparse.ArgumentParser:
                    help="nn.RNN / nn.LSTM / nn.GRU with a linear head, or the lecture notes' vanilla RNN "
                         "written with ops (parameters w^(x), w^(a), b^(a), w^(o), b^(o)); default: rnn")
     m.add_argument("--steps", "-T", type=int, default=3, metavar="T", help="sequence length (default: 3)")
-    m.add_argument("--layers", type=int, default=1, metavar="N", help="stacked recurrent layers (nn models; default: 1)")
+    m.add_argument("--layers", type=int, default=1, metavar="N",
+                   help="stacked recurrent layers (nn models; default: 1)")
     m.add_argument("--bidirectional", action="store_true", help="add a reverse direction (nn models)")
     m.add_argument("--hidden", type=int, default=2, metavar="H", help="hidden size (default: 2)")
     m.add_argument("--input-size", type=int, default=1, metavar="I", help="input features per step (default: 1)")
@@ -113,8 +116,8 @@ def _describe(a: argparse.Namespace) -> str:
     if a.model == "notes-rnn":
         what = "the notes' vanilla RNN"
     else:
-        what = f"nn.{a.model.upper()}({a.input_size}, {a.hidden}" + (f", num_layers={a.layers}" if a.layers > 1 else "") \
-            + (", bidirectional=True" if a.bidirectional else "") + ") + linear head"
+        extra = (f", num_layers={a.layers}" if a.layers > 1 else "") + (", bidirectional=True" if a.bidirectional else "")
+        what = f"nn.{a.model.upper()}({a.input_size}, {a.hidden}{extra}) + linear head"
     return (f"{what}, T = {a.steps}, " + ("an output per step" if a.output_per_step else "one output at the end")
             + (f", detail='{a.detail}'" if a.detail != "op" else ""))
 

@@ -130,29 +130,66 @@ def _names(params: Any) -> dict:
     return out
 
 
-def _collect(outputs: Iterable[Tensor]) -> list:
-    seen, stack = {}, [t._fn for t in outputs if t._fn is not None]
+def _collect(outputs: Iterable[Tensor], expand: bool) -> tuple:
+    """Every node behind ``outputs`` in a topological order, and the substitutions for fused nodes.
+
+    With ``expand``, a fused sequence node (ops/recurrent.py) is replaced by its composed definition,
+    recomputed here on the node's own inputs with a scope per time step, so a layer that trained fused
+    is still drawn unfolded. Returns (nodes, {(id(fused node), output index): composed output tensor}).
+    """
+    from ..autograd import enable_grad  # noqa: PLC0415  (graph builds on the tape, not the reverse)
+    from ..function import STATE  # noqa: PLC0415
+    seen, sub, key, expanded = {}, {}, {}, set()
+    stack = [t._fn for t in outputs if t._fn is not None]
     while stack:
         fn = stack.pop()
-        if id(fn) in seen:
+        if id(fn) in seen or id(fn) in expanded:
+            continue
+        if expand and hasattr(fn, "composed"):
+            expanded.add(id(fn))
+            prev, STATE.scope = STATE.scope, fn.scope
+            try:
+                with enable_grad():
+                    outs = fn.composed(*fn.parents)
+            finally:
+                STATE.scope = prev
+            for i, o in enumerate(outs):
+                sub[(id(fn), i)] = o
+            inner = [o._fn for o in outs]
+            while inner:  # the composed nodes take the fused node's place in the order
+                f = inner.pop()
+                if f is None or id(f) in key or f.seq < fn.seq:  # stop at the fused node's own inputs
+                    continue
+                key[id(f)] = (fn.seq, f.seq)
+                inner.extend(p._fn for p in f.parents if p._fn is not None)
+            stack.extend(o._fn for o in outs if o._fn is not None)
             continue
         seen[id(fn)] = fn
+        key.setdefault(id(fn), (fn.seq, -1))
         stack.extend(p._fn for p in fn.parents if p._fn is not None and id(p._fn) not in seen)
-    return sorted(seen.values(), key=lambda f: f.seq)
+    return sorted(seen.values(), key=lambda f: key[id(f)]), sub
 
 
-def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes: int = 2000) -> Graph:
+def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes: int = 2000,
+          expand_fused: bool = True) -> Graph:
     """Walk the tape behind ``outputs`` into a :class:`Graph`.
 
     ``params``: a Module or a {name: tensor} dict naming parameters (``lstm.weight_hh_l0``).
     ``copies``: one node per time step for each shared parameter instead of one shared node.
+    ``expand_fused``: draw fused sequence nodes as the cell steps they compute (default) or as one box.
     """
     outputs = [o for o in outputs]
     for o in outputs:
         if not isinstance(o, Tensor):
             raise TypeError(f"graph: outputs must be Tensors, got {type(o).__name__}")
     names = _names(params)
-    fns = _collect(outputs)
+    fns, sub = _collect(outputs, expand_fused)
+
+    def resolve(t: Tensor) -> Tensor:
+        """A fused node's output is drawn as the matching output of its composed expansion."""
+        return sub.get((id(t._fn), t._idx), t) if t._fn is not None and sub else t
+
+    outputs = [resolve(o) for o in outputs]
     if len(fns) > max_nodes:
         raise ValueError(f"graph: {len(fns)} op nodes exceed max_nodes={max_nodes}; draw with detail='cell', "
                          "use fewer time steps or a smaller model, or pass a larger max_nodes")
@@ -173,7 +210,7 @@ def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes:
 
     for fn in fns:  # fold views of parameters (W.T, W[:2H], ...) into the parameter node
         if type(fn).__name__ in VIEW_OPS and len(fn.parents) == 1:
-            p = fn.parents[0]
+            p = resolve(fn.parents[0])
             base = folded.get(id(p._fn)) if p._fn is not None else None
             if p._fn is None and leaf_kind(p)[0] == "param":
                 folded[id(fn)] = (id(p), _view_suffix(fn))
@@ -209,7 +246,7 @@ def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes:
         if nid is None:
             continue
         nodes[nid] = Node(nid, "op", op_label(fn), scope=fn.scope, op=type(fn).__name__)
-        for p in fn.parents:
+        for p in map(resolve, fn.parents):
             if p._fn is not None and id(p._fn) in folded:
                 key, suffix = folded[id(p._fn)]
                 leaf = next(q for q in _leaves_of(p._fn) if id(q) == key)

@@ -4,8 +4,8 @@ from .cells import GRUCell, LSTMCell, RNNCell
 from .layers import Dropout, Embedding, Identity, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
-from .rnn import GRU, LSTM, RNN, RNNBase
+from .rnn import GRU, LSTM, RNN, RNNBase, use_fused
 
 __all__ = ["Module", "Parameter", "Linear", "Embedding", "Dropout", "Sequential", "Identity", "Tanh", "Sigmoid",
-           "ReLU", "Softmax", "LogSoftmax", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase",
+           "ReLU", "Softmax", "LogSoftmax", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase", "use_fused",
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]

@@ -18,17 +18,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import os
+
 import numpy as np
 
 from .. import backend
 from ..backend import xp
 from ..function import scope
 from ..functions import concat, stack, where
+from ..ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .cells import activation, gru_step, gru_weights, lstm_step, rnn_step
 from .module import Module
+
+
+_FUSED = [os.environ.get("TINYGRAD_RNN_FUSED", "1").strip().lower() not in ("0", "false", "no", "off")]
+
+
+class use_fused:  # noqa: N801  (a switch that also works as a context manager)
+    """Choose how the sequence layers run by default: fused (one tape node per layer and direction with a
+    hand-derived BPTT, see ops/recurrent.py) or composed (the cell's ops at every step, as drawn by
+    ``tg.graph``). ``use_fused(False)`` switches globally; ``with use_fused(False): ...`` for a block.
+    A layer's own ``fused=True/False`` argument wins. Default: ``TINYGRAD_RNN_FUSED`` (on unless 0)."""
+
+    def __init__(self, flag: bool = True) -> None:
+        self._prev = _FUSED[0]
+        _FUSED[0] = bool(flag)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        _FUSED[0] = self._prev
 
 
 class RNNBase(Module):
@@ -37,8 +60,9 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0) -> None:
+                 proj_size: int = 0, fused: bool | None = None) -> None:
         super().__init__()
+        self.fused = fused
         name = type(self).__name__
         for what, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(v, int) or v <= 0:
@@ -137,14 +161,31 @@ class RNNBase(Module):
     def _stepper(self, sfx: str):  # returns step(xw_t, state_tuple) -> state_tuple
         raise NotImplementedError
 
-    def _projection(self, x: Tensor, sfx: str) -> list:
-        """All T input projections in one matmul, then unbound into T tensors (one tape node)."""
+    def _projection(self, x: Tensor, sfx: str) -> Tensor:
+        """All T input projections in one matmul: ``(T, N, G)``."""
         T, N, I = x.shape
         w = getattr(self, f"weight_ih{sfx}")
         xw = x.reshape(T * N, I) @ w.T
         if self.bias:
             xw = xw + self._input_bias(sfx)
-        return list(xw.reshape(T, N, w.shape[0]).unbind(0))
+        return xw.reshape(T, N, w.shape[0])
+
+    def _use_fused(self) -> bool:
+        return (_FUSED[0] if self.fused is None else self.fused) and self._fused_op() is not None
+
+    def _fused_op(self) -> Any:  # the sequence op of ops/recurrent.py for this layer, or None
+        return None
+
+    def _fused_direction(self, xw: Tensor, state: tuple, sfx: str, reverse: bool, mask: Any) -> tuple:
+        outs = self._fused_op().apply(xw, *state, *self._fused_weights(sfx), reverse=reverse, mask=mask,
+                                      **self._fused_params())
+        return outs[0], tuple(outs[1:])
+
+    def _fused_weights(self, sfx: str) -> tuple:
+        return (getattr(self, f"weight_hh{sfx}"),)
+
+    def _fused_params(self) -> dict:
+        return {}
 
     def _input_bias(self, sfx: str) -> Tensor:
         return getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
@@ -158,9 +199,9 @@ class RNNBase(Module):
         T, N, _ = x.shape
         lens = self._check_lengths(lengths, T, N)
         masks = None
-        if lens is not None:
-            lens_d = backend.to_backend(lens)
-            masks = [(lens_d > t)[:, None] for t in range(T)]
+        if lens is not None:  # (T, N, 1): True while step t is inside sequence n
+            masks = backend.to_backend(lens)[None, :, None] > xp.arange(T)[:, None, None]
+        fused = self._use_fused()
         states = self._initial_states(hx, N, batched, x)  # list over layers*dirs of state tuples
         finals = []
         layer_in = x
@@ -169,8 +210,13 @@ class RNNBase(Module):
             for d, sfx in enumerate(self._suffixes(layer)):
                 i = layer * self.num_directions + d
                 with scope(f"layer {layer}" + (" reverse" if d else "")):
-                    outs, final = self._direction(self._projection(layer_in, sfx), states[i], sfx, d == 1, masks)
-                    outs_dirs.append(stack(outs, axis=0))
+                    xw = self._projection(layer_in, sfx)
+                    if fused:
+                        out, final = self._fused_direction(xw, states[i], sfx, d == 1, masks)
+                    else:
+                        outs, final = self._direction(list(xw.unbind(0)), states[i], sfx, d == 1, masks)
+                        out = stack(outs, axis=0)
+                    outs_dirs.append(out)
                 finals.append(final)
             layer_in = outs_dirs[0] if len(outs_dirs) == 1 else concat(outs_dirs, axis=-1)
             if self.dropout and layer < self.num_layers - 1:
@@ -207,15 +253,21 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, fused: bool | None = None) -> None:
         act = activation(nonlinearity, "RNN")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, fused)
         self._act = act
         self.nonlinearity = nonlinearity
 
     def _stepper(self, sfx: str):
         w_t, act = getattr(self, f"weight_hh{sfx}").T, self._act
         return lambda xw, s: (rnn_step(xw, s[0], w_t, act),)
+
+    def _fused_op(self) -> Any:
+        return RNNSequence
+
+    def _fused_params(self) -> dict:
+        return {"nonlinearity": self.nonlinearity}
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}")
@@ -231,13 +283,17 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size)
+                 proj_size: int = 0, fused: bool | None = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
+                         fused)
 
     def _stepper(self, sfx: str):
         w_t = getattr(self, f"weight_hh{sfx}").T
         w_hr_t = getattr(self, f"weight_hr{sfx}").T if self.proj_size else None
         return lambda xw, s: lstm_step(xw, s[0], s[1], w_t, w_hr_t)
+
+    def _fused_op(self) -> Any:
+        return None if self.proj_size else LSTMSequence  # the projection runs on the composed path
 
     def _initial_states(self, hx: Any, N: int, batched: bool, x: Tensor) -> list:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -263,8 +319,8 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 reset_after: bool = True) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+                 reset_after: bool = True, fused: bool | None = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, fused)
         self.reset_after = reset_after
 
     def _input_bias(self, sfx: str) -> Tensor:
@@ -276,6 +332,14 @@ class GRU(RNNBase):
         b_hh = getattr(self, f"bias_hh{sfx}") if self.bias else None
         ra = self.reset_after
         return lambda xw, s: (gru_step(xw, s[0], w_t, b_hh, ra, w_hn_t),)
+
+    def _fused_op(self) -> Any:
+        return GRUSequence if self.reset_after else None  # reset_after=False runs on the composed path
+
+    def _fused_weights(self, sfx: str) -> tuple:
+        w = getattr(self, f"weight_hh{sfx}")
+        b = getattr(self, f"bias_hh{sfx}") if self.bias else Tensor(xp.zeros(w.shape[0], dtype=w.dtype))
+        return w, b
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
