@@ -156,7 +156,7 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
                 for i, ref in fn.retained.items():
                     t = ref()
                     if t is not None and slots[i] is not None:
-                        t.grad = slots[i] if create_graph else Tensor._make(xp.asarray(slots[i]), False, None, 0)
+                        t.grad = slots[i] if create_graph else Tensor._make(_owned(slots[i]), False, None, 0)
             if needed is None or fn in needed:
                 if create_graph:
                     in_grads = _backward_recorded(fn, slots)
@@ -232,11 +232,17 @@ def _backward_recorded(fn: Any, slots: list) -> tuple:
     return out if isinstance(out, tuple) else (out,)
 
 
+def _owned(g: Any) -> Any:
+    """A gradient as a real array: broadcast views (from the backward of sum/mean/expand) are copied."""
+    g = xp.asarray(g)
+    return g if g.flags.c_contiguous else g.copy()
+
+
 def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
         return
-    g = xp.asarray(g)
+    g = _owned(g)
     if g.shape != t.data.shape:  # an op returned a gradient of the wrong shape: a bug, say so loudly
         raise RuntimeError(f"backward: gradient of shape {g.shape} for a leaf of shape {t.shape}")
     t.grad = Tensor._make(g if t.grad is None else t.grad.data + g, False, None, 0)
@@ -280,5 +286,5 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], 
         else:
             if g.shape != t.shape:  # an op returned a gradient of the wrong shape: a bug, say so loudly
                 raise RuntimeError(f"grad: gradient of shape {tuple(g.shape)} for input {i} of shape {t.shape}")
-            result.append(g if isinstance(g, Tensor) else Tensor._make(xp.asarray(g), False, None, 0))
+            result.append(g if isinstance(g, Tensor) else Tensor._make(_owned(g), False, None, 0))
     return tuple(result)

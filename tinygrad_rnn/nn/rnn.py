@@ -176,13 +176,11 @@ class RNNBase(Module):
     def _fused_op(self) -> Any:  # the sequence op of ops/recurrent.py for this layer, or None
         return None
 
-    def _fused_direction(self, xw: Tensor, state: tuple, sfx: str, reverse: bool, mask: Any) -> tuple:
-        outs = self._fused_op().apply(xw, *state, *self._fused_weights(sfx), reverse=reverse, mask=mask,
-                                      **self._fused_params())
+    def _fused_direction(self, x: Tensor, state: tuple, sfx: str, reverse: bool, mask: Any) -> tuple:
+        weights = [getattr(self, f"{k}{sfx}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                   if self.bias or k.startswith("weight")]
+        outs = self._fused_op().apply(x, *state, *weights, reverse=reverse, mask=mask, **self._fused_params())
         return outs[0], tuple(outs[1:])
-
-    def _fused_weights(self, sfx: str) -> tuple:
-        return (getattr(self, f"weight_hh{sfx}"),)
 
     def _fused_params(self) -> dict:
         return {}
@@ -210,10 +208,10 @@ class RNNBase(Module):
             for d, sfx in enumerate(self._suffixes(layer)):
                 i = layer * self.num_directions + d
                 with scope(f"layer {layer}" + (" reverse" if d else "")):
-                    xw = self._projection(layer_in, sfx)
                     if fused:
-                        out, final = self._fused_direction(xw, states[i], sfx, d == 1, masks)
+                        out, final = self._fused_direction(layer_in, states[i], sfx, d == 1, masks)
                     else:
+                        xw = self._projection(layer_in, sfx)
                         outs, final = self._direction(list(xw.unbind(0)), states[i], sfx, d == 1, masks)
                         out = stack(outs, axis=0)
                     outs_dirs.append(out)
@@ -336,10 +334,6 @@ class GRU(RNNBase):
     def _fused_op(self) -> Any:
         return GRUSequence if self.reset_after else None  # reset_after=False runs on the composed path
 
-    def _fused_weights(self, sfx: str) -> tuple:
-        w = getattr(self, f"weight_hh{sfx}")
-        b = getattr(self, f"bias_hh{sfx}") if self.bias else Tensor(xp.zeros(w.shape[0], dtype=w.dtype))
-        return w, b
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")

@@ -35,6 +35,8 @@ class Sub(Binary):
 class Mul(Binary):
     op = staticmethod(xp.multiply)
     def backward(self, g, a, b):
+        if a is b:  # x * x (a squared loss): one pass for 2 g x instead of two products and a sum
+            return g * (a + a), None
         need_a, need_b = self.needs_input_grad
         return self.grads(g * b if need_a else None, g * a if need_b else None, a, b)
 

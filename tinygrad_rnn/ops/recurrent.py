@@ -1,18 +1,23 @@
-"""Fused recurrent ops: one tape node per layer and direction, with hand-derived BPTT.
+"""Fused recurrent ops: one tape node per layer and direction, with a hand-derived BPTT.
 
 They compute exactly what the composed cells in :mod:`tinygrad_rnn.nn.cells` compute (tests check the
 two paths agree in value and gradient); the composed definition stays the readable one and is used when
 drawing graphs, for ``create_graph=True`` (see ``composed``), and wherever the fused path is switched
-off (``nn.use_fused(False)``). What the fusion buys is what a hand-written NumPy BPTT does:
+off (``nn.use_fused(False)``). What the fusion buys is what the best hand-written NumPy BPTT does:
 
-* the input projection of all steps arrives precomputed (one matmul outside the loop),
-* each step is one (N, H) x (H, G) matmul plus in-place elementwise work on preallocated buffers,
-* the recurrent weight gradient of all T steps is one (G, T*N) x (T*N, H) matmul after the loop,
+* the input projection of all T steps is one (T*N, I) x (I, G) matmul, and so are its weight and input
+  gradients; the recurrent weight gradient of all steps is one (G, T*N) x (T*N, H) matmul,
+* each step is one (N, H) x (H, G) matmul plus a few in-place elementwise calls on preallocated buffers:
+  σ(a) = (1 + tanh(a/2)) / 2 with the ½ folded into the weights, so one tanh covers every gate,
+* the derivative factors that do not depend on the recursion are computed for all steps at once, so
+  the backward loop keeps only what does,
 * the tape holds one node for the whole sequence instead of ~10 per step.
 
-Shapes: ``xw (T, N, G)`` is x W_ihᵀ + biases, ``h0``/``c0`` ``(N, H)``, ``w_hh`` ``(G, H)`` in PyTorch's
-layout; ``mask`` (optional, constant) is ``(T, N, 1)`` booleans, False where a sequence has ended.
-Outputs: ``out (T, N, H)`` (zeros where masked) and the final state(s) ``(N, H)``.
+Inputs: ``x (T, N, I)``, the initial state(s) ``(N, H)``, ``w_ih (G, I)``, ``w_hh (G, H)`` in PyTorch's
+layout and, with ``bias=True``, ``b_ih``, ``b_hh`` ``(G,)``. ``mask`` (optional, constant) is
+``(T, N, 1)`` booleans, False once a sequence has ended. Outputs: ``out (T, N, H)`` (zeros where masked)
+and the final state(s) ``(N, H)``. Buffers are kept in time order; the reverse direction walks them
+from t = T-1 down to 0, so the state entering step t is ``hs[t]`` forwards and ``hs[t+1]`` in reverse.
 """
 from __future__ import annotations
 
@@ -22,41 +27,76 @@ from ..backend import xp
 from ..function import Function
 
 
-def _sigmoid_(a: Any) -> Any:
-    """σ(a) in place as (1 + tanh(a/2)) / 2: no exp, so no overflow for large |a|."""
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a += 1
-    a *= 0.5
-    return a
-
-
-def _order(T: int, reverse: bool) -> range:
-    return range(T - 1, -1, -1) if reverse else range(T)
+def _gate_scale(G: int, sigmoid_cols: tuple, dtype: Any) -> tuple:
+    """(scale, shift) such that tanh(scale * a) * scale + shift is σ(a) on the sigmoid gates and tanh(a)
+    on the others: σ(a) = (1 + tanh(a/2)) / 2, so one tanh call covers every gate and nothing overflows."""
+    scale = xp.ones(G, dtype=dtype)
+    for cols in sigmoid_cols:
+        scale[cols] = 0.5
+    return scale, xp.where(scale == 0.5, 0.5, 0.0).astype(dtype)
 
 
 class _Sequence(Function):
     multi_output = True
+    n_state = 1
+
+    def _setup(self, x: Any, w_hh: Any, biases: tuple, reverse: bool) -> tuple:
+        T, N, _ = x.shape
+        H = w_hh.shape[1]
+        steps = range(T - 1, -1, -1) if reverse else range(T)
+        # (state-in index, state-out index) of step t in the (T+1, N, H) state buffers
+        io = (lambda t: (t + 1, t)) if reverse else (lambda t: (t, t + 1))
+        return T, N, H, steps, io
+
+    def _project(self, x: Any, w_ih: Any, biases: tuple, scale: Any, fold: Any = None) -> Any:
+        """x W_ihᵀ (+ biases) for all steps in one matmul, with the gate scale folded into the weights."""
+        T, N, I = x.shape
+        acts = xp.empty((T, N, w_ih.shape[0]), x.dtype)
+        xp.matmul(x.reshape(T * N, I), w_ih.T * scale, out=acts.reshape(T * N, -1))
+        if biases:
+            acts += (biases[0] + (biases[1] if fold is None else biases[1] * fold)) * scale
+        return acts
+
+    def _input_grads(self, dz: Any, dr: Any, x: Any, w_ih: Any, prev: Any) -> tuple:
+        """Gradients of x, w_ih, w_hh and the biases from the per-step pre-activation gradients (one
+        matmul each): ``dz`` feeds x W_ihᵀ + b_ih, ``dr`` feeds h W_hhᵀ + b_hh."""
+        T, N, I = x.shape
+        G = dz.shape[-1]
+        need = self.needs_input_grad
+        k = 1 + self.n_state
+        dz2, dr2 = dz.reshape(T * N, G), dr.reshape(T * N, G)
+        dx = (dz2 @ w_ih).reshape(T, N, I) if need[0] else None
+        dw_ih = dz2.T @ x.reshape(T * N, I) if need[k] else None
+        dw_hh = dr2.T @ prev.reshape(T * N, -1) if need[k + 1] else None
+        db = ()
+        if len(need) > k + 2:
+            db_ih = dz2.sum(axis=0) if need[k + 2] or dr is dz else None
+            db_hh = (db_ih.copy() if dr is dz else dr2.sum(axis=0)) if need[k + 3] else None
+            db = (db_ih if need[k + 2] else None, db_hh)
+        return dx, dw_ih, dw_hh, db
 
     @staticmethod
-    def _grads(gs: list, T: int, N: int, H: int, dtype: Any) -> tuple:
+    def _grads(gs: list, N: int, H: int, dtype: Any) -> tuple:
         """Output gradients, None replaced by zeros (the final-state ones are the loop's starting values)."""
-        out = [g if g is not None else xp.zeros((N, H), dtype=dtype) for g in gs[1:]]
-        return (gs[0],) + tuple(out)
+        return (gs[0],) + tuple(g.copy() if g is not None else xp.zeros((N, H), dtype=dtype) for g in gs[1:])
 
     def composed(self, *inputs: Any) -> tuple:
-        """The same outputs built from the composed cell on Tensors (for create_graph=True)."""
+        """The same outputs built from the composed cell on Tensors (for create_graph=True and drawings)."""
         from ..function import scope  # noqa: PLC0415
         from ..functions import stack, where  # noqa: PLC0415  (ops are imported before tensor-level helpers)
-        xw, state, w_t = inputs[0], list(inputs[1:self.n_state + 1]), inputs[self.n_state + 1].T
-        extra = inputs[self.n_state + 2:]
-        T = xw.shape[0]
+        k = 1 + self.n_state
+        x, state, w_ih, w_hh, biases = inputs[0], list(inputs[1:k]), inputs[k], inputs[k + 1], inputs[k + 2:]
+        T, N, I = x.shape
+        xw = x.reshape(T * N, I) @ w_ih.T
+        if biases:
+            xw = xw + self._composed_bias(*biases)
+        steps = xw.reshape(T, N, w_ih.shape[0]).unbind(0)
+        w_t = w_hh.T
         outs: list = [None] * T
-        steps = xw.unbind(0)
         mask = self.params.get("mask")
-        for t in _order(T, self.params.get("reverse", False)):
+        for t in (range(T - 1, -1, -1) if self.params.get("reverse") else range(T)):
             with scope(f"t={t + 1}"):
-                new = self.step(steps[t], state, w_t, *extra)
+                new = self.step(steps[t], state, w_t, *biases)
                 if mask is None:
                     state, outs[t] = new, new[0]
                 else:
@@ -64,10 +104,15 @@ class _Sequence(Function):
                     outs[t] = where(mask[t], new[0], 0.0)
         return (stack(outs, axis=0),) + tuple(state)
 
+    @staticmethod
+    def _composed_bias(b_ih: Any, b_hh: Any) -> Any:
+        return b_ih + b_hh
+
 
 class LSTMSequence(_Sequence):
-    """A whole LSTM layer direction: i, f, g, o = split(xw_t + h_{t-1} W_hhᵀ); c_t = σ(f) c_{t-1} + σ(i) tanh(g);
-    h_t = σ(o) tanh(c_t). Inputs (xw, h0, c0, w_hh); outputs (out, h_T, c_T)."""
+    """A whole LSTM layer direction: i, f, g, o = split(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh);
+    c_t = σ(f) c_{t-1} + σ(i) tanh(g); h_t = σ(o) tanh(c_t).
+    Inputs (x, h0, c0, w_ih, w_hh[, b_ih, b_hh]); outputs (out, h_T, c_T)."""
     n_state = 2
 
     @classmethod
@@ -75,214 +120,261 @@ class LSTMSequence(_Sequence):
         return "lstm_sequence"
 
     @staticmethod
-    def step(xw: Any, state: list, w_t: Any) -> list:
+    def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
         from ..nn.cells import lstm_step  # noqa: PLC0415  (nn builds on ops)
         return list(lstm_step(xw, state[0], state[1], w_t))
 
-    def forward(self, xw, h0, c0, w_hh, reverse=False, mask=None):
-        T, N, G = xw.shape
-        H = G // 4
-        w_t = w_hh.T
-        acts = xp.empty_like(xw)                        # σ(i), σ(f), tanh(g), σ(o) per step
-        hp = xp.empty((T, N, H), xw.dtype)              # state entering each step
-        cp = xp.empty((T, N, H), xw.dtype)
-        tc = xp.empty((T, N, H), xw.dtype)              # tanh(c_t)
-        self.buffers = (acts, hp, cp, tc)
-        out = xp.empty((T, N, H), xw.dtype)
-        h, c = h0, c0
-        for t in _order(T, reverse):
-            hp[t], cp[t] = h, c
-            z = acts[t]
-            xp.matmul(h, w_t, out=z)
-            z += xw[t]
-            _sigmoid_(z[:, :2 * H])
-            _sigmoid_(z[:, 3 * H:])
-            xp.tanh(z[:, 2 * H:3 * H], out=z[:, 2 * H:3 * H])
-            i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
-            c_new = f * c
-            c_new += i * g
-            xp.tanh(c_new, out=tc[t])
-            h_new = xp.multiply(o, tc[t], out=out[t])
-            if mask is None:
-                h, c = h_new, c_new
-            else:
-                m = mask[t]
-                h, c = xp.where(m, h_new, h), xp.where(m, c_new, c)
-                out[t] *= m
-        return out, h, c
+    def forward(self, x, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
+        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
+        G = 4 * H
+        scale, shift = _gate_scale(G, (slice(0, 2 * H), slice(3 * H, G)), x.dtype)  # i, f, o are σ; g tanh
+        acts = self._project(x, w_ih, biases, scale)   # pre-activations, then σ(i), σ(f), tanh(g), σ(o)
+        w_s = w_hh.T * scale
+        hs = xp.empty((T + 1, N, H), x.dtype)
+        cs = xp.empty((T + 1, N, H), x.dtype)
+        tc = xp.empty((T, N, H), x.dtype)               # tanh(c_t)
+        tmp = xp.empty((N, H), x.dtype)
+        first = T if reverse else 0
+        hs[first], cs[first] = h0, c0
+        for t in steps:
+            p, n = io(t)
+            a = acts[t]
+            a += hs[p] @ w_s
+            xp.tanh(a, out=a)
+            a *= scale
+            a += shift
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            c = cs[n]
+            xp.multiply(f, cs[p], out=c)
+            xp.multiply(i, g, out=tmp)
+            c += tmp
+            xp.tanh(c, out=tc[t])
+            xp.multiply(o, tc[t], out=hs[n])
+            if mask is not None:  # finished sequences keep their state
+                keep = ~mask[t]
+                xp.copyto(hs[n], hs[p], where=keep)
+                xp.copyto(cs[n], cs[p], where=keep)
+        self.buffers = (acts, hs, cs, tc)
+        out = hs[:-1] if reverse else hs[1:]
+        last = 0 if reverse else T
+        return (out if mask is None else out * mask), hs[last].copy(), cs[last].copy()
 
-    def backward(self, gs, xw, h0, c0, w_hh):
-        T, N, G = xw.shape
-        H = G // 4
-        g_out, dh, dc = self._grads(gs, T, N, H, xw.dtype)
-        mask = self.params.get("mask")
-        acts, hp, cp, tc = self.buffers
-        dz_all = xp.empty_like(xw)
-        for t in reversed(_order(T, self.params.get("reverse", False))):
-            z = acts[t]
-            i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
-            dhn = dh if g_out is None else dh + g_out[t]
-            dcn = dc
+    def backward(self, gs, x, h0, c0, w_ih, w_hh, *biases):
+        reverse, mask = self.params.get("reverse", False), self.params.get("mask")
+        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
+        g_out, dh_next, dc = self._grads(gs, N, H, x.dtype)
+        acts, hs, cs, tc = self.buffers
+        c_prev = cs[1:] if reverse else cs[:-1]
+        i, f, g, o = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H], acts[..., 3 * H:]
+        # derivative factors of all steps at once (they do not depend on the recursion):
+        # P = [g σ'(i), c_{t-1} σ'(f), i tanh'(g), tanh(c_t) σ'(o)], Q = σ(o) tanh'(c_t)
+        P = xp.empty_like(acts)
+        P4 = P.reshape(T, N, 4, H)
+        xp.multiply(i, i, out=P4[:, :, 0])
+        xp.subtract(i, P4[:, :, 0], out=P4[:, :, 0])
+        P4[:, :, 0] *= g
+        xp.multiply(f, f, out=P4[:, :, 1])
+        xp.subtract(f, P4[:, :, 1], out=P4[:, :, 1])
+        P4[:, :, 1] *= c_prev
+        xp.multiply(g, g, out=P4[:, :, 2])
+        xp.subtract(1, P4[:, :, 2], out=P4[:, :, 2])
+        P4[:, :, 2] *= i
+        xp.multiply(o, o, out=P4[:, :, 3])
+        xp.subtract(o, P4[:, :, 3], out=P4[:, :, 3])
+        P4[:, :, 3] *= tc
+        Q = xp.multiply(tc, tc)
+        xp.subtract(1, Q, out=Q)
+        Q *= o
+        F = f
+        if mask is not None:
+            P *= mask                                  # finished steps pass no gradient to their gates
+            Q *= mask
+            F = xp.where(mask, f, 1)                   # and hand δc on unchanged
+            if g_out is not None:
+                g_out = g_out * mask
+        dz = xp.empty_like(acts)
+        dz4 = dz.reshape(T, N, 4, H)
+        dh = xp.empty((N, H), x.dtype)
+        tmp = xp.empty((N, H), x.dtype)
+        for t in reversed(steps):
+            if g_out is None:
+                dh[...] = dh_next
+            else:
+                xp.add(g_out[t], dh_next, out=dh)
+            xp.multiply(dh, Q[t], out=tmp)
+            dc += tmp                                              # δc_t
+            xp.multiply(dc[:, None, :], P4[t, :, :3], out=dz4[t, :, :3])
+            xp.multiply(dh, P4[t, :, 3], out=dz4[t, :, 3])
+            dc *= F[t]                                             # δc_{t-1}
+            new = dz[t] @ w_hh                                     # δh_{t-1}
             if mask is not None:
-                m = mask[t]
-                dh_pass, dc_pass = xp.where(m, 0, dh), xp.where(m, 0, dc)
-                dhn, dcn = dhn * m, dcn * m
-            dz = dz_all[t]
-            xp.multiply(dhn, tc[t], out=dz[:, 3 * H:])                 # ∂/∂σ(o)
-            dct = dhn * o
-            dct *= 1 - tc[t] * tc[t]
-            dct += dcn                                                 # ∂/∂c_t
-            xp.multiply(dct, g, out=dz[:, :H])                         # ∂/∂σ(i)
-            xp.multiply(dct, cp[t], out=dz[:, H:2 * H])           # ∂/∂σ(f)
-            xp.multiply(dct, i, out=dz[:, 2 * H:3 * H])                # ∂/∂tanh(g)
-            dz[:, :2 * H] *= z[:, :2 * H] * (1 - z[:, :2 * H])         # through σ
-            dz[:, 3 * H:] *= o * (1 - o)
-            dz[:, 2 * H:3 * H] *= 1 - g * g                            # through tanh
-            dc = dct * f
-            dh = dz @ w_hh
-            if mask is not None:
-                dh += dh_pass
-                dc += dc_pass
-        need_x, need_h, need_c, need_w = self.needs_input_grad
-        dw = dz_all.reshape(T * N, G).T @ hp.reshape(T * N, H) if need_w else None
-        return dz_all if need_x else None, dh if need_h else None, dc if need_c else None, dw
+                new += dh_next * ~mask[t]                          # past a finished step unchanged
+            dh_next = new
+        prev = hs[1:] if reverse else hs[:-1]
+        dx, dw_ih, dw_hh, db = self._input_grads(dz, dz, x, w_ih, prev)
+        need = self.needs_input_grad
+        return (dx, dh_next if need[1] else None, dc if need[2] else None, dw_ih, dw_hh) + db
 
 
 class RNNSequence(_Sequence):
-    """A whole Elman layer direction: h_t = act(xw_t + h_{t-1} W_hhᵀ), act = tanh or relu.
-    Inputs (xw, h0, w_hh); outputs (out, h_T)."""
-    n_state = 1
+    """A whole Elman layer direction: h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), act = tanh or relu.
+    Inputs (x, h0, w_ih, w_hh[, b_ih, b_hh]); outputs (out, h_T)."""
 
     @classmethod
     def op_name(cls) -> str:
         return "rnn_sequence"
 
-    def step(self, xw: Any, state: list, w_t: Any) -> list:
+    def step(self, xw: Any, state: list, w_t: Any, *biases: Any) -> list:
         from ..nn.cells import activation, rnn_step  # noqa: PLC0415
         return [rnn_step(xw, state[0], w_t, activation(self.params["nonlinearity"], "RNN"))]
 
-    def forward(self, xw, h0, w_hh, nonlinearity="tanh", reverse=False, mask=None):
-        T, N, H = xw.shape
+    def forward(self, x, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
+        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
+        acts = self._project(x, w_ih, biases, 1)
         w_t = w_hh.T
-        hp = xp.empty((T, N, H), xw.dtype)
-        hs = xp.empty((T, N, H), xw.dtype)              # activations (before masking)
-        self.buffers = (hp, hs)
-        h = h0
-        for t in _order(T, reverse):
-            hp[t] = h
-            a = xp.matmul(h, w_t, out=hs[t])
-            a += xw[t]
+        hs = xp.empty((T + 1, N, H), x.dtype)
+        hs[T if reverse else 0] = h0
+        for t in steps:
+            p, n = io(t)
+            a = xp.matmul(hs[p], w_t, out=hs[n])
+            a += acts[t]
             if nonlinearity == "tanh":
                 xp.tanh(a, out=a)
             else:
                 xp.maximum(a, 0, out=a)
-            h = a if mask is None else xp.where(mask[t], a, h)
-        out = hs if mask is None else hs * mask
-        return out, h
+            if mask is not None:
+                xp.copyto(a, hs[p], where=~mask[t])
+        self.buffers = (hs,)
+        out = hs[:-1] if reverse else hs[1:]
+        return (out if mask is None else out * mask), hs[0 if reverse else T].copy()
 
-    def backward(self, gs, xw, h0, w_hh):
-        T, N, H = xw.shape
-        g_out, dh = self._grads(gs, T, N, H, xw.dtype)
-        mask = self.params.get("mask")
-        hp, hs = self.buffers
-        da_all = xp.empty_like(xw)
-        for t in reversed(_order(T, self.params.get("reverse", False))):
-            dhn = dh if g_out is None else dh + g_out[t]
+    def backward(self, gs, x, h0, w_ih, w_hh, *biases):
+        reverse, mask = self.params.get("reverse", False), self.params.get("mask")
+        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
+        g_out, dh_next = self._grads(gs, N, H, x.dtype)
+        (hs,) = self.buffers
+        h = hs[:-1] if reverse else hs[1:]
+        # act'(a_t) for all steps at once: 1 - h² for tanh, [h > 0] for relu (0 on finished steps)
+        if self.params["nonlinearity"] == "tanh":
+            D = xp.multiply(h, h)
+            xp.subtract(1, D, out=D)
+        else:
+            D = (h > 0).astype(x.dtype)
+        if mask is not None:
+            D *= mask
+            if g_out is not None:
+                g_out = g_out * mask
+        da = xp.empty((T, N, H), x.dtype)
+        for t in reversed(steps):
+            dh = dh_next if g_out is None else dh_next + g_out[t]
+            xp.multiply(dh, D[t], out=da[t])
+            new = da[t] @ w_hh
             if mask is not None:
-                m = mask[t]
-                dh_pass = xp.where(m, 0, dh)
-                dhn = dhn * m
-            da = da_all[t]
-            if self.params["nonlinearity"] == "tanh":
-                xp.multiply(dhn, 1 - hs[t] * hs[t], out=da)
-            else:
-                xp.multiply(dhn, hs[t] > 0, out=da)
-            dh = da @ w_hh
-            if mask is not None:
-                dh += dh_pass
-        need_x, need_h, need_w = self.needs_input_grad
-        dw = da_all.reshape(T * N, H).T @ hp.reshape(T * N, H) if need_w else None
-        return da_all if need_x else None, dh if need_h else None, dw
+                new += dh_next * ~mask[t]
+            dh_next = new
+        prev = hs[1:] if reverse else hs[:-1]
+        dx, dw_ih, dw_hh, db = self._input_grads(da, da, x, w_ih, prev)
+        return (dx, dh_next if self.needs_input_grad[1] else None, dw_ih, dw_hh) + db
 
 
 class GRUSequence(_Sequence):
     """A whole GRU layer direction (reset_after=True, PyTorch's form): with xw_t = x_t W_ihᵀ + b_ih and
     hh_t = h_{t-1} W_hhᵀ + b_hh split into r, z, n parts: r = σ(xr + hr), z = σ(xz + hz),
-    n = tanh(xn + r hn), h_t = (1 - z) n + z h_{t-1}. Inputs (xw, h0, w_hh, b_hh); outputs (out, h_T)."""
-    n_state = 1
+    n = tanh(xn + r hn), h_t = (1 - z) n + z h_{t-1}. Inputs (x, h0, w_ih, w_hh[, b_ih, b_hh]);
+    outputs (out, h_T)."""
 
     @classmethod
     def op_name(cls) -> str:
         return "gru_sequence"
 
     @staticmethod
-    def step(xw: Any, state: list, w_t: Any, b_hh: Any) -> list:
+    def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
         from ..nn.cells import gru_step  # noqa: PLC0415
-        return [gru_step(xw, state[0], w_t, b_hh, True, None)]
+        return [gru_step(xw, state[0], w_t, biases[1] if biases else None, True, None)]
 
-    def forward(self, xw, h0, w_hh, b_hh, reverse=False, mask=None):
-        T, N, G = xw.shape
-        H = G // 3
-        w_t = w_hh.T
-        hp = xp.empty((T, N, H), xw.dtype)
-        rz = xp.empty((T, N, 2 * H), xw.dtype)          # σ(r), σ(z)
-        hn = xp.empty((T, N, H), xw.dtype)              # W_hn h + b_hn
-        nn_ = xp.empty((T, N, H), xw.dtype)
-        self.buffers = (hp, rz, hn, nn_)
-        out = xp.empty((T, N, H), xw.dtype)
-        hh = xp.empty((N, G), xw.dtype)
-        h = h0
-        for t in _order(T, reverse):
-            hp[t] = h
-            xp.matmul(h, w_t, out=hh)
-            hh += b_hh
-            a = xp.add(xw[t, :, :2 * H], hh[:, :2 * H], out=rz[t])
-            _sigmoid_(a)
-            r, z = a[:, :H], a[:, H:]
-            hn[t] = hh[:, 2 * H:]
-            n = xp.multiply(r, hn[t], out=nn_[t])
-            n += xw[t, :, 2 * H:]
+    @staticmethod
+    def _composed_bias(b_ih: Any, b_hh: Any) -> Any:
+        return b_ih  # b_hh stays inside the step: the reset gate scales b_hn
+
+    def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
+        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
+        G = 3 * H
+        scale, _ = _gate_scale(G, (slice(0, 2 * H),), x.dtype)       # r, z are σ; n keeps its scale
+        fold = xp.ones(G, dtype=x.dtype)
+        fold[2 * H:] = 0                                             # b_hr, b_hz are plain biases; b_hn
+        acts = self._project(x, w_ih, biases, scale, fold)            # is scaled by r inside the step
+        b_hn = biases[1][2 * H:] if biases else None
+        w_s = w_hh.T * scale
+        hs = xp.empty((T + 1, N, H), x.dtype)
+        hn = xp.empty((T, N, H), x.dtype)              # W_hn h_{t-1} + b_hn
+        rec = xp.empty((N, G), x.dtype)
+        tmp = xp.empty((N, H), x.dtype)
+        hs[T if reverse else 0] = h0
+        for t in steps:
+            p, n_ = io(t)
+            a = acts[t]
+            xp.matmul(hs[p], w_s, out=rec)
+            rz = a[:, :2 * H]
+            rz += rec[:, :2 * H]
+            xp.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            if b_hn is None:
+                hn[t] = rec[:, 2 * H:]
+            else:
+                xp.add(rec[:, 2 * H:], b_hn, out=hn[t])
+            xp.multiply(r, hn[t], out=tmp)
+            n += tmp
             xp.tanh(n, out=n)
-            h_new = xp.subtract(h, n, out=out[t])
-            h_new *= z
-            h_new += n                                     # n + z (h - n)
-            h = h_new if mask is None else xp.where(mask[t], h_new, h)
+            h = hs[n_]
+            xp.subtract(hs[p], n, out=h)
+            h *= z
+            h += n                                      # n + z (h_{t-1} - n)
             if mask is not None:
-                out[t] *= mask[t]
-        return out, h
+                xp.copyto(h, hs[p], where=~mask[t])
+        self.buffers = (acts, hs, hn)
+        out = hs[:-1] if reverse else hs[1:]
+        return (out if mask is None else out * mask), hs[0 if reverse else T].copy()
 
-    def backward(self, gs, xw, h0, w_hh, b_hh):
-        T, N, G = xw.shape
-        H = G // 3
-        g_out, dh = self._grads(gs, T, N, H, xw.dtype)
-        mask = self.params.get("mask")
-        hp_all, rz, hn, n_all = self.buffers
-        dx_all = xp.empty_like(xw)    # ∂/∂(x W_ihᵀ + b_ih) per gate
-        dhh_all = xp.empty_like(xw)   # ∂/∂(h W_hhᵀ + b_hh) per gate
-        for t in reversed(_order(T, self.params.get("reverse", False))):
-            r, z, n, hp = rz[t, :, :H], rz[t, :, H:], n_all[t], hp_all[t]
-            dhn = dh if g_out is None else dh + g_out[t]
-            if mask is not None:
-                m = mask[t]
-                dh_pass = xp.where(m, 0, dh)
-                dhn = dhn * m
-            dx, dhh = dx_all[t], dhh_all[t]
-            dn = dhn * (1 - z)
-            dn *= 1 - n * n                                            # ∂/∂(xn + r hn)
-            dx[:, 2 * H:] = dn
-            xp.multiply(dn, r, out=dhh[:, 2 * H:])                     # ∂/∂hn
-            xp.multiply(dn, hn[t], out=dx[:, :H])                 # ∂/∂r
-            dx[:, :H] *= r * (1 - r)
-            xp.subtract(hp, n, out=dx[:, H:2 * H])                     # ∂/∂z = dh (h - n)
-            dx[:, H:2 * H] *= dhn
-            dx[:, H:2 * H] *= z * (1 - z)
-            dhh[:, :2 * H] = dx[:, :2 * H]
-            dh = dhh @ w_hh
-            dh += dhn * z
-            if mask is not None:
-                dh += dh_pass
-        need_x, need_h, need_w, need_b = self.needs_input_grad
-        flat = dhh_all.reshape(T * N, G)
-        dw = flat.T @ hp_all.reshape(T * N, H) if need_w else None
-        db = flat.sum(axis=0) if need_b else None
-        return dx_all if need_x else None, dh if need_h else None, dw, db
+    def backward(self, gs, x, h0, w_ih, w_hh, *biases):
+        reverse, mask = self.params.get("reverse", False), self.params.get("mask")
+        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
+        G = 3 * H
+        g_out, dh_next = self._grads(gs, N, H, x.dtype)
+        acts, hs, hn = self.buffers
+        prev = hs[1:] if reverse else hs[:-1]
+        r, z, n = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:]
+        # factors of all steps at once: Pr = hn σ'(r), Pz = (h_{t-1} - n) σ'(z), Pn = (1 - z) tanh'(n)
+        Pr = r - r * r
+        Pr *= hn
+        Pz = prev - n
+        Pz *= z - z * z
+        Pn = 1 - z
+        Pn *= 1 - n * n
+        Z = z
+        if mask is not None:
+            Pz *= mask
+            Pn *= mask
+            Z = xp.where(mask, z, 1)                   # a finished step hands δh on unchanged
+            if g_out is not None:
+                g_out = g_out * mask
+        dz = xp.empty((T, N, G), x.dtype)              # ∂/∂(x W_ihᵀ + b_ih)
+        dr = xp.empty((T, N, G), x.dtype)              # ∂/∂(h W_hhᵀ + b_hh)
+        dh = xp.empty((N, H), x.dtype)
+        for t in reversed(steps):
+            if g_out is None:
+                dh[...] = dh_next
+            else:
+                xp.add(dh_next, g_out[t], out=dh)
+            dzt, drt = dz[t], dr[t]
+            xp.multiply(dh, Pn[t], out=dzt[:, 2 * H:])                 # δ(xn + r hn)
+            xp.multiply(dh, Pz[t], out=drt[:, H:2 * H])                # δz (pre-activation)
+            xp.multiply(dzt[:, 2 * H:], Pr[t], out=drt[:, :H])         # δr (pre-activation)
+            xp.multiply(dzt[:, 2 * H:], r[t], out=drt[:, 2 * H:])      # δhn
+            dh_next = drt @ w_hh
+            dh *= Z[t]
+            dh_next += dh                                              # + z δh_t (all of it if finished)
+        dz[..., :2 * H] = dr[..., :2 * H]              # r, z pre-activations get one gradient from both sides
+        dx, dw_ih, dw_hh, db = self._input_grads(dz, dr, x, w_ih, prev)
+        return (dx, dh_next if self.needs_input_grad[1] else None, dw_ih, dw_hh) + db

@@ -55,7 +55,7 @@ class Mean(Reduce):
         for a in axes:
             self.count *= x.shape[a]
         return xp.asarray(x.mean(axis=axes, keepdims=keepdims))
-    def backward(self, g, x): return self.spread(g) / self.count
+    def backward(self, g, x): return self.spread(g / self.count)  # divide first: the spread is a view
 
 
 class Max(Reduce):
