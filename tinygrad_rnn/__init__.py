@@ -1,5 +1,5 @@
 """tinygrad_rnn: tape-based reverse-mode autodiff on NumPy/CuPy, built for recurrent networks."""
-from . import backend
+from . import backend, runtime  # noqa: F401  (runtime: allocator and GC settings)
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import get_default_dtype, manual_seed, set_default_dtype
 from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, uniform, zeros, zeros_like

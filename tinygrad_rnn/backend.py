@@ -72,29 +72,6 @@ name, xp = resolve_backend(os.environ.get(ENV_VAR))
 ndarray = xp.ndarray
 
 
-def _keep_freed_memory() -> bool:
-    """Ask glibc to serve arrays up to 32 MB from its heap and to keep freed memory for reuse.
-
-    A training step allocates and frees the same large arrays every time; by default glibc hands each
-    one back to the kernel (munmap) and the next step pays page faults to get it again, which made a
-    BPTT step up to twice as slow. This is the usual caching-allocator trade: peak memory stays
-    reserved by the process. Linux/glibc only; ``TINYGRAD_RNN_MALLOC_TUNING=0`` turns it off.
-    """
-    if not sys.platform.startswith("linux") or os.environ.get("TINYGRAD_RNN_MALLOC_TUNING", "1") == "0":
-        return False
-    try:
-        import ctypes  # noqa: PLC0415
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-        ok = libc.mallopt(m_mmap_threshold, 32 << 20)
-        ok &= libc.mallopt(m_trim_threshold, 1 << 30)
-        ok &= libc.mallopt(m_top_pad, 64 << 20)
-        return bool(ok)
-    except (OSError, AttributeError):
-        return False
-
-
-malloc_tuned = _keep_freed_memory()
 
 
 def to_backend(a: Any, dtype: Any = None) -> Any:

@@ -210,6 +210,8 @@ class Tensor:
         return Tensor(other) if not isinstance(other, (list, tuple)) or d.kind != "f" else Tensor(other, dtype=d)
 
     def _pair(self, other: Any, op: str, reflected: bool = False) -> tuple:
+        if type(other) is Tensor and other.data.dtype is self.data.dtype:  # the common case, kept short
+            return (other, self) if reflected else (self, other)
         b = self._lift(other, op)
         a = self
         da, db = a.data.dtype, b.data.dtype
