@@ -35,7 +35,9 @@ class Sub(Binary):
 class Mul(Binary):
     op = staticmethod(xp.multiply)
     def backward(self, g, a, b):
-        if a is b:  # x * x (a squared loss): one pass for 2 g x instead of two products and a sum
+        if a is b:  # x * x (a squared loss): 2 g x instead of two products and a sum
+            if not dual.is_tensor(g) and g.size > 1 and not any(g.strides):
+                return a * (2 * g[(0,) * g.ndim]), None  # g is one number spread (mean's backward): one pass
             return g * (a + a), None
         need_a, need_b = self.needs_input_grad
         return self.grads(g * b if need_a else None, g * a if need_b else None, a, b)
