@@ -8,9 +8,10 @@ touch each node and edge once: O(nodes + edges), no recursion, no sorting.
 from __future__ import annotations
 
 import functools
+from itertools import repeat
 from typing import Any, Callable, Sequence
 
-from .backend import xp
+from .backend import ndarray, xp
 from .function import STATE, check_finite, describe
 from .tensor import Tensor
 
@@ -116,6 +117,7 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
     # 2. seed the output gradients
     found: dict = {}   # id(leaf or target) -> summed gradient
     leaves: dict = {}  # id(leaf) -> leaf, for the final write into .grad
+    owned: set = set()  # keys of found whose array this pass allocated (safe to add into in place)
     buf: dict = {}
 
     def deliver(t: Tensor, g: Any) -> None:
@@ -129,7 +131,14 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
             elif key not in targets:
                 return
             prev = found.get(key)
-            found[key] = g if prev is None else prev + g
+            if prev is None:
+                found[key] = g
+            elif key in owned:  # our own sum from an earlier contribution: add in place
+                prev += g
+            else:  # the first contribution may be shared with other tensors: sum into a new array
+                found[key] = total = prev + g
+                if not create_graph and type(total) is ndarray and total.ndim:  # not a NumPy scalar
+                    owned.add(key)
             return
         slots = buf.get(fn)
         if slots is None:
@@ -174,20 +183,19 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
                     fn.saved = None
                     if fn.buffers:  # a fused op's per-step activations
                         fn.buffers = None
-        needs = fn.needs_input_grad
-        for i, p in enumerate(fn.parents):
+        if in_grads is None:  # not run (pruned, or no output got a gradient): only count the edges
+            in_grads = repeat(None)
+        for p, need, g in zip(fn.parents, fn.needs_input_grad, in_grads):
             pf = p._fn
-            if in_grads is not None and needs[i]:
-                g = in_grads[i]
-                if g is not None:
-                    if pf is None:
-                        deliver(p, g)
-                    else:
-                        s = buf.get(pf)
-                        if s is None:
-                            s = buf[pf] = [None] * pf.n_out
-                        k = p._idx
-                        s[k] = g if s[k] is None else s[k] + g
+            if need and g is not None:
+                if pf is None:
+                    deliver(p, g)
+                else:
+                    s = buf.get(pf)
+                    if s is None:
+                        s = buf[pf] = [None] * pf.n_out
+                    k = p._idx
+                    s[k] = g if s[k] is None else s[k] + g
             if pf is not None:
                 d = deps[pf] - 1
                 deps[pf] = d

@@ -110,7 +110,9 @@ class Function:
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run forward on the inputs' arrays; record a node when any input requires grad."""
         fn = cls()
-        datas = tuple([t.data for t in inputs])
+        n = len(inputs)  # one or two inputs are the common case: skip the comprehension frames
+        datas = (inputs[0].data,) if n == 1 else (inputs[0].data, inputs[1].data) if n == 2 else \
+            tuple([t.data for t in inputs])
         try:
             out = fn.forward(*datas, **params)
         except (ValueError, IndexError, TypeError) as e:
@@ -125,7 +127,9 @@ class Function:
                       f"{describe(out if multi else (out,))}", file=sys.stderr)
         track = False
         if state.grad_enabled:
-            needs = tuple([t._requires_grad for t in inputs])
+            needs = (inputs[0]._requires_grad,) if n == 1 else \
+                (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
+                tuple([t._requires_grad for t in inputs])
             if True in needs:
                 track = True
                 fn.parents = inputs

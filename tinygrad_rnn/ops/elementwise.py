@@ -15,7 +15,11 @@ class Binary(Function):
         return self.op(a, b)
 
     def grads(self, ga: Any, gb: Any, a: Any, b: Any) -> tuple:
-        return (None if ga is None else unbroadcast(ga, a.shape), None if gb is None else unbroadcast(gb, b.shape))
+        if ga is not None and ga.shape != a.shape:
+            ga = unbroadcast(ga, a.shape)
+        if gb is not None and gb.shape != b.shape:
+            gb = unbroadcast(gb, b.shape)
+        return ga, gb
 
 
 class Add(Binary):
