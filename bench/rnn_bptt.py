@@ -522,7 +522,7 @@ def machine_line(res: dict) -> str:
 
 def render_markdown(res: dict) -> str:
     """The results as Markdown: header, one table per config, scaling, overhead."""
-    env, v = res.get("env", {}), res.get("env", {}).get("versions", {})
+    v = res.get("env", {}).get("versions", {})
     L = []
     kind = "quick smoke run (few steps: not a measurement)" if res["quick"] else "full run"
     L.append(f"### {res['started_utc']} — {kind}")

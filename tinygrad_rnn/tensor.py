@@ -9,7 +9,6 @@ import numpy as np
 from . import backend
 from . import function as _function
 from .backend import is_array, xp
-from .function import STATE
 
 _PY_SCALARS = (bool, int, float)
 

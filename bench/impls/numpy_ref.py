@@ -242,7 +242,7 @@ class NumpyBPTT:
             np.add(n, tmp, out=Hs[t + 1])                # h_t = n + z ⊙ (h_{t-1} - n)
 
     def _gru_backward(self) -> None:
-        H, B = self.H, self.B
+        H = self.H
         A, P, Hn, Hs = self.A, self.P, self.Hn, self.Hs
         r, z, n = A[..., :H], A[..., H:2 * H], A[..., 2 * H:]
         Pr, Pz, Pn = P[..., :H], P[..., H:2 * H], P[..., 2 * H:]
