@@ -1,0 +1,476 @@
+r"""Encoder–decoder (sequence-to-sequence) models with optional attention.
+
+The encoder reads a padded batch of source token ids and the decoder writes target tokens one at a time,
+each step conditioned on a *context vector* ``c_t`` that summarises the source:
+
+* ``attention="none"`` (Cho et al., 2014): ``c_t = c = h^enc_final`` for every t, one fixed vector, so the
+  whole source must be squeezed through it (the bottleneck that attention removes);
+* ``attention="additive"`` (Bahdanau et al., 2015) or ``"dot"`` (Luong et al., 2015): ``c_t`` is a
+  weighted average of *all* encoder states, with weights recomputed from the decoder state at every step.
+
+Decoder step t (``s`` decoder state, ``e(·)`` target embedding, ``y_{t-1}`` the previous token)::
+
+    c_t, α_t = attend(s_{t-1}, H^enc, mask)          (or c_t = c, α_t = None, without attention)
+    s_t      = GRUCell([e(y_{t-1}); c_t], s_{t-1})
+    logits_t = W_o [s_t; c_t] + b_o
+    s_0      = tanh(W_b h^enc_final + b_b)            (a bridge from the encoder's final state)
+
+Attention, for query ``q = s_{t-1}`` and keys ``k_j`` (the encoder outputs, j over source positions)::
+
+    additive: score_j = vᵀ tanh(W_q q + W_k k_j + b_k)
+    dot:      score_j = qᵀ W k_j   (general)    or    qᵀ k_j   (plain, needs key size == query size)
+    α_j       = softmax_j(score_j), with score_j := −1e9 where j is padding (so α_j = 0 there exactly
+                up to float rounding, and no row is all −inf, so no NaN)
+    c         = Σ_j α_j k_j
+
+Shapes (time-major, as ``nn.GRU``'s default; S source length, T target length, N batch):
+
+=================== ===================================== =============================================
+``src``             ``(S, N)`` int                        source ids, padded with ``pad`` past lengths
+``src_lengths``     ``(N,)`` int, each in ``[1, S]``      true source lengths
+``tgt_in``          ``(T, N)`` int                        ``<bos> y_1 … y_{T-1}`` (teacher forcing)
+encoder outputs     ``(S, N, D·H)``                       D = 2 when bidirectional
+logits              ``(T, N, V_tgt)``                     from :meth:`Seq2Seq.forward`
+attention weights   ``(T, N, S)``                         ``return_attention=True``; rows sum to 1
+=================== ===================================== =============================================
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..autograd import no_grad
+from ..backend import xp
+from ..functions import concat, stack, where
+from ..nn.cells import GRUCell
+from ..nn.layers import Embedding, Linear
+from ..nn.losses import cross_entropy
+from ..nn.module import Module
+from ..nn.rnn import GRU
+from ..tensor import Tensor
+
+__all__ = [
+    "AdditiveAttention",
+    "Decoder",
+    "DotAttention",
+    "Encoder",
+    "Memory",
+    "Seq2Seq",
+    "masked_softmax",
+    "pad_batch",
+    "teacher_forcing_batch",
+]
+
+#: Score given to padded source positions. Large and finite (not −inf): a softmax row then never sees
+#: −inf − (−inf) = NaN, and exp(−1e9 − max) underflows to exactly 0 in float32 and float64.
+MASK_VALUE = -1e9
+
+
+def masked_softmax(scores: Tensor, mask: Any | None) -> Tensor:
+    """Softmax over the last axis of ``scores (N, S)`` with positions where ``mask`` is False set to 0."""
+    if mask is None:
+        return scores.softmax(axis=-1)
+    m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+    if m.shape != scores.shape:
+        raise ValueError(f"masked_softmax: mask shape {tuple(m.shape)} != scores shape {scores.shape}")
+    if not bool(m.any(axis=-1).all()):
+        # a fully masked row has no distribution to return; uniform weights over padding would be a lie
+        raise ValueError("masked_softmax: every row needs at least one unmasked position (empty sequence?)")
+    return where(m, scores, MASK_VALUE).softmax(axis=-1)
+
+
+def _check_attention_args(name: str, query: Tensor, keys: Tensor, q_size: int, k_size: int) -> None:
+    if query.ndim != 2 or query.shape[1] != q_size:
+        raise ValueError(f"{name}: query must be (N, {q_size}), got shape {query.shape}")
+    if keys.ndim != 3 or keys.shape[0] != query.shape[0] or keys.shape[2] != k_size:
+        raise ValueError(f"{name}: keys must be (N={query.shape[0]}, S, {k_size}), got shape {keys.shape}")
+    if keys.shape[1] == 0:
+        raise ValueError(f"{name}: keys hold an empty sequence (S = 0)")
+
+
+class AdditiveAttention(Module):
+    r"""Bahdanau attention: ``score_j = vᵀ tanh(W_q q + W_k k_j + b_k)``.
+
+    ============== ==================== ==============================================
+    query ``q``    ``(N, query_size)``  the decoder state s_{t-1}
+    keys ``k``     ``(N, S, key_size)`` encoder outputs (batch-major)
+    mask           ``(N, S)`` bool      True at real (non-padded) positions; optional
+    context        ``(N, key_size)``    Σ_j α_j k_j
+    weights ``α``  ``(N, S)``           softmax over j; 0 at masked positions
+    ============== ==================== ==============================================
+
+    ``W_k k`` does not depend on the decoder step, so :meth:`precompute` computes it once per source.
+    """
+
+    def __init__(self, query_size: int, key_size: int, attn_size: int | None = None) -> None:
+        super().__init__()
+        attn_size = attn_size or query_size
+        for what, v in (("query_size", query_size), ("key_size", key_size), ("attn_size", attn_size)):
+            if not isinstance(v, int) or v <= 0:
+                raise ValueError(f"AdditiveAttention: {what} must be a positive int, got {v!r}")
+        self.query_size, self.key_size, self.attn_size = query_size, key_size, attn_size
+        self.query_proj = Linear(query_size, attn_size, bias=False)   # W_q
+        self.key_proj = Linear(key_size, attn_size)                   # W_k, b_k
+        self.v = Linear(attn_size, 1, bias=False)                     # vᵀ
+
+    def precompute(self, keys: Tensor) -> Tensor:
+        """``W_k k + b_k``: ``(N, S, attn_size)``, shared by every decoder step."""
+        return self.key_proj(keys)
+
+    def forward(self, query: Tensor, keys: Tensor, mask: Any | None = None,
+                projected: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _check_attention_args("AdditiveAttention", query, keys, self.query_size, self.key_size)
+        N, S, _ = keys.shape
+        pk = self.precompute(keys) if projected is None else projected
+        hidden = (pk + self.query_proj(query).reshape(N, 1, self.attn_size)).tanh()   # (N, S, A)
+        scores = self.v(hidden).reshape(N, S)
+        weights = masked_softmax(scores, mask)
+        context = (weights.reshape(N, 1, S) @ keys).reshape(N, self.key_size)         # batched matmul
+        return context, weights
+
+    def extra_repr(self) -> str:
+        return f"query_size={self.query_size}, key_size={self.key_size}, attn_size={self.attn_size}"
+
+
+class DotAttention(Module):
+    r"""Luong attention: ``score_j = qᵀ W k_j`` (``general=True``) or ``qᵀ k_j`` (``general=False``).
+
+    Shapes as :class:`AdditiveAttention`. ``W`` is ``(query_size, key_size)``, stored as a bias-free
+    ``Linear(key_size, query_size)`` so that :meth:`precompute` maps every key into query space once.
+    The plain dot product has no parameters and needs ``key_size == query_size``.
+    """
+
+    def __init__(self, query_size: int, key_size: int, general: bool = True) -> None:
+        super().__init__()
+        for what, v in (("query_size", query_size), ("key_size", key_size)):
+            if not isinstance(v, int) or v <= 0:
+                raise ValueError(f"DotAttention: {what} must be a positive int, got {v!r}")
+        if not general and query_size != key_size:
+            raise ValueError(f"DotAttention: plain dot attention needs query_size == key_size, got "
+                             f"{query_size} and {key_size}; use general=True to learn a projection")
+        self.query_size, self.key_size, self.general = query_size, key_size, general
+        if general:
+            self.key_proj = Linear(key_size, query_size, bias=False)  # W k_j
+
+    def precompute(self, keys: Tensor) -> Tensor:
+        """``W k`` (or ``k`` itself): ``(N, S, query_size)``."""
+        return self.key_proj(keys) if self.general else keys
+
+    def forward(self, query: Tensor, keys: Tensor, mask: Any | None = None,
+                projected: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _check_attention_args("DotAttention", query, keys, self.query_size, self.key_size)
+        N, S, _ = keys.shape
+        pk = self.precompute(keys) if projected is None else projected
+        scores = (pk @ query.reshape(N, self.query_size, 1)).reshape(N, S)           # qᵀ W k_j
+        weights = masked_softmax(scores, mask)
+        context = (weights.reshape(N, 1, S) @ keys).reshape(N, self.key_size)
+        return context, weights
+
+    def extra_repr(self) -> str:
+        return f"query_size={self.query_size}, key_size={self.key_size}, general={self.general}"
+
+
+class Encoder(Module):
+    """Embedding + GRU over a padded batch.
+
+    ``forward(src (S, N), lengths (N,)) -> (outputs (S, N, D·H), final (N, D·H))``; ``final`` joins the
+    directions' last states (each sequence's own last real step forward, position 0 backward), and
+    ``outputs`` are zero past each length (the GRU's ``lengths=`` masking).
+    """
+
+    def __init__(self, vocab: int, emb: int, hidden: int, bidirectional: bool = False, pad: int = 0) -> None:
+        super().__init__()
+        self.embed = Embedding(vocab, emb, padding_idx=pad)
+        self.rnn = GRU(emb, hidden, bidirectional=bidirectional)
+        self.output_size = hidden * (2 if bidirectional else 1)
+
+    def forward(self, src: Any, lengths: Any) -> tuple[Tensor, Tensor]:
+        out, h_n = self.rnn(self.embed(src), lengths=lengths)          # h_n: (D, N, H)
+        final = h_n[0] if h_n.shape[0] == 1 else concat(list(h_n.unbind(0)), axis=-1)
+        return out, final
+
+
+@dataclass
+class Memory:
+    """What the decoder reads at every step, computed once per source batch.
+
+    ``keys (N, S, K)`` encoder outputs batch-major; ``mask (N, S)`` bool (True = real token);
+    ``projected`` the attention's :meth:`precompute` of the keys (None without attention);
+    ``context (N, K)`` the fixed context (the encoder's final state).
+    """
+    keys: Tensor
+    mask: Any
+    projected: Tensor | None
+    context: Tensor
+
+    def select(self, rows: Any) -> Memory:
+        """The memory of batch rows ``rows`` (repeats allowed: beam search copies one source B times)."""
+        r = xp.asarray(rows)
+        return Memory(self.keys[r], self.mask[r], None if self.projected is None else self.projected[r],
+                      self.context[r])
+
+
+class Decoder(Module):
+    """Embedding + GRUCell + Linear; one step at a time (see the module docstring for the equations).
+
+    ``step(prev (N,) ids, s (N, H), memory) -> (logits (N, V), s_new (N, H), weights (N, S) or None)``.
+    """
+
+    def __init__(self, vocab: int, emb: int, hidden: int, context_size: int,
+                 attention: Module | None = None, pad: int = 0) -> None:
+        super().__init__()
+        self.embed = Embedding(vocab, emb, padding_idx=pad)
+        self.cell = GRUCell(emb + context_size, hidden)
+        self.out = Linear(hidden + context_size, vocab)
+        self.attention = attention   # a Module registers itself; None just records "fixed context"
+
+    def step(self, prev: Any, s: Tensor, memory: Memory) -> tuple[Tensor, Tensor, Tensor | None]:
+        if self.attention is None:
+            c, w = memory.context, None
+        else:
+            c, w = self.attention(s, memory.keys, memory.mask, memory.projected)     # attend with s_{t-1}
+        s = self.cell(concat([self.embed(prev), c], axis=-1), s)
+        return self.out(concat([s, c], axis=-1)), s, w
+
+
+def _int_array(x: Any, what: str) -> np.ndarray:
+    a = backend.to_numpy(x.data if isinstance(x, Tensor) else np.asarray(x))
+    if a.size and a.dtype.kind not in "iu":
+        raise TypeError(f"Seq2Seq: {what} must hold integer token ids, got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
+class Seq2Seq(Module):
+    """GRU encoder–decoder; ``attention`` is ``"none"`` (fixed context), ``"additive"`` or ``"dot"``.
+
+    ``forward(src, src_lengths, tgt_in)`` runs the decoder with teacher forcing and returns logits
+    ``(T, N, V_tgt)`` (and attention weights ``(T, N, S)`` with ``return_attention=True``; None without
+    attention). :meth:`greedy_decode` and :meth:`beam_search` return one token list per example, ending
+    with ``eos`` when it was produced within ``max_len`` tokens (``eos`` counts towards ``max_len``).
+    ``bos``, ``eos``, ``pad`` are target ids; ``pad`` is also the source padding id and the ignored target
+    of :meth:`loss`.
+    """
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, emb: int = 32, hidden: int = 64,
+                 attention: str = "additive", bos: int = 1, eos: int = 2, pad: int = 0,
+                 bidirectional: bool = False, attn_size: int | None = None) -> None:
+        super().__init__()
+        for what, v in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab), ("emb", emb), ("hidden", hidden)):
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"Seq2Seq: {what} must be a positive int, got {v!r}")
+        if attention not in ("none", "additive", "dot"):
+            raise ValueError(f"Seq2Seq: attention must be 'none', 'additive' or 'dot', got {attention!r}")
+        specials = {"bos": bos, "eos": eos, "pad": pad}
+        for name, i in specials.items():
+            if not 0 <= i < tgt_vocab:
+                raise ValueError(f"Seq2Seq: {name}={i} is not a target id in [0, tgt_vocab={tgt_vocab})")
+        if len(set(specials.values())) != 3:
+            raise ValueError(f"Seq2Seq: bos, eos and pad must be distinct ids, got {specials}")
+        if not 0 <= pad < src_vocab:
+            raise ValueError(f"Seq2Seq: pad={pad} is not a source id in [0, src_vocab={src_vocab})")
+        self.src_vocab, self.tgt_vocab, self.attention_kind = src_vocab, tgt_vocab, attention
+        self.bos, self.eos, self.pad = bos, eos, pad
+        self.encoder = Encoder(src_vocab, emb, hidden, bidirectional, pad)
+        K = self.encoder.output_size
+        attn: Module | None = None
+        if attention == "additive":
+            attn = AdditiveAttention(hidden, K, attn_size)
+        elif attention == "dot":
+            attn = DotAttention(hidden, K, general=True)
+        self.bridge = Linear(K, hidden)
+        self.decoder = Decoder(tgt_vocab, emb, hidden, K, attn, pad)
+
+    # ---- input checks ------------------------------------------------------------------------------
+    def _check_src(self, src: Any, src_lengths: Any) -> tuple[np.ndarray, np.ndarray]:
+        s = _int_array(src, "src")
+        if s.ndim != 2:
+            raise ValueError(f"Seq2Seq: src must be (S, N) token ids (time-major), got shape {s.shape}")
+        S, N = s.shape
+        if S == 0 or N == 0:
+            raise ValueError(f"Seq2Seq: empty source batch (src shape {s.shape}); every sequence needs a token")
+        lens = _int_array(src_lengths, "src_lengths")
+        if lens.shape != (N,):
+            raise ValueError(f"Seq2Seq: src_lengths must hold one length per example ({N}), got shape {lens.shape}")
+        if lens.min() < 1:
+            raise ValueError(f"Seq2Seq: empty source sequence (length {int(lens.min())}) at example "
+                             f"{int(lens.argmin())}; every source needs at least one token")
+        if lens.max() > S:
+            raise ValueError(f"Seq2Seq: src_lengths max {int(lens.max())} exceeds the padded length S={S}")
+        if s.min() < 0 or s.max() >= self.src_vocab:
+            raise ValueError(f"Seq2Seq: source ids must lie in [0, src_vocab={self.src_vocab}), got range "
+                             f"[{int(s.min())}, {int(s.max())}] (mismatched source vocabulary?)")
+        return s, lens
+
+    def _check_tgt(self, tgt: Any, N: int, what: str) -> np.ndarray:
+        t = _int_array(tgt, what)
+        if t.ndim != 2 or t.shape[1] != N:
+            raise ValueError(f"Seq2Seq: {what} must be (T, N={N}) token ids, got shape {t.shape}")
+        if t.shape[0] == 0:
+            raise ValueError(f"Seq2Seq: {what} is an empty target sequence (T = 0)")
+        if t.min() < 0 or t.max() >= self.tgt_vocab:
+            raise ValueError(f"Seq2Seq: {what} ids must lie in [0, tgt_vocab={self.tgt_vocab}), got range "
+                             f"[{int(t.min())}, {int(t.max())}] (mismatched target vocabulary?)")
+        return t
+
+    # ---- encoder -----------------------------------------------------------------------------------
+    def encode(self, src: Any, src_lengths: Any) -> tuple[Memory, Tensor]:
+        """Run the encoder once: the decoder's :class:`Memory` and initial state ``s_0 (N, H)``."""
+        s, lens = self._check_src(src, src_lengths)
+        S = s.shape[0]
+        out, final = self.encoder(backend.to_backend(s), lens)
+        keys = out.transpose(0, 1)                                            # (N, S, K): batch-major
+        mask = backend.to_backend(np.arange(S)[None, :] < lens[:, None])      # (N, S)
+        attn = self.decoder.attention
+        projected = None if attn is None else attn.precompute(keys)
+        return Memory(keys, mask, projected, final), self.bridge(final).tanh()
+
+    # ---- teacher forcing ---------------------------------------------------------------------------
+    def forward(self, src: Any, src_lengths: Any, tgt_in: Any,
+                return_attention: bool = False) -> Tensor | tuple[Tensor, Tensor | None]:
+        memory, s = self.encode(src, src_lengths)
+        tgt = self._check_tgt(tgt_in, memory.keys.shape[0], "tgt_in")
+        tgt = backend.to_backend(tgt)
+        logits, weights = [], []
+        for t in range(tgt.shape[0]):     # teacher forcing: the true previous token, not the model's guess
+            out, s, w = self.decoder.step(tgt[t], s, memory)
+            logits.append(out)
+            weights.append(w)
+        out = stack(logits, axis=0)
+        if not return_attention:
+            return out
+        return out, (None if weights[0] is None else stack(weights, axis=0))
+
+    def loss(self, src: Any, src_lengths: Any, tgt_in: Any, tgt_out: Any) -> Tensor:
+        """Mean token cross-entropy of ``tgt_out (T, N)`` (``pad`` positions ignored)."""
+        logits = self.forward(src, src_lengths, tgt_in)
+        T, N, V = logits.shape
+        target = self._check_tgt(tgt_out, N, "tgt_out")
+        if target.shape[0] != T:
+            raise ValueError(f"Seq2Seq: tgt_out has {target.shape[0]} steps but tgt_in has {T}")
+        return cross_entropy(logits.reshape(T * N, V), target.reshape(-1), ignore_index=self.pad)
+
+    # ---- decoding ----------------------------------------------------------------------------------
+    @staticmethod
+    def _check_decode_args(max_len: int, beam_size: int = 1) -> None:
+        if not isinstance(max_len, int) or max_len < 1:
+            raise ValueError(f"Seq2Seq: max_len must be a positive int, got {max_len!r}")
+        if not isinstance(beam_size, int) or beam_size < 1:
+            raise ValueError(f"Seq2Seq: beam_size must be a positive int, got {beam_size!r}")
+
+    def greedy_decode(self, src: Any, src_lengths: Any, max_len: int = 50,
+                      return_attention: bool = False) -> list | tuple[list, list]:
+        """Argmax decoding of the whole batch at once; a list of N token lists (without ``bos``).
+
+        With ``return_attention=True`` also a list of N arrays ``(len(tokens), src_length)`` (None
+        without attention), one row per generated token: ready for a heat map.
+        """
+        self._check_decode_args(max_len)
+        _, lens = self._check_src(src, src_lengths)
+        with no_grad():
+            memory, s = self.encode(src, src_lengths)
+            N = memory.keys.shape[0]
+            prev = xp.full((N,), self.bos, dtype=np.int64)
+            tokens: list = [[] for _ in range(N)]
+            rows: list = [[] for _ in range(N)]
+            done = np.zeros(N, dtype=bool)
+            for _ in range(max_len):
+                logits, s, w = self.decoder.step(prev, s, memory)
+                best = backend.to_numpy(logits.data).argmax(-1)
+                wn = None if w is None else backend.to_numpy(w.data)
+                for n in np.flatnonzero(~done):
+                    tokens[n].append(int(best[n]))
+                    if wn is not None:
+                        rows[n].append(wn[n, :lens[n]])
+                    done[n] = best[n] == self.eos
+                if done.all():
+                    break
+                prev = backend.to_backend(best.astype(np.int64))   # finished rows keep running; ignored
+        if not return_attention:
+            return tokens
+        return tokens, [np.stack(r) if r else None for r in rows]
+
+    def beam_search(self, src: Any, src_lengths: Any, beam_size: int = 4, max_len: int = 50,
+                    length_penalty: float = 1.0, return_attention: bool = False) -> list | tuple[list, list]:
+        """Beam search, one example at a time; a list of N token lists (the best hypothesis each).
+
+        Hypotheses are ranked by the length-normalised log-probability ``log p(y) / len(y)**length_penalty``
+        (``len`` counts ``eos``). Each step extends every live hypothesis by every token, keeps the best
+        ``beam_size`` that do not end in ``eos`` and moves those that do (and rank above the last kept
+        one) to the finished list. The search stops once ``beam_size`` hypotheses have finished or after
+        ``max_len`` tokens (then unfinished hypotheses compete too). ``beam_size=1`` is greedy decoding.
+        """
+        self._check_decode_args(max_len, beam_size)
+        _, lens = self._check_src(src, src_lengths)
+        results: list = []
+        attentions: list = []
+        with no_grad():
+            memory, s0 = self.encode(src, src_lengths)
+            for n in range(memory.keys.shape[0]):
+                toks, att = self._beam_one(memory.select([n]), s0[n:n + 1], int(lens[n]), beam_size, max_len,
+                                           length_penalty)
+                results.append(toks)
+                attentions.append(att)
+        return (results, attentions) if return_attention else results
+
+    def _beam_one(self, memory: Memory, s0: Tensor, src_len: int, beam_size: int, max_len: int,
+                  alpha: float) -> tuple[list, np.ndarray | None]:
+        # a hypothesis: (tokens, summed log-prob, attention rows)
+        live: list = [([], 0.0, [])]
+        states = s0
+        finished: list = []
+        for _ in range(max_len):
+            B = len(live)
+            prev = xp.asarray([h[0][-1] if h[0] else self.bos for h in live], dtype=np.int64)
+            logits, s_new, w = self.decoder.step(prev, states, memory.select(np.zeros(B, dtype=np.int64)))
+            logp = backend.to_numpy(logits.log_softmax(axis=-1).data).astype(np.float64)
+            wn = None if w is None else backend.to_numpy(w.data)[:, :src_len]
+            cand = np.array([h[1] for h in live])[:, None] + logp               # (B, V)
+            V = cand.shape[1]
+            order = np.argsort(-cand.ravel(), kind="stable")
+            keep_rows, new_live = [], []
+            for flat in order:
+                b, tok = divmod(int(flat), V)
+                hyp = (live[b][0] + [tok], float(cand[b, tok]), live[b][2] + ([] if wn is None else [wn[b]]))
+                if tok == self.eos:
+                    finished.append(hyp)
+                else:
+                    new_live.append(hyp)
+                    keep_rows.append(b)
+                if len(new_live) == beam_size:
+                    break
+            if len(finished) >= beam_size:
+                break
+            live = new_live
+            states = s_new[xp.asarray(keep_rows, dtype=np.int64)]
+        else:
+            finished.extend(live)   # max_len reached: unfinished hypotheses compete on the same score
+        best = max(finished, key=lambda h: h[1] / len(h[0]) ** alpha)
+        return best[0], (np.stack(best[2]) if best[2] else None)
+
+    def extra_repr(self) -> str:
+        return (f"src_vocab={self.src_vocab}, tgt_vocab={self.tgt_vocab}, attention={self.attention_kind!r}, "
+                f"bos={self.bos}, eos={self.eos}, pad={self.pad}")
+
+
+# ---- batching helpers ----------------------------------------------------------------------------------
+def pad_batch(seqs: Sequence[Sequence[int]], pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Time-major ``(max_len, N)`` int64 array padded with ``pad``, and the lengths ``(N,)``."""
+    if len(seqs) == 0:
+        raise ValueError("pad_batch: no sequences")
+    lens = np.array([len(s) for s in seqs], dtype=np.int64)
+    out = np.full((max(int(lens.max()), 1), len(seqs)), pad, dtype=np.int64)
+    for n, s in enumerate(seqs):
+        out[:len(s), n] = s
+    return out, lens
+
+
+def teacher_forcing_batch(targets: Sequence[Sequence[int]], bos: int, eos: int,
+                          pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``tgt_in = <bos> y`` and ``tgt_out = y <eos>``, both ``(max_len + 1, N)`` padded with ``pad``."""
+    tin, _ = pad_batch([[bos, *y] for y in targets], pad)
+    tout, _ = pad_batch([[*y, eos] for y in targets], pad)
+    return tin, tout
