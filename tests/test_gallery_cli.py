@@ -37,6 +37,11 @@ EXPECTED = {
     "lstm_T30_cell": ["t = 1", "t = 30", "a^(h)₀ = 0", "a^(c)₀ = 0", "weight_hh_l0ᵀ"],
     "tbptt_window2": ["window 2 (steps 4-6)", "a₃ (detached)", "detached state (✂ BPTT cut)", "C₂"],
     "spring_euler_T3": ["k", "m", "h", "A", "s₀", "v₀", "s₃", "v₃", "cos(2)", "t = 3"],
+    "recursive_tree": ["compose.weightᵀ", "compose.bias", "head.weightᵀ", "E[leaf tokens 0, 1, 2, 3]", "tanh", "y"],
+    "seq2seq_attention_step": ["additive attention", "softmax", "attention.v.weightᵀ", "attention.key_proj.bias",
+                               "H^enc = h₁…h₃ (keys)", "s₀ (decoder state)", "GRU cell", "logits", "s₁"],
+    "transformer_block": ["attn.q_proj.weightᵀ", "attn.out_proj.bias", "norm1.weight", "ff2.weightᵀ", "softmax",
+                          "-1e9 (padded key)", "1/√d_h", "x", "out"],
 }
 SUMMARY_END = "∂C/∂w^(x) uses w^(a): 2 (t=2, t=3); w^(o): 1 (t=3); w^(x): 3 (t=1, t=2, t=3)"
 SUMMARY_PER_STEP = "∂C/∂w^(x) uses w^(a): 2 (t=2, t=3); w^(o): 3 (t=1, t=2, t=3); w^(x): 3 (t=1, t=2, t=3)"
