@@ -12,10 +12,26 @@ language            vocabularies, character/word RNN language models, sampling, 
                     embedding neighbours and analogies
 recursive           tree-structured recursive networks, evaluated level by level without recursion
 transformer         multi-head attention with masks, layer norm, position encodings, encoder blocks
+dynamics            the notes' Euler-integrated driven spring as a recurrent cell; leaky units with
+                    fixed, sampled or learned time constants (multiple timescales)
+delays              multiple delay paths a_{t-d} -> a_t: gradients cross O(T/d) steps
+esn                 echo state networks: fixed random reservoir at a set spectral radius, ridge
+                    readout; Mackey-Glass generator, NRMSE
+ntm                 Neural Turing Machine: LSTM controller, content + location addressing, erase/add
+                    memory writes
+hopfield            binary Hopfield network: Hebbian storage, asynchronous energy-descent recall,
+                    capacity curve (plain NumPy: nothing is differentiated)
+generative          the syllabus tail from framework ops: a tiny GAN and a denoising diffusion model
 =================== ==========================================================================
 """
 from .deep import StackedRNN
+from .delays import MultiDelayRNN
+from .dynamics import EulerSpringCell, LeakyRNN
+from .esn import EchoStateNetwork, mackey_glass, nrmse
+from .generative import GAN, Diffusion, gaussian_mixture_sampler, train_diffusion, train_gan
+from .hopfield import HopfieldNetwork, capacity_curve
 from .language import RNNLanguageModel, Vocab, analogy, nearest_neighbours, perplexity, sample
+from .ntm import NTM
 from .output_recurrent import OutputRecurrentRNN
 from .recursive import RecursiveNet, Tree
 from .seq2seq import AdditiveAttention, Decoder, DotAttention, Encoder, Seq2Seq
@@ -25,4 +41,6 @@ from .transformer import (LayerNorm, MultiHeadAttention, TransformerEncoder, Tra
 __all__ = ["OutputRecurrentRNN", "StackedRNN", "Seq2Seq", "Encoder", "Decoder", "AdditiveAttention",
            "DotAttention", "Vocab", "RNNLanguageModel", "sample", "perplexity", "nearest_neighbours", "analogy",
            "RecursiveNet", "Tree", "LayerNorm", "MultiHeadAttention", "TransformerEncoder",
-           "TransformerEncoderBlock", "positional_encoding"]
+           "TransformerEncoderBlock", "positional_encoding", "EulerSpringCell", "LeakyRNN", "MultiDelayRNN",
+           "EchoStateNetwork", "mackey_glass", "nrmse", "NTM", "HopfieldNetwork", "capacity_curve", "GAN", "train_gan",
+           "Diffusion", "train_diffusion", "gaussian_mixture_sampler"]
