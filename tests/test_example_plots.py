@@ -1,0 +1,29 @@
+"""The examples' pictures (--plot / --heatmap) are written as real PNGs (matplotlib is in the examples extra)."""
+import importlib.util
+import pathlib
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+CASES = [
+    ("spring_fit", ["--steps", "5"], "--plot"),
+    ("echo_state", [], "--plot"),
+    ("ntm_copy", ["--steps", "5"], "--plot"),
+    ("hopfield", [], "--plot"),
+    ("gan_mixture", ["--steps", "20"], "--plot"),
+    ("diffusion_2d", ["--steps", "20"], "--plot"),
+    ("seq2seq_reverse", ["--steps", "5"], "--heatmap"),
+]
+
+
+@pytest.mark.parametrize("name,args,flag", CASES)
+def test_example_writes_a_png(name, args, flag, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / f"{name}.png"
+    mod.main(args + [flag, str(out)])
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
