@@ -27,3 +27,15 @@ def test_example_writes_a_png(name, args, flag, tmp_path):
     mod.main(args + [flag, str(out)])
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_gradient_pathologies_example_runs_every_part_and_writes_plots(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    spec = importlib.util.spec_from_file_location("gp", EXAMPLES / "gradient_pathologies.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.main(["--out", str(tmp_path), "--quick"])
+    assert set(res) == set(mod.PARTS)
+    pngs = list(tmp_path.glob("*.png"))
+    assert len(pngs) >= 3 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)

@@ -20,8 +20,8 @@ __all__ = [
     "GradcheckError", "save", "load", "set_default_dtype", "get_default_dtype", "manual_seed", "backend",
     "concat", "cat", "stack", "split", "unbind", "where", "pad", "maximum", "minimum", "matmul", "exp", "log",
     "sqrt", "tanh", "sigmoid", "relu", "softmax", "log_softmax", "clip", "float32", "float64",
-    "graph", "models", "nn", "optim", "scope",
+    "diagnostics", "graph", "models", "nn", "optim", "scope",
 ]
 
-from . import graph, models, nn, optim  # noqa: E402  (they build on everything above)
+from . import diagnostics, graph, models, nn, optim  # noqa: E402  (they build on everything above)
 from .function import scope  # noqa: E402
