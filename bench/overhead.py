@@ -7,6 +7,7 @@
 * a 100,000-op chain: forward time and backward time (iterative backward, no recursion).
 Medians of repeated runs are printed; ratios compare runs made in this one process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,6 +45,7 @@ def _median_time(fn, repeats: int) -> float:
 def per_op(lib: str, op, n: int, repeats: int) -> float:
     a = np.full((2, 2), 0.5, dtype=np.float32)
     if lib == "tg":
+
         def run():
             w = tg.Tensor(a * 0.1, requires_grad=True)
             h = tg.Tensor(a, requires_grad=True)
@@ -51,12 +53,14 @@ def per_op(lib: str, op, n: int, repeats: int) -> float:
                 h = op(h, w)
             h.sum().backward()
     else:
+
         def run():
             w = torch.tensor(a * 0.1, requires_grad=True)
             h = torch.tensor(a, requires_grad=True)
             for _ in range(n):
                 h = op(h, w)
             h.sum().backward()
+
     run()
     return _median_time(run, repeats) / n * 1e6
 
@@ -96,8 +100,10 @@ def main() -> None:
             line += f"{r:>10.2f}{t / r:>16.2f}"
         print(line)
     f, b = chain(args.chain, max(3, args.repeats // 2))
-    print(f"\n{args.chain:,}-op chain (h = h * 1.0): forward {f * 1e3:.0f} ms, backward {b * 1e3:.0f} ms "
-          f"(median of {max(3, args.repeats // 2)})")
+    print(
+        f"\n{args.chain:,}-op chain (h = h * 1.0): forward {f * 1e3:.0f} ms, backward {b * 1e3:.0f} ms "
+        f"(median of {max(3, args.repeats // 2)})"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ machine does not always favour the same one. Times are pooled over rounds: media
 Also measured in the same run: the machine's float32 GEMM peak (a large NumPy sgemm), linear scaling
 in T for tinygrad_rnn and the NumPy reference, and ``overhead.py``'s per-op overhead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,6 @@ for _p in (str(REPO), str(BENCH_DIR)):
         sys.path.insert(0, _p)
 
 import numpy as np  # noqa: E402
-
 from impls import IMPL_MODULES, common  # noqa: E402
 from impls.common import Config  # noqa: E402
 
@@ -91,8 +91,9 @@ def run_check(mod: Any, cell: str) -> dict:
     from impls import numpy_ref
 
     cfg = common.check_config(cell)
-    ref = numpy_ref.NumpyBPTT(cell, common.make_weights(cfg, np.float64), common.make_input(cfg, np.float64),
-                              np.float64)
+    ref = numpy_ref.NumpyBPTT(
+        cell, common.make_weights(cfg, np.float64), common.make_input(cfg, np.float64), np.float64
+    )
     ref.step()
     want = ref.result()
     runner = mod.build(cfg, common.make_weights(cfg, np.float32), common.make_input(cfg, np.float32), np.float32)
@@ -105,8 +106,15 @@ def run_check(mod: Any, cell: str) -> dict:
     bad += [f"{k} gradient is {d}, not float32" for k, d in dtypes.items() if d != "float32"]
     finite = {k: (e if math.isfinite(e) else None) for k, e in errs.items()}  # JSON has no inf/NaN
     worst = None if None in finite.values() else max(finite.values())
-    return {"config": cfg.key, "passed": not bad, "tolerance": common.CHECK_TOL, "max_rel_err": worst,
-            "rel_err": finite, "grad_dtypes": dtypes, "problems": bad}
+    return {
+        "config": cfg.key,
+        "passed": not bad,
+        "tolerance": common.CHECK_TOL,
+        "max_rel_err": worst,
+        "rel_err": finite,
+        "grad_dtypes": dtypes,
+        "problems": bad,
+    }
 
 
 def time_steps(runner: Any, warmup: int, repeats: int, budget_s: float, warmup_s: float = 0.0) -> list[float]:
@@ -114,7 +122,8 @@ def time_steps(runner: Any, warmup: int, repeats: int, budget_s: float, warmup_s
 
     Warm-up runs at least ``warmup`` steps and keeps going (up to MAX_WARMUP steps) until ``warmup_s``
     seconds have passed: first calls pay one-off costs (lazy library initialisation, thread pools
-    starting, JIT compilation, first-touch page faults) whose size differs between libraries. The cyclic garbage collector is run *between* timed steps so a collection triggered by a previous
+    starting, JIT compilation, first-touch page faults) whose size differs between libraries. The cyclic
+    garbage collector is run *between* timed steps so a collection triggered by a previous
     step's garbage does not land inside the next measurement; reference counting still frees each
     step's graph as it would in a training loop.
     """
@@ -183,8 +192,12 @@ def worker_impl(args: argparse.Namespace) -> dict:
         if args.tracemalloc and mod.NAME in TRACEMALLOC_IMPLS:
             out["traced_peak_mb"] = traced_peak_mb(mod, cfg, weights, x)
     except Exception as e:
-        return {**out, "status": "error", "reason": f"{type(e).__name__}: {e}",
-                "traceback": traceback.format_exc()[-3000:]}
+        return {
+            **out,
+            "status": "error",
+            "reason": f"{type(e).__name__}: {e}",
+            "traceback": traceback.format_exc()[-3000:],
+        }
     out["status"] = "ok" if out.get("check", {"passed": True})["passed"] else "check_failed"
     return out
 
@@ -233,11 +246,13 @@ def _cpuinfo() -> dict:
                     mem_gb = int(line.split()[1]) / 2**20
     except OSError:
         pass
-    return {"cpu_model": model or platform.processor() or platform.machine(),
-            "logical_cores": os.cpu_count(),
-            "physical_cores": len(physical) or None,
-            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "memory_gb": round(mem_gb, 1) if mem_gb else None}
+    return {
+        "cpu_model": model or platform.processor() or platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": len(physical) or None,
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gb": round(mem_gb, 1) if mem_gb else None,
+    }
 
 
 def worker_env(impls: list[str]) -> dict:
@@ -254,12 +269,16 @@ def worker_env(impls: list[str]) -> dict:
         v["numpy_blas"] = f"unavailable ({type(e).__name__})"
     try:
         import threadpoolctl
-        v["threadpools"] = [{k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version", "architecture")}
-                            for d in threadpoolctl.threadpool_info()]
+
+        v["threadpools"] = [
+            {k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version", "architecture")}
+            for d in threadpoolctl.threadpool_info()
+        ]
     except ImportError:
         v["threadpools"] = "threadpoolctl not installed"
     try:
         import tinygrad_rnn as tg
+
         v["tinygrad_rnn"] = f"{getattr(tg, '__version__', '?')} (backend {tg.backend.name})"
     except Exception as e:
         v["tinygrad_rnn"] = f"not importable ({e})"
@@ -276,11 +295,16 @@ def worker_env(impls: list[str]) -> dict:
         cfg = torch.__config__.show()
         m = re.search(r"BLAS_INFO=(\w+)", cfg)
         cap = re.search(r"CPU capability usage: (\w+)", cfg)
-        v["torch_detail"] = {"num_threads": torch.get_num_threads(), "blas": m.group(1) if m else None,
-                             "cpu_capability": cap.group(1) if cap else None}
+        v["torch_detail"] = {
+            "num_threads": torch.get_num_threads(),
+            "blas": m.group(1) if m else None,
+            "cpu_capability": cap.group(1) if cap else None,
+        }
     env["versions"] = v
-    env["thread_env"] = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                          "MKL_NUM_THREADS", "TINYGRAD_RNN_BACKEND")}
+    env["thread_env"] = {
+        k: os.environ.get(k)
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TINYGRAD_RNN_BACKEND")
+    }
     return env
 
 
@@ -294,8 +318,12 @@ def worker_overhead(ops_per_run: int, repeats: int) -> dict:
         if overhead.torch is not None:
             row["torch_us"] = overhead.per_op("torch", op, ops_per_run, repeats)
         rows.append(row)
-    return {"ops_per_run": ops_per_run, "repeats": repeats, "rows": rows,
-            "torch": overhead.torch.__version__ if overhead.torch is not None else None}
+    return {
+        "ops_per_run": ops_per_run,
+        "repeats": repeats,
+        "rows": rows,
+        "torch": overhead.torch.__version__ if overhead.torch is not None else None,
+    }
 
 
 # =====================================================================================================
@@ -310,9 +338,13 @@ def launch(argv: list[str], timeout: float) -> dict:
         return {"status": "error", "reason": f"worker timed out after {timeout:.0f} s", "argv": argv}
     for line in reversed(p.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
-    return {"status": "error", "reason": f"worker exited with status {p.returncode} without a result",
-            "stderr_tail": p.stderr[-3000:], "argv": argv}
+            return json.loads(line[len(RESULT_MARK) :])
+    return {
+        "status": "error",
+        "reason": f"worker exited with status {p.returncode} without a result",
+        "stderr_tail": p.stderr[-3000:],
+        "argv": argv,
+    }
 
 
 def _rotate(seq: list, k: int) -> list:
@@ -341,8 +373,11 @@ def aggregate(runs: list[dict], cfg: Config, peak_gflops: float | None) -> dict:
         status="ok" if passed is not False else "check_failed",
         version=ok[0].get("version"),
         check_passed=passed,
-        check_max_rel_err=(None if not checks or any(c["max_rel_err"] is None for c in checks)
-                           else max(c["max_rel_err"] for c in checks)),
+        check_max_rel_err=(
+            None
+            if not checks or any(c["max_rel_err"] is None for c in checks)
+            else max(c["max_rel_err"] for c in checks)
+        ),
         check_problems=sorted({p for c in checks for p in c["problems"]}),
         times_ms=times,
         round_medians_ms=[_median(r["times_ms"]) for r in ok],
@@ -376,13 +411,18 @@ def run_suite(args: argparse.Namespace) -> dict:
     configs = args.configs
     started = _dt.datetime.now(_dt.timezone.utc)
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731  progress on stderr
-    log(f"rnn_bptt: {len(impls)} implementations x {len(configs)} configs x {args.rounds} rounds"
-        f" ({args.warmup} warm-up + up to {args.repeats} timed steps each)")
+    log(
+        f"rnn_bptt: {len(impls)} implementations x {len(configs)} configs x {args.rounds} rounds"
+        f" ({args.warmup} warm-up + up to {args.repeats} timed steps each)"
+    )
 
     env = launch(["--worker-env", "--impls", ",".join(impls)], args.timeout)
     gemm_start = launch(["--worker-gemm", str(args.gemm_n)], args.timeout)
-    log(f"float32 GEMM rate (NumPy {args.gemm_n}^3): {gemm_start['gflops']:.1f} GFLOP/s"
-        if gemm_start.get("gflops") else f"GEMM measurement failed: {gemm_start}")
+    log(
+        f"float32 GEMM rate (NumPy {args.gemm_n}^3): {gemm_start['gflops']:.1f} GFLOP/s"
+        if gemm_start.get("gflops")
+        else f"GEMM measurement failed: {gemm_start}"
+    )
 
     runs: dict[tuple, list] = {}
     absent: dict[str, str] = {}
@@ -391,9 +431,20 @@ def run_suite(args: argparse.Namespace) -> dict:
             for name in _rotate(impls, rnd + ci):  # rotated per round (and per config)
                 if name in absent:
                     continue
-                argv = ["--worker", name, "--config", cfg.key, "--warmup", str(args.warmup),
-                        "--warmup-seconds", str(args.warmup_seconds), "--repeats", str(args.repeats),
-                        "--budget", str(args.budget)]
+                argv = [
+                    "--worker",
+                    name,
+                    "--config",
+                    cfg.key,
+                    "--warmup",
+                    str(args.warmup),
+                    "--warmup-seconds",
+                    str(args.warmup_seconds),
+                    "--repeats",
+                    str(args.repeats),
+                    "--budget",
+                    str(args.budget),
+                ]
                 if rnd == 0:  # the correctness check and the tracemalloc pass: once per pair is enough
                     argv += ["--check", "--tracemalloc"]
                 res = launch(argv, args.timeout)
@@ -408,11 +459,15 @@ def run_suite(args: argparse.Namespace) -> dict:
                 if status in ("ok", "check_failed"):
                     chk = res.get("check")
                     ctext = "" if chk is None else (" check ok" if chk["passed"] else " CHECK FAILED")
-                    log(f"  [{rnd + 1}/{args.rounds}] {cfg.key:<22} {name:<18} median "
-                        f"{_median(res['times_ms']):9.2f} ms  min {min(res['times_ms']):9.2f} ms{ctext}")
+                    log(
+                        f"  [{rnd + 1}/{args.rounds}] {cfg.key:<22} {name:<18} median "
+                        f"{_median(res['times_ms']):9.2f} ms  min {min(res['times_ms']):9.2f} ms{ctext}"
+                    )
                     if chk is not None and not chk["passed"]:
-                        log(f"!!! CHECK FAILED: {name} on {chk['config']}: {'; '.join(chk['problems'])}"
-                            f" -- its timings are flagged")
+                        log(
+                            f"!!! CHECK FAILED: {name} on {chk['config']}: {'; '.join(chk['problems'])}"
+                            f" -- its timings are flagged"
+                        )
                 else:
                     log(f"  [{rnd + 1}/{args.rounds}] {cfg.key:<22} {name:<18} ERROR: {res.get('reason')}")
                     if res.get("traceback") or res.get("stderr_tail"):
@@ -430,8 +485,15 @@ def run_suite(args: argparse.Namespace) -> dict:
     for cfg in configs:
         for name in impls:
             if name in absent:
-                rows.append({"impl": name, "label": mods[name].LABEL, "config": cfg.key, "status": "absent",
-                             "reason": absent[name]})
+                rows.append(
+                    {
+                        "impl": name,
+                        "label": mods[name].LABEL,
+                        "config": cfg.key,
+                        "status": "absent",
+                        "reason": absent[name],
+                    }
+                )
             elif (name, cfg.key) in runs:
                 rows.append(aggregate(runs[(name, cfg.key)], cfg, peak))
     add_ratios(rows)
@@ -443,9 +505,24 @@ def run_suite(args: argparse.Namespace) -> dict:
         for k, T in enumerate(args.scaling_T):
             cfg = common.scaling_config(T)
             for name in _rotate(s_impls, k):
-                res = launch(["--worker", name, "--config", cfg.key, "--warmup", "1", "--warmup-seconds",
-                              str(args.warmup_seconds), "--repeats", str(args.scaling_repeats), "--budget",
-                              str(args.budget), "--tracemalloc"], args.timeout)
+                res = launch(
+                    [
+                        "--worker",
+                        name,
+                        "--config",
+                        cfg.key,
+                        "--warmup",
+                        "1",
+                        "--warmup-seconds",
+                        str(args.warmup_seconds),
+                        "--repeats",
+                        str(args.scaling_repeats),
+                        "--budget",
+                        str(args.budget),
+                        "--tracemalloc",
+                    ],
+                    args.timeout,
+                )
                 res.setdefault("impl", name)
                 res.setdefault("label", mods[name].LABEL)
                 row = aggregate([res], cfg, peak)
@@ -454,8 +531,10 @@ def run_suite(args: argparse.Namespace) -> dict:
                     row["ms_per_time_step"] = row["median_ms"] / T
                     if row.get("traced_peak_mb") is not None:
                         row["traced_kb_per_time_step"] = row["traced_peak_mb"] * 1024 / T
-                    log(f"  T={T:<6} {name:<18} median {row['median_ms']:10.1f} ms  "
-                        f"({row['ms_per_time_step']:.3f} ms/time step)  RSS delta {row['rss_delta_mb']:.1f} MB")
+                    log(
+                        f"  T={T:<6} {name:<18} median {row['median_ms']:10.1f} ms  "
+                        f"({row['ms_per_time_step']:.3f} ms/time step)  RSS delta {row['rss_delta_mb']:.1f} MB"
+                    )
                 else:
                     log(f"  T={T:<6} {name:<18} {row.get('status')}: {row.get('reason')}")
                 scaling.append(row)
@@ -466,15 +545,26 @@ def run_suite(args: argparse.Namespace) -> dict:
         if len(pts) >= 2:
             lo, hi = pts[0], pts[-1]
             tk = (hi.get("traced_kb_per_time_step"), lo.get("traced_kb_per_time_step"))
-            scaling_summary[name] = {"T_min": lo["T"], "T_max": hi["T"],
-                                     "time_ratio": hi["ms_per_time_step"] / lo["ms_per_time_step"],
-                                     "traced_ratio": tk[0] / tk[1] if None not in tk and tk[1] else None}
+            scaling_summary[name] = {
+                "T_min": lo["T"],
+                "T_max": hi["T"],
+                "time_ratio": hi["ms_per_time_step"] / lo["ms_per_time_step"],
+                "traced_ratio": tk[0] / tk[1] if None not in tk and tk[1] else None,
+            }
 
     ovh = None
     if args.overhead:
         log("per-op overhead (bench/overhead.py)")
-        ovh = launch(["--worker-overhead", "--overhead-ops", str(args.overhead_ops),
-                      "--overhead-repeats", str(args.overhead_repeats)], args.timeout)
+        ovh = launch(
+            [
+                "--worker-overhead",
+                "--overhead-ops",
+                str(args.overhead_ops),
+                "--overhead-repeats",
+                str(args.overhead_repeats),
+            ],
+            args.timeout,
+        )
 
     return {
         "schema": 1,
@@ -482,10 +572,18 @@ def run_suite(args: argparse.Namespace) -> dict:
         "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick,
         "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "settings": {"rounds": args.rounds, "warmup": args.warmup, "warmup_seconds": args.warmup_seconds,
-                     "repeats": args.repeats, "budget_s": args.budget,
-                     "dtype": "float32", "check_tolerance": common.CHECK_TOL, "gemm_n": args.gemm_n,
-                     "scaling_T": list(args.scaling_T), "implementations": impls},
+        "settings": {
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "warmup_seconds": args.warmup_seconds,
+            "repeats": args.repeats,
+            "budget_s": args.budget,
+            "dtype": "float32",
+            "check_tolerance": common.CHECK_TOL,
+            "gemm_n": args.gemm_n,
+            "scaling_T": list(args.scaling_T),
+            "implementations": impls,
+        },
         "env": env,
         "gemm_peak": gemm,
         "configs": [c.as_dict() | {"key": c.key, "gemm_gflop_per_step": common.gemm_flops(c) / 1e9} for c in configs],
@@ -515,9 +613,11 @@ def _f(v: Any, fmt: str = ".2f", none: str = "—") -> str:
 
 def machine_line(res: dict) -> str:
     m = res.get("env", {}).get("machine", {})
-    return (f"{m.get('cpu_model', '?')}, {m.get('logical_cores', '?')} logical cores"
-            f" ({m.get('physical_cores') or '?'} physical, {m.get('usable_cores', '?')} usable),"
-            f" {m.get('memory_gb', '?')} GB RAM; {m.get('platform', '?')}, Python {m.get('python', '?')}")
+    return (
+        f"{m.get('cpu_model', '?')}, {m.get('logical_cores', '?')} logical cores"
+        f" ({m.get('physical_cores') or '?'} physical, {m.get('usable_cores', '?')} usable),"
+        f" {m.get('memory_gb', '?')} GB RAM; {m.get('platform', '?')}, Python {m.get('python', '?')}"
+    )
 
 
 def render_markdown(res: dict) -> str:
@@ -529,34 +629,47 @@ def render_markdown(res: dict) -> str:
     L.append("")
     L.append(f"- Machine: {machine_line(res)}; load average at end {_f((res.get('load_average_at_end') or [None])[0])}")
     blas = v.get("numpy_blas")
-    blas_txt = (f"{blas.get('name')} {blas.get('version')}" if isinstance(blas, dict) else str(blas))
+    blas_txt = f"{blas.get('name')} {blas.get('version')}" if isinstance(blas, dict) else str(blas)
     td = v.get("torch_detail", {})
-    L.append(f"- numpy {v.get('numpy', '?')} ({blas_txt}); {v.get('torch', 'torch ?')}"
-             + (f" (BLAS {td.get('blas')}, {td.get('cpu_capability')})" if td else "")
-             + f"; tinygrad_rnn {v.get('tinygrad_rnn', '?')}")
+    L.append(
+        f"- numpy {v.get('numpy', '?')} ({blas_txt}); {v.get('torch', 'torch ?')}"
+        + (f" (BLAS {td.get('blas')}, {td.get('cpu_capability')})" if td else "")
+        + f"; tinygrad_rnn {v.get('tinygrad_rnn', '?')}"
+    )
     g = res.get("gemm_peak", {})
-    L.append(f"- float32 GEMM peak: {_f(g.get('gflops'), '.1f')} GFLOP/s (best NumPy {g.get('n')}³ sgemm; "
-             f"{_f(g.get('start', {}).get('gflops'), '.1f')} at the start of the run, "
-             f"{_f(g.get('end', {}).get('gflops'), '.1f')} after the timings)")
+    L.append(
+        f"- float32 GEMM peak: {_f(g.get('gflops'), '.1f')} GFLOP/s (best NumPy {g.get('n')}³ sgemm; "
+        f"{_f(g.get('start', {}).get('gflops'), '.1f')} at the start of the run, "
+        f"{_f(g.get('end', {}).get('gflops'), '.1f')} after the timings)"
+    )
     s = res["settings"]
-    L.append(f"- {s['rounds']} round(s), rotated order; per round and pair: >= {s['warmup']} warm-up steps "
-             f"(and >= {s.get('warmup_seconds', 0):g} s of them) + up to "
-             f"{s['repeats']} timed steps (fewer past {s['budget_s']:.0f} s); median and min over all timed steps")
+    L.append(
+        f"- {s['rounds']} round(s), rotated order; per round and pair: >= {s['warmup']} warm-up steps "
+        f"(and >= {s.get('warmup_seconds', 0):g} s of them) + up to "
+        f"{s['repeats']} timed steps (fewer past {s['budget_s']:.0f} s); median and min over all timed steps"
+    )
     if res.get("absent"):
-        L.append("- Absent (not installed or not importable): "
-                 + "; ".join(f"{k} ({r})" for k, r in res["absent"].items()))
+        L.append(
+            "- Absent (not installed or not importable): " + "; ".join(f"{k} ({r})" for k, r in res["absent"].items())
+        )
     L.append("")
-    L.append("× columns are time ratios within this run (> 1 = slower than the reference / PyTorch fused). "
-             "GFLOP/s counts only the GEMMs of forward + backward (`impls/common.py:gemm_flops`). "
-             "RSS Δ: growth of the worker's peak RSS over building + stepping; traced: tracemalloc peak "
-             "of build + one step (NumPy-based implementations only).")
+    L.append(
+        "× columns are time ratios within this run (> 1 = slower than the reference / PyTorch fused). "
+        "GFLOP/s counts only the GEMMs of forward + backward (`impls/common.py:gemm_flops`). "
+        "RSS Δ: growth of the worker's peak RSS over building + stepping; traced: tracemalloc peak "
+        "of build + one step (NumPy-based implementations only)."
+    )
     for c in res["configs"]:
         L.append("")
-        L.append(f"#### {c['cell']}: B={c['batch']}, T={c['T']}, I={c['input']}, H={c['hidden']} "
-                 f"({c['gemm_gflop_per_step']:.3f} GFLOP of GEMM per step)")
+        L.append(
+            f"#### {c['cell']}: B={c['batch']}, T={c['T']}, I={c['input']}, H={c['hidden']} "
+            f"({c['gemm_gflop_per_step']:.3f} GFLOP of GEMM per step)"
+        )
         L.append("")
-        L.append("| implementation | check | median ms | min ms | × NumPy ref | × torch fused | GFLOP/s "
-                 "| % of peak | RSS Δ MB | traced MB |")
+        L.append(
+            "| implementation | check | median ms | min ms | × NumPy ref | × torch fused | GFLOP/s "
+            "| % of peak | RSS Δ MB | traced MB |"
+        )
         L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
         for r in (r for r in res["results"] if r["config"] == c["key"]):
             if r["status"] == "absent":
@@ -566,34 +679,47 @@ def render_markdown(res: dict) -> str:
                 continue
             chk = {True: "ok", False: "**FAILED**", None: "not run"}[r.get("check_passed")]
             warn = " ⚠" if r.get("flagged") else ""
-            L.append(f"| {r['label']} | {chk} | {_f(r['median_ms'])}{warn} | {_f(r['min_ms'])} "
-                     f"| {_f(r.get('ratio_to_numpy_ref'))} | {_f(r.get('ratio_to_torch_fused'))} "
-                     f"| {_f(r.get('gflops'), '.1f')} | {_f(None if r.get('frac_of_peak') is None else 100 * r['frac_of_peak'], '.1f')} "
-                     f"| {_f(r.get('rss_delta_mb'), '.1f')} | {_f(r.get('traced_peak_mb'), '.1f')} |")
+            pct_peak = None if r.get("frac_of_peak") is None else 100 * r["frac_of_peak"]
+            L.append(
+                f"| {r['label']} | {chk} | {_f(r['median_ms'])}{warn} | {_f(r['min_ms'])} "
+                f"| {_f(r.get('ratio_to_numpy_ref'))} | {_f(r.get('ratio_to_torch_fused'))} "
+                f"| {_f(r.get('gflops'), '.1f')} | {_f(pct_peak, '.1f')} "
+                f"| {_f(r.get('rss_delta_mb'), '.1f')} | {_f(r.get('traced_peak_mb'), '.1f')} |"
+            )
     if res.get("scaling"):
         L.append("")
         L.append("#### Linear scaling in T (lstm, B=16, I=H=64)")
         L.append("")
-        L.append("| implementation | T | median ms | ms per time step | RSS Δ MB | traced MB | traced KB per time step |")
+        L.append(
+            "| implementation | T | median ms | ms per time step | RSS Δ MB | traced MB | traced KB per time step |"
+        )
         L.append("|---|--:|--:|--:|--:|--:|--:|")
         for r in sorted(res["scaling"], key=lambda r: (str(r.get("impl")), r["T"])):
             if r.get("median_ms") is None:
                 L.append(f"| {r.get('label')} | {r['T']} | {r.get('status')}: {r.get('reason')} | | | | |")
                 continue
-            L.append(f"| {r['label']} | {r['T']:,} | {_f(r['median_ms'], '.1f')} | {_f(r['ms_per_time_step'], '.3f')} "
-                     f"| {_f(r.get('rss_delta_mb'), '.1f')} | {_f(r.get('traced_peak_mb'), '.1f')} "
-                     f"| {_f(r.get('traced_kb_per_time_step'), '.1f')} |")
+            L.append(
+                f"| {r['label']} | {r['T']:,} | {_f(r['median_ms'], '.1f')} | {_f(r['ms_per_time_step'], '.3f')} "
+                f"| {_f(r.get('rss_delta_mb'), '.1f')} | {_f(r.get('traced_peak_mb'), '.1f')} "
+                f"| {_f(r.get('traced_kb_per_time_step'), '.1f')} |"
+            )
         lin = res.get("scaling_summary") or {}
         if lin:
             L.append("")
-            L.append("Linearity, (ms per time step at the largest T) / (at the smallest T), 1.00 = exactly linear: "
-                     + "; ".join(f"{k} {_f(x.get('time_ratio'))} (memory per time step: {_f(x.get('traced_ratio'))})"
-                                 for k, x in lin.items()))
+            L.append(
+                "Linearity, (ms per time step at the largest T) / (at the smallest T), 1.00 = exactly linear: "
+                + "; ".join(
+                    f"{k} {_f(x.get('time_ratio'))} (memory per time step: {_f(x.get('traced_ratio'))})"
+                    for k, x in lin.items()
+                )
+            )
     ovh = res.get("overhead")
     if ovh and ovh.get("rows"):
         L.append("")
-        L.append(f"#### Per-op overhead (bench/overhead.py: forward+backward on 2x2 float32, µs per op, "
-                 f"median of {ovh['repeats']} chains of {ovh['ops_per_run']} ops)")
+        L.append(
+            f"#### Per-op overhead (bench/overhead.py: forward+backward on 2x2 float32, µs per op, "
+            f"median of {ovh['repeats']} chains of {ovh['ops_per_run']} ops)"
+        )
         L.append("")
         has_t = any("torch_us" in r for r in ovh["rows"])
         L.append("| op | tinygrad_rnn µs |" + (" torch µs | × torch |" if has_t else ""))
@@ -601,7 +727,8 @@ def render_markdown(res: dict) -> str:
         for r in ovh["rows"]:
             line = f"| {r['op']} | {r['tinygrad_us']:.2f} |"
             if has_t:
-                line += f" {_f(r.get('torch_us'))} | {_f(r['tinygrad_us'] / r['torch_us'] if r.get('torch_us') else None)} |"
+                ratio = r["tinygrad_us"] / r["torch_us"] if r.get("torch_us") else None
+                line += f" {_f(r.get('torch_us'))} | {_f(ratio)} |"
             L.append(line)
     elif ovh:
         L.append("")
@@ -651,15 +778,23 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smoke test: 3 small configs, 2 rounds, few steps, T up to 1,000")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke test: 3 small configs, 2 rounds, few steps, T up to 1,000"
+    )
     ap.add_argument("--impls", help="comma-separated subset (names or module names), e.g. numpy_ref,tinygrad_rnn")
     ap.add_argument("--configs", help="comma-separated cell:B:T:I:H overrides, e.g. lstm:32:50:64:128,gru:8:20:16:32")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--warmup", type=int)
-    ap.add_argument("--warmup-seconds", type=float, help="keep warming up (max 50 steps) until this many seconds passed")
+    ap.add_argument(
+        "--warmup-seconds", type=float, help="keep warming up (max 50 steps) until this many seconds passed"
+    )
     ap.add_argument("--repeats", type=int, help="timed steps per round (upper bound, see --budget)")
-    ap.add_argument("--budget", type=float, default=20.0, help="seconds of timed steps per worker before stopping early")
+    ap.add_argument(
+        "--budget", type=float, default=20.0, help="seconds of timed steps per worker before stopping early"
+    )
     ap.add_argument("--scaling-T", type=_ints, help="T values of the scaling study, e.g. 100,1000,10000")
     ap.add_argument("--scaling-repeats", type=int)
     ap.add_argument("--no-scaling", action="store_true")
@@ -669,10 +804,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--gemm-n", type=int)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds before a worker is killed")
     ap.add_argument("--results-dir", default=str(BENCH_DIR / "results"))
-    ap.add_argument("--readme", default=str(BENCH_DIR / "README.md"), help="file whose generated section is replaced ('' = none)")
+    ap.add_argument(
+        "--readme", default=str(BENCH_DIR / "README.md"), help="file whose generated section is replaced ('' = none)"
+    )
     pub = ap.add_mutually_exclusive_group()
-    pub.add_argument("--publish", dest="publish", action="store_true", default=None,
-                     help="update latest.json and the README (default for full runs, not for --quick)")
+    pub.add_argument(
+        "--publish",
+        dest="publish",
+        action="store_true",
+        default=None,
+        help="update latest.json and the README (default for full runs, not for --quick)",
+    )
     pub.add_argument("--no-publish", dest="publish", action="store_false")
     # worker modes (internal)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -684,15 +826,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--worker-overhead", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     q = args.quick
-    defaults = {"rounds": 2 if q else 3, "warmup": 1 if q else 2, "warmup_seconds": 0.2 if q else 0.5,
-                "repeats": 3 if q else 10,
-                "scaling_repeats": 3 if q else 5, "overhead_ops": 200 if q else 2000,
-                "overhead_repeats": 3 if q else 7, "gemm_n": 1024 if q else 2048}
+    defaults = {
+        "rounds": 2 if q else 3,
+        "warmup": 1 if q else 2,
+        "warmup_seconds": 0.2 if q else 0.5,
+        "repeats": 3 if q else 10,
+        "scaling_repeats": 3 if q else 5,
+        "overhead_ops": 200 if q else 2000,
+        "overhead_repeats": 3 if q else 7,
+        "gemm_n": 1024 if q else 2048,
+    }
     for k, d in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, d)
-    args.configs = ([Config.parse(c) for c in args.configs.split(",") if c.strip()] if args.configs
-                    else list(common.QUICK_CONFIGS if q else common.DEFAULT_CONFIGS))
+    args.configs = (
+        [Config.parse(c) for c in args.configs.split(",") if c.strip()]
+        if args.configs
+        else list(common.QUICK_CONFIGS if q else common.DEFAULT_CONFIGS)
+    )
     if args.no_scaling:
         args.scaling_T = ()
     elif args.scaling_T is None:
@@ -725,8 +876,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {p}", file=sys.stderr)
     failed = [r for r in res["results"] if r["status"] in ("check_failed", "error")]
     for r in failed:
-        print(f"!!! {r['impl']} on {r['config']}: {r['status']}: "
-              f"{'; '.join(r.get('check_problems') or []) or r.get('reason')}", file=sys.stderr)
+        print(
+            f"!!! {r['impl']} on {r['config']}: {r['status']}: "
+            f"{'; '.join(r.get('check_problems') or []) or r.get('reason')}",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

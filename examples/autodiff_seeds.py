@@ -4,6 +4,7 @@
 
 Run: python examples/autodiff_seeds.py [--seed N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,14 @@ def main(argv: list | None = None) -> None:
     tg.set_default_dtype("float64")
     graphs = {
         "x·y": (lambda x, y: (x * y).sum(), [tg.randn(3, requires_grad=True), tg.randn(3, requires_grad=True)]),
-        "σ(xᵀW+b)": (lambda x, W, b: (x @ W + b).sigmoid(),
-                     [tg.randn(3, requires_grad=True), tg.randn(3, 2, requires_grad=True),
-                      tg.randn(2, requires_grad=True)]),
-        "max{0,XW+b}": (lambda X, W, b: (X @ W + b).relu(),
-                        [tg.randn(4, 3, requires_grad=True), tg.randn(3, 2, requires_grad=True),
-                         tg.randn(2, requires_grad=True)]),
+        "σ(xᵀW+b)": (
+            lambda x, W, b: (x @ W + b).sigmoid(),
+            [tg.randn(3, requires_grad=True), tg.randn(3, 2, requires_grad=True), tg.randn(2, requires_grad=True)],
+        ),
+        "max{0,XW+b}": (
+            lambda X, W, b: (X @ W + b).relu(),
+            [tg.randn(4, 3, requires_grad=True), tg.randn(3, 2, requires_grad=True), tg.randn(2, requires_grad=True)],
+        ),
     }
     for name, (fn, inputs) in graphs.items():
         ok = tg.gradcheck(fn, inputs) and tg.gradgradcheck(fn, inputs)

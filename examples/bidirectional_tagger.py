@@ -8,6 +8,7 @@ sequence counts as smaller). A forward-only tagger sees x_{t-1} but not x_{t+1};
 bidirectional GRU reads the sequence from both ends and is nearly perfect. ``--residual-layers L`` also
 trains an L-level bidirectional ``StackedRNN`` with residual connections x_{l+1} = layer_l(x_l) + x_l.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ V = 10
 
 def make_batch(rng: np.random.Generator, n: int, T: int) -> tuple:
     ids = rng.integers(0, V, (T, n))
-    full = np.concatenate([np.full((1, n), -1), ids, np.full((1, n), -1)])   # -1: the outside is lower
+    full = np.concatenate([np.full((1, n), -1), ids, np.full((1, n), -1)])  # -1: the outside is lower
     labels = ((full[1:-1] > full[:-2]) & (full[1:-1] > full[2:])).astype(np.int64)
     return tg.Tensor(np.eye(V, dtype=np.float32)[ids]), labels
 

@@ -10,6 +10,7 @@ a path to a UTF-8 text file. The text is cut into ``--batch`` parallel streams t
 Embedding -> LSTM -> Linear, cross-entropy, gradient clipping by norm, Adam. After training it samples
 text at ``--temperature`` and writes a checkpoint (model, optimizer, vocabulary, config) with tg.save.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,8 @@ class CharLM(nn.Module):
         self.head = nn.Linear(hidden, vocab)
 
     def forward(self, ids: tg.Tensor, state=None):
-        out, state = self.lstm(self.embed(ids), state)          # (T, N, H)
-        return self.head(out), state                            # (T, N, V)
+        out, state = self.lstm(self.embed(ids), state)  # (T, N, H)
+        return self.head(out), state  # (T, N, V)
 
 
 def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
@@ -119,11 +120,11 @@ def main(argv: list | None = None) -> dict:
     bar = tqdm(range(args.steps), desc="train", unit="step", mininterval=2.0) if tqdm else range(args.steps)
     t0 = time.perf_counter()
     for step in bar:
-        if pos + 1 >= T_all:           # end of the streams: start over with a fresh state
+        if pos + 1 >= T_all:  # end of the streams: start over with a fresh state
             pos, state = 0, None
         k = min(args.bptt, T_all - pos)
-        x = tg.Tensor(data[pos: pos + k])
-        y = data[pos + 1: pos + 1 + k]
+        x = tg.Tensor(data[pos : pos + k])
+        y = data[pos + 1 : pos + 1 + k]
         pos += k
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, len(chars)), y.reshape(-1))
@@ -142,14 +143,24 @@ def main(argv: list | None = None) -> dict:
     first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
     print(f"\ntrained {args.steps} steps in {elapsed:.1f} s: loss {first:.3f} (first 10) -> {last:.3f} (last 10)")
     marks = np.linspace(0, len(losses) - 1, 6).astype(int)
-    print("loss curve: " + "  ".join(f"[{m}] {np.mean(losses[max(0, m - 4): m + 1]):.3f}" for m in marks))
+    print("loss curve: " + "  ".join(f"[{m}] {np.mean(losses[max(0, m - 4) : m + 1]):.3f}" for m in marks))
     prompt = text[:12]
-    print(f"\nsample (temperature {args.temperature}):\n{'-' * 60}\n"
-          f"{sample(model, chars, prompt, args.sample_len, args.temperature)}\n{'-' * 60}")
+    print(
+        f"\nsample (temperature {args.temperature}):\n{'-' * 60}\n"
+        f"{sample(model, chars, prompt, args.sample_len, args.temperature)}\n{'-' * 60}"
+    )
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "vocab": "".join(chars),
-             "config": json.dumps(vars(args)), "losses": np.array(losses)}, args.out)
+    tg.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "vocab": "".join(chars),
+            "config": json.dumps(vars(args)),
+            "losses": np.array(losses),
+        },
+        args.out,
+    )
     print(f"checkpoint written to {args.out}")
     return {"first_loss": first, "last_loss": last, "seconds": elapsed}
 

@@ -10,6 +10,7 @@ Through the one-step recurrence of ``nn.RNN`` the gradient crosses 40+ tanh Jaco
 only about T/16 + a few hops long. Both get the same hidden size, optimiser and budget; the score is the
 held-out accuracy of sign(prediction) (chance 0.5) and the MSE (predicting 0 gives 1.0).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,20 @@ def recall_batches(rng: np.random.Generator, n: int, T: int) -> Iterator[tuple]:
 
 def _last_state(model: nn.Module, x: tg.Tensor) -> tg.Tensor:
     out = model(x)
-    return (out[0] if isinstance(out, tuple) else out)[-1]   # nn.RNN returns (outputs, h_n)
+    return (out[0] if isinstance(out, tuple) else out)[-1]  # nn.RNN returns (outputs, h_n)
 
 
-def train_and_score(kind: str, steps: int, T: int, hidden: int = 16, delays: tuple = (1, 4, 16),
-                    batch: int = 32, lr: float = 1e-2, seed: int = 0, log: bool = False) -> dict:
+def train_and_score(
+    kind: str,
+    steps: int,
+    T: int,
+    hidden: int = 16,
+    delays: tuple = (1, 4, 16),
+    batch: int = 32,
+    lr: float = 1e-2,
+    seed: int = 0,
+    log: bool = False,
+) -> dict:
     """Train ``kind`` ('delay' or 'rnn') for ``steps`` Adam steps; held-out accuracy and MSE on 500 sequences."""
     tg.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -60,7 +70,7 @@ def train_and_score(kind: str, steps: int, T: int, hidden: int = 16, delays: tup
         loss = F.mse_loss(head(_last_state(model, tg.Tensor(x))).reshape(-1), tg.Tensor(y))
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(params, 1.0)   # the delay arcs can also carry exploding gradients
+        nn.utils.clip_grad_norm_(params, 1.0)  # the delay arcs can also carry exploding gradients
         opt.step()
         if log and (step % every == 0 or step == 1):
             print(f"  {kind:5s} step {step:5d}  train MSE {loss.item():.4f}")
@@ -83,11 +93,14 @@ def main(argv: list | None = None) -> dict:
 
     res = {}
     for kind in ("delay", "rnn"):
-        res[kind] = train_and_score(kind, args.steps, args.length, args.hidden, tuple(args.delays), args.batch,
-                                    args.lr, args.seed, log=True)
+        res[kind] = train_and_score(
+            kind, args.steps, args.length, args.hidden, tuple(args.delays), args.batch, args.lr, args.seed, log=True
+        )
     print(f"recall a bit {MIN_LAG}-{args.length - 1} steps back (chance accuracy 0.5, predict-0 MSE 1.0):")
-    print(f"  MultiDelayRNN delays={tuple(args.delays)}: accuracy {res['delay']['accuracy']:.3f}  "
-          f"MSE {res['delay']['mse']:.4f}")
+    print(
+        f"  MultiDelayRNN delays={tuple(args.delays)}: accuracy {res['delay']['accuracy']:.3f}  "
+        f"MSE {res['delay']['mse']:.4f}"
+    )
     print(f"  nn.RNN                      : accuracy {res['rnn']['accuracy']:.3f}  MSE {res['rnn']['mse']:.4f}")
     return res
 

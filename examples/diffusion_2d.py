@@ -8,6 +8,7 @@ N(0, I) and runs the chain backwards (ancestral sampling). Scores: sample mean a
 and the fraction of samples within 2.5 σ of a mixture centre (the data itself scores about 0.96).
 ``--plot PATH`` saves data and samples side by side when matplotlib is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from tinygrad_rnn.models.generative import (
     train_diffusion,
 )
 
-CENTRE = np.array([1.0, -0.5])   # off the origin, so matching the mean is not free (x_T has mean 0)
+CENTRE = np.array([1.0, -0.5])  # off the origin, so matching the mean is not free (x_T has mean 0)
 MEANS = CENTRE + 1.5 * np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]])
 
 
@@ -47,16 +48,19 @@ def main(argv: list | None = None) -> dict:
     sampler = gaussian_mixture_sampler(MEANS, args.std, seed=args.seed)
     model = Diffusion(2, hidden=args.hidden, steps=args.T)
     print(f"schedule: beta {model.betas[0]:.4f} .. {model.betas[-1]:.4f}, alpha_bar_T = {model.alpha_bars[-1]:.4f}")
-    losses = train_diffusion(model, sampler, args.steps, batch=args.batch, lr=args.lr,
-                             log_every=max(1, args.steps // 6))
+    losses = train_diffusion(
+        model, sampler, args.steps, batch=args.batch, lr=args.lr, log_every=max(1, args.steps // 6)
+    )
     x = model.sample(args.samples, seed=args.seed + 1)
     data = sampler(args.samples)
     r = 2.5 * args.std
-    print(f"data    mean {np.round(data.mean(0), 3)}  std {np.round(data.std(0), 3)}  near a mode {near_mode(data, r):.3f}")
+    print(f"data    mean {np.round(data.mean(0), 3)}  std {np.round(data.std(0), 3)}", end="")
+    print(f"  near a mode {near_mode(data, r):.3f}")
     print(f"samples mean {np.round(x.mean(0), 3)}  std {np.round(x.std(0), 3)}  near a mode {near_mode(x, r):.3f}")
     if args.plot:
         try:
             import matplotlib
+
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
@@ -69,8 +73,14 @@ def main(argv: list | None = None) -> dict:
             axes[1].set_title("DDPM samples")
             fig.savefig(args.plot)
             print(f"wrote {args.plot}")
-    return {"mean": x.mean(0), "std": x.std(0), "near_mode": near_mode(x, r), "data_mean": data.mean(0),
-            "final_loss": float(np.mean(losses[-50:])), "first_loss": float(np.mean(losses[:20]))}
+    return {
+        "mean": x.mean(0),
+        "std": x.std(0),
+        "near_mode": near_mode(x, r),
+        "data_mean": data.mean(0),
+        "final_loss": float(np.mean(losses[-50:])),
+        "first_loss": float(np.mean(losses[:20])),
+    }
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ binary cross-entropy on logits with the non-saturating generator loss −log σ(
 has its own Adam. A GAN that collapses puts (almost) all samples on one mode: the per-mode fractions show
 it. ``--plot PATH`` saves a histogram of samples against the data when matplotlib is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def main(argv: list | None = None) -> dict:
 
     tg.manual_seed(args.seed)
     sampler = gaussian_mixture_sampler(args.modes, args.std, seed=args.seed)
-    gan, hist = train_gan(sampler, args.steps, data_dim=1, batch=args.batch, lr_g=args.lr, lr_d=args.lr,
-                          log_every=max(1, args.steps // 6))
+    gan, hist = train_gan(
+        sampler, args.steps, data_dim=1, batch=args.batch, lr_g=args.lr, lr_d=args.lr, log_every=max(1, args.steps // 6)
+    )
     with tg.no_grad():
         x = gan.generate(gan.noise(args.samples)).numpy().reshape(-1)
     radius = 3 * args.std
@@ -50,6 +52,7 @@ def main(argv: list | None = None) -> dict:
     if args.plot:
         try:
             import matplotlib
+
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:

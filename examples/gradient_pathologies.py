@@ -13,6 +13,7 @@
 Every part writes its plots into ``--out`` (when matplotlib is installed) and returns its numbers; the
 same functions are in ``tinygrad_rnn.diagnostics`` for your own models.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,11 @@ import os
 import pathlib
 
 PARTS = ["pathologies_vanishing", "pathologies_clipping", "pathologies_second_order"]
-QUICK = {"pathologies_vanishing": ["--T", "20", "--train-steps", "3"],
-         "pathologies_clipping": ["--steps", "20", "--lag-steps", "20"],
-         "pathologies_second_order": ["--budget", "30", "--eig-iters", "5"]}
+QUICK = {
+    "pathologies_vanishing": ["--T", "20", "--train-steps", "3"],
+    "pathologies_clipping": ["--steps", "20", "--lag-steps", "20"],
+    "pathologies_second_order": ["--budget", "30", "--eig-iters", "5"],
+}
 
 
 def _load(name: str):

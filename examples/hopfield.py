@@ -8,6 +8,7 @@ a_i ← sign(Σ_{j≠i} w_ij a_j + b_i) never raise E, so a noisy probe rolls do
 too many random patterns the minima merge into spurious ones: recall collapses near P ≈ 0.14 n.
 ``--plot PATH`` saves the energy descent and the capacity curve as a PNG when matplotlib is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,11 @@ def main(argv: list | None = None) -> dict:
         ok = bool(np.array_equal(state, x))
         recalled += ok
         traces.append(energies)
-        print(f"pattern {k}: {int((probe != x).sum())} bits flipped, E {energies[0]:8.3f} -> {energies[-1]:8.3f} "
-              f"(stored pattern E {net.energy(x):8.3f}) after {len(energies) - 1} updates, "
-              f"{'recalled' if ok else 'NOT recalled'}{'' if converged else ' (no fixed point)'}")
+        print(
+            f"pattern {k}: {int((probe != x).sum())} bits flipped, E {energies[0]:8.3f} -> {energies[-1]:8.3f} "
+            f"(stored pattern E {net.energy(x):8.3f}) after {len(energies) - 1} updates, "
+            f"{'recalled' if ok else 'NOT recalled'}{'' if converged else ' (no fixed point)'}"
+        )
     print(f"recalled {recalled}/{args.patterns} from {args.noise:.0%} noise")
 
     counts = sorted({max(1, round(f * args.n)) for f in (0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2, 0.25, 0.3)})
@@ -51,6 +54,7 @@ def main(argv: list | None = None) -> dict:
     if args.plot:
         try:
             import matplotlib
+
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
@@ -66,8 +70,7 @@ def main(argv: list | None = None) -> dict:
             fig.tight_layout()
             fig.savefig(args.plot)
             print(f"wrote {args.plot}")
-    return {"recalled": recalled / args.patterns, "counts": counts, "curve": curve.tolist(),
-            "energies": traces}
+    return {"recalled": recalled / args.patterns, "counts": counts, "curve": curve.tolist(), "energies": traces}
 
 
 if __name__ == "__main__":

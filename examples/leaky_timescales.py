@@ -14,6 +14,7 @@ linear readout on every step after a burn-in of W steps) and is scored on held-o
 Modes: ``fixed`` (τ = 1, the plain RNN), ``sampled`` (log-uniform τ in [1, --tau-max], frozen) and
 ``learned`` (starts like ``sampled``, τ = 1 + softplus(ρ) trained with the weights).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,15 +65,15 @@ def train_mode(mode: str, args: argparse.Namespace) -> float:
     with tg.no_grad():
         mse = float(F.mse_loss(predict(x), y[W:]).item())
     taus = np.sort(rnn.time_constants().numpy())
-    print(f"  [{mode:7s}] held-out MSE {mse:.4f}   "
-          f"τ min/median/max {taus[0]:.1f}/{np.median(taus):.1f}/{taus[-1]:.1f}")
+    print(f"  [{mode:7s}] held-out MSE {mse:.4f}   τ min/median/max {taus[0]:.1f}/{np.median(taus):.1f}/{taus[-1]:.1f}")
     return mse
 
 
 def main(argv: list | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--modes", type=str, default="fixed,sampled,learned",
-                    help="comma-separated subset of fixed, sampled, learned")
+    ap.add_argument(
+        "--modes", type=str, default="fixed,sampled,learned", help="comma-separated subset of fixed, sampled, learned"
+    )
     ap.add_argument("--window", type=int, default=30, help="running-average window W (the slow timescale)")
     ap.add_argument("--length", type=int, default=90, help="sequence length T (> window)")
     ap.add_argument("--hidden", type=int, default=16)
@@ -83,8 +84,7 @@ def main(argv: list | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.length <= args.window:
-        ap.error(f"--length ({args.length}) must exceed --window ({args.window}): "
-                 "the loss starts after the burn-in")
+        ap.error(f"--length ({args.length}) must exceed --window ({args.window}): the loss starts after the burn-in")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for m in modes:
         if m not in ("fixed", "sampled", "learned"):

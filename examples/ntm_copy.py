@@ -11,6 +11,7 @@ sequence (wrong bits after thresholding the logits at 0, summed over the L·widt
 fresh sequences for every length up to ``--test-max-len`` (longer than training shows generalisation).
 ``--plot`` writes the NTM's read and write weightings (time × memory slot) for one sequence.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ def copy_batch(rng: np.random.Generator, batch: int, length: int, width: int) ->
     x = np.zeros((T, batch, width + 1), dtype=tg.get_default_dtype())
     bits = rng.integers(0, 2, (length, batch, width)).astype(x.dtype)
     x[:length, :, :width] = bits
-    x[length, :, width] = 1.0          # the delimiter has its own channel, never on during the data
+    x[length, :, width] = 1.0  # the delimiter has its own channel, never on during the data
     return tg.tensor(x), bits
 
 
@@ -57,26 +58,29 @@ def bit_errors(model: nn.Module, rng: np.random.Generator, length: int, width: i
     """Mean number of wrong bits per sequence of ``length`` vectors (out of length·width)."""
     x, bits = copy_batch(rng, n, length, width)
     with tg.no_grad():
-        logits = model(x).numpy()[length + 1:]
+        logits = model(x).numpy()[length + 1 :]
     return float(np.mean(((logits > 0) != (bits > 0.5)).sum(axis=(0, 2))))
 
 
 def train(model: nn.Module, name: str, args: argparse.Namespace) -> float:
-    rng = np.random.default_rng(args.seed)      # the same batches for both models
+    rng = np.random.default_rng(args.seed)  # the same batches for both models
     params = list(model.parameters())
     opt = optim.Adam(params, lr=args.lr)
     t0 = time.perf_counter()
     for step in range(1, args.steps + 1):
         L = int(rng.integers(1, args.max_len + 1))
         x, bits = copy_batch(rng, args.batch, L, args.width)
-        loss = binary_cross_entropy_with_logits(model(x)[L + 1:], tg.tensor(bits))
+        loss = binary_cross_entropy_with_logits(model(x)[L + 1 :], tg.tensor(bits))
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(params, 1.0)   # NTM addressing can spike early; clipping keeps Adam stable
+        nn.utils.clip_grad_norm_(params, 1.0)  # NTM addressing can spike early; clipping keeps Adam stable
         opt.step()
         if step % max(1, args.steps // 5) == 0 or step == args.steps:
-            print(f"  [{name:>4}] step {step:5d}/{args.steps}  loss {loss.item():.4f}  "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(
+                f"  [{name:>4}] step {step:5d}/{args.steps}  loss {loss.item():.4f}  "
+                f"({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
     return time.perf_counter() - t0
 
 
@@ -84,6 +88,7 @@ def save_weightings(model: NTM, args: argparse.Namespace, path: str) -> bool:
     """Read and write weightings (time × slot) for one sequence as a PNG; False without matplotlib."""
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -96,7 +101,7 @@ def save_weightings(model: NTM, args: argparse.Namespace, path: str) -> bool:
         ax.imshow(w[kind].numpy()[:, 0, 0, :], cmap="viridis", vmin=0, vmax=1, aspect="auto")
         ax.set_title(f"{kind} weighting (head 0)")
         ax.set_xlabel("memory slot")
-        ax.axhline(args.max_len, color="w", lw=0.8, ls="--")     # the delimiter step
+        ax.axhline(args.max_len, color="w", lw=0.8, ls="--")  # the delimiter step
     axes[0].set_ylabel("time step")
     fig.tight_layout()
     fig.savefig(path)
@@ -133,20 +138,27 @@ def main(argv: list | None = None) -> dict:
     lstm = LSTMBaseline(I, O, hidden)
     result: dict = {"params": {"ntm": ntm.num_parameters(), "lstm": lstm.num_parameters()}, "seconds": {}}
     for name, model in (("ntm", ntm), ("lstm", lstm)):
-        print(f"training the {name.upper()} ({model.num_parameters()} parameters, {args.steps} steps, "
-              f"lengths 1..{args.max_len}, width {args.width})")
+        print(
+            f"training the {name.upper()} ({model.num_parameters()} parameters, {args.steps} steps, "
+            f"lengths 1..{args.max_len}, width {args.width})"
+        )
         result["seconds"][name] = train(model, name, args)
     lengths = list(range(1, test_max + 1))
-    result["bit_errors"] = {name: {L: bit_errors(model, np.random.default_rng(10_000 + L), L, args.width,
-                                                 args.test) for L in lengths}
-                            for name, model in (("ntm", ntm), ("lstm", lstm))}
-    print(f"\nbit errors per sequence ({args.test} fresh sequences per length; L·{args.width} bits each; "
-          f"* = longer than training)")
+    result["bit_errors"] = {
+        name: {L: bit_errors(model, np.random.default_rng(10_000 + L), L, args.width, args.test) for L in lengths}
+        for name, model in (("ntm", ntm), ("lstm", lstm))
+    }
+    print(
+        f"\nbit errors per sequence ({args.test} fresh sequences per length; L·{args.width} bits each; "
+        f"* = longer than training)"
+    )
     print(f"  {'L':>3} {'bits':>5} {'NTM':>8} {'LSTM':>8}")
     for L in lengths:
         mark = "*" if L > args.max_len else " "
-        print(f"  {L:>3}{mark}{L * args.width:>5} {result['bit_errors']['ntm'][L]:>8.3f} "
-              f"{result['bit_errors']['lstm'][L]:>8.3f}")
+        print(
+            f"  {L:>3}{mark}{L * args.width:>5} {result['bit_errors']['ntm'][L]:>8.3f} "
+            f"{result['bit_errors']['lstm'][L]:>8.3f}"
+        )
     if args.plot:
         if save_weightings(ntm, args, args.plot):
             print(f"read/write weightings written to {args.plot}")

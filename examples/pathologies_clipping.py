@@ -10,6 +10,7 @@
 
 Run: ``python examples/pathologies_clipping.py --out runs/clipping`` (PNG curves when matplotlib is there).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,7 @@ def _run_rnn(cell: nn.RNNCell, x: np.ndarray) -> list:
     return hs
 
 
-def train_clipping(mode: str, steps: int, hidden: int, T: int, scale: float, lr: float, clip: float,
-                   seed: int) -> dict:
+def train_clipping(mode: str, steps: int, hidden: int, T: int, scale: float, lr: float, clip: float, seed: int) -> dict:
     """Train one tanh RNN from a fixed large-weight start; ``mode`` is 'none', 'value' or 'norm'."""
     tg.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -87,10 +87,16 @@ def train_clipping(mode: str, steps: int, hidden: int, T: int, scale: float, lr:
     with tg.no_grad():
         test = float(((head(_run_rnn(cell, x)[-1]).numpy() - y) ** 2).mean())
     finite = [v for v in losses if np.isfinite(v)]
-    return {"losses": losses, "final_loss": float(np.mean(losses[-10:])), "test_mse": test,
-            "triggered": stats.triggered, "steps": stats.steps, "rate": stats.rate,
-            "max_grad_norm": float(np.nanmax(stats.norms)) if stats.norms else 0.0,
-            "max_loss": float(max(finite)) if finite else float("nan")}
+    return {
+        "losses": losses,
+        "final_loss": float(np.mean(losses[-10:])),
+        "test_mse": test,
+        "triggered": stats.triggered,
+        "steps": stats.steps,
+        "rate": stats.rate,
+        "max_grad_norm": float(np.nanmax(stats.norms)) if stats.norms else 0.0,
+        "max_loss": float(max(finite)) if finite else float("nan"),
+    }
 
 
 # ---- (b) the information-flow regulariser on a lag task --------------------------------------------
@@ -103,8 +109,9 @@ def lag_batch(rng: np.random.Generator, n: int, T: int, lags: Sequence[int]) -> 
     return x, y
 
 
-def train_lag(lam: float, steps: int, hidden: int, T: int, lags: Sequence[int], init_scale: float, lr: float,
-              seed: int) -> dict:
+def train_lag(
+    lam: float, steps: int, hidden: int, T: int, lags: Sequence[int], init_scale: float, lr: float, seed: int
+) -> dict:
     tg.manual_seed(seed)
     rng = np.random.default_rng(seed)
     cell, head = nn.RNNCell(1, hidden), nn.Linear(hidden, len(lags))
@@ -142,6 +149,7 @@ def train_lag(lam: float, steps: int, hidden: int, T: int, lags: Sequence[int], 
 def _plot(out: pathlib.Path, curves: dict, title: str, name: str, log: bool) -> str | None:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -180,20 +188,28 @@ def main(argv: Sequence[str] | None = None) -> dict:
     tg.set_default_dtype("float64")  # NaN/overflow behaviour of the unclipped run is clearer in float64
     res: dict[str, Any] = {}
     if a.skip != "a":
-        print(f"(a) adding problem T={a.T}, tanh RNN H={a.hidden}, W_hh spectral radius {a.scale}, SGD lr {a.lr}, "
-              f"clip threshold {a.clip}")
+        print(
+            f"(a) adding problem T={a.T}, tanh RNN H={a.hidden}, W_hh spectral radius {a.scale}, SGD lr {a.lr}, "
+            f"clip threshold {a.clip}"
+        )
         clip = {}
         for mode in ("none", "value", "norm"):
             r = train_clipping(mode, a.steps, a.hidden, a.T, a.scale, a.lr, a.clip, a.seed)
             clip[mode] = r
-            fired = f"{r['triggered']}/{r['steps']} ({100 * r['rate']:.0f}%)" + (" (would have)" if mode == "none" else "")
-            print(f"  {mode:>5}: final loss {r['final_loss']:.4g}  test MSE {r['test_mse']:.4g}  "
-                  f"max grad norm {r['max_grad_norm']:.3g}  clip fired {fired}")
+            fired = f"{r['triggered']}/{r['steps']} ({100 * r['rate']:.0f}%)" + (
+                " (would have)" if mode == "none" else ""
+            )
+            print(
+                f"  {mode:>5}: final loss {r['final_loss']:.4g}  test MSE {r['test_mse']:.4g}  "
+                f"max grad norm {r['max_grad_norm']:.3g}  clip fired {fired}"
+            )
         res["clipping"] = clip
     if a.skip != "b":
         lags = [int(s) for s in a.lags.split(",")]
-        print(f"(b) lag task T={a.lag_T}, lags {lags}, tanh RNN H={a.hidden}, initial W_hh radius {a.init_scale}, "
-              f"λ={a.lam}")
+        print(
+            f"(b) lag task T={a.lag_T}, lags {lags}, tanh RNN H={a.hidden}, initial W_hh radius {a.init_scale}, "
+            f"λ={a.lam}"
+        )
         reg = {}
         for lam in (0.0, a.lam):
             r = train_lag(lam, a.lag_steps, a.hidden, a.lag_T, lags, a.init_scale, a.lag_lr, a.seed)
@@ -204,11 +220,25 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if a.out:
         made = []
         if "clipping" in res:
-            made.append(_plot(pathlib.Path(a.out), {m: r["losses"] for m, r in res["clipping"].items()},
-                              "adding problem, exploding start", "clipping.png", log=True))
+            made.append(
+                _plot(
+                    pathlib.Path(a.out),
+                    {m: r["losses"] for m, r in res["clipping"].items()},
+                    "adding problem, exploding start",
+                    "clipping.png",
+                    log=True,
+                )
+            )
         if "regularizer" in res:
-            made.append(_plot(pathlib.Path(a.out), {m: r["losses"] for m, r in res["regularizer"].items()},
-                              "lag task (task loss)", "regularizer.png", log=False))
+            made.append(
+                _plot(
+                    pathlib.Path(a.out),
+                    {m: r["losses"] for m, r in res["regularizer"].items()},
+                    "lag task (task loss)",
+                    "regularizer.png",
+                    log=False,
+                )
+            )
         if None in made:
             print("matplotlib is not importable: no PNG curves written")
         else:

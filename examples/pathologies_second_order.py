@@ -4,7 +4,8 @@
                                                 [--curvature gn|hessian] [--out DIR]
 
 Task: full-batch regression on a fixed set of sequences x_t ~ N(0, 1) with target
-y_t = 0.7 y_{t−1} + 0.5 x_t − 0.3 x_{t−1} x_t (a leaky memory plus a product term), predicted on every step by ``nn.RNN`` (tanh) + a linear readout, loss = mean squared error, float64.
+y_t = 0.7 y_{t−1} + 0.5 x_t − 0.3 x_{t−1} x_t (a leaky memory plus a product term), predicted on every step by
+``nn.RNN`` (tanh) + a linear readout, loss = mean squared error, float64.
 
 Budget: every method gets the same number of *gradient-evaluation equivalents*. One gradient is one;
 one Hessian-vector (or Gauss–Newton-vector) product is also counted as one, although it costs a forward
@@ -17,6 +18,7 @@ spend their budget). ``--curvature gn`` (default) uses the PSD Gauss–Newton ma
 The top three Hessian eigenvalues (largest magnitude, power iteration with deflation) are reported at
 init and after each method. With matplotlib, ``--out DIR`` also writes the loss curves as a PNG.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -119,6 +121,7 @@ def top_eigs(model: Model, params: list, x: tg.Tensor, y: tg.Tensor, args: argpa
 def plot(curves: dict, out: str) -> str | None:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -161,8 +164,10 @@ def main(argv: list | None = None) -> dict:
     model, params, x, y = build(args)
     loss0, _ = gradient(lambda: F.mse_loss(model(x), y), params)
     eig_init = top_eigs(model, params, x, y, args)
-    print(f"{sum(p.size for p in params)} parameters; initial MSE {loss0:.4f}; "
-          f"top |λ| of the Hessian at init: {', '.join(f'{v:.4g}' for v in eig_init)}")
+    print(
+        f"{sum(p.size for p in params)} parameters; initial MSE {loss0:.4f}; "
+        f"top |λ| of the Hessian at init: {', '.join(f'{v:.4g}' for v in eig_init)}"
+    )
     print(f"budget: {args.budget} gradient-evaluation equivalents each (one HVP/GN product counted as one gradient)")
 
     curves = {"sgd": run_first_order("sgd", args), "adam": run_first_order("adam", args)}
@@ -172,9 +177,11 @@ def main(argv: list | None = None) -> dict:
     for name, c in curves.items():
         marks = [c[min(len(c) - 1, int(f * (len(c) - 1)))] for f in (0.0, 0.25, 0.5, 0.75, 1.0)]
         print(f"{name:26s} " + "  ".join(f"{e:4d}:{v:.4f}" for e, v in marks))
-    print(f"truncated Newton: {counts['steps']} steps, {counts['rejected']} rejected, "
-          f"{counts['fallbacks']} gradient fallbacks, {counts['negative_curvature']} stopped at negative "
-          f"curvature, final λ {counts['final_damping']:.3g}")
+    print(
+        f"truncated Newton: {counts['steps']} steps, {counts['rejected']} rejected, "
+        f"{counts['fallbacks']} gradient fallbacks, {counts['negative_curvature']} stopped at negative "
+        f"curvature, final λ {counts['final_damping']:.3g}"
+    )
     eig_final = top_eigs(tn_model, tn_params, x, y, args)
     print(f"top |λ| of the Hessian after truncated Newton: {', '.join(f'{v:.4g}' for v in eig_final)}")
     path = plot(curves, args.out) if args.out else None
@@ -183,8 +190,15 @@ def main(argv: list | None = None) -> dict:
     elif path:
         print(f"wrote {path}")
     print(f"({time.perf_counter() - t0:.1f} s)")
-    return {"initial_loss": loss0, "final": final, "curves": curves, "tn_counts": counts,
-            "eig_init": eig_init, "eig_final": eig_final, "plot": path}
+    return {
+        "initial_loss": loss0,
+        "final": final,
+        "curves": curves,
+        "tn_counts": counts,
+        "eig_init": eig_init,
+        "eig_final": eig_final,
+        "plot": path,
+    }
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ default-initialised tanh RNN for a few Adam steps recording ‖∂L/∂h_t‖ at
 
     python examples/pathologies_vanishing.py --T 50,100 --out runs/pathologies
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,8 @@ def make_model(kind: str, hidden: int, seed: int, gain: float | None = None) -> 
         cell.weight_hh.data[...] = (rng.standard_normal((hidden, hidden)) * gain / np.sqrt(hidden)).astype(np.float32)
     if kind == "lstm":
         # forget gate (second quarter of the gates) starts mostly open: total bias +1
-        cell.bias_ih.data[hidden:2 * hidden] = 1.0
-        cell.bias_hh.data[hidden:2 * hidden] = 0.0
+        cell.bias_ih.data[hidden : 2 * hidden] = 1.0
+        cell.bias_hh.data[hidden : 2 * hidden] = 0.0
     return cell, nn.Linear(hidden, 1)
 
 
@@ -68,13 +69,14 @@ def analyse(kind: str, x: np.ndarray, y: np.ndarray, hidden: int, seed: int, gai
     res: dict = {"norms": norms, "rate": decay_rate(norms), "ratio_first_last": float(norms[0] / norms[-1])}
     if kind == "rnn":
         rho = spectral_radius(cell.weight_hh)
-        with tg.no_grad():                                   # max |tanh'| = max(1 − h²) actually visited
+        with tg.no_grad():  # max |tanh'| = max(1 − h²) actually visited
             h, dmax = None, 0.0
             for t in range(x.shape[0]):
                 h = cell(tg.Tensor(x[t]), h)
                 dmax = max(dmax, float((1 - h.numpy() ** 2).max()))
-        res.update(rho=rho, max_tanh_prime=dmax, bound=rho * dmax,
-                   norm2=float(np.linalg.norm(cell.weight_hh.numpy(), 2)))
+        res.update(
+            rho=rho, max_tanh_prime=dmax, bound=rho * dmax, norm2=float(np.linalg.norm(cell.weight_hh.numpy(), 2))
+        )
     return res
 
 
@@ -88,7 +90,7 @@ def training_heatmap(T: int, hidden: int, batch: int, steps: int, seed: int) -> 
     for _ in range(steps):
         x, y = adding_batch(rng, batch, T)
         opt.zero_grad()
-        rows.append(hidden_state_grad_norms(cell, x, _loss_fn(head, y)))   # its backward fills the grads too
+        rows.append(hidden_state_grad_norms(cell, x, _loss_fn(head, y)))  # its backward fills the grads too
         nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
     return np.stack(rows)
@@ -110,6 +112,7 @@ def main(argv: list | None = None) -> dict:
         ap.error(f"--T needs lengths >= 2, got {args.T!r}")
     try:
         import matplotlib  # noqa: F401
+
         can_plot = True
     except ImportError:
         can_plot = False
@@ -119,8 +122,12 @@ def main(argv: list | None = None) -> dict:
         os.makedirs(args.out, exist_ok=True)
 
     results: dict = {"by_T": {}, "plots": []}
-    models = [("rnn-small", "rnn", args.small_gain), ("rnn-large", "rnn", args.large_gain),
-              ("lstm", "lstm", None), ("gru", "gru", None)]
+    models = [
+        ("rnn-small", "rnn", args.small_gain),
+        ("rnn-large", "rnn", args.large_gain),
+        ("lstm", "lstm", None),
+        ("gru", "gru", None),
+    ]
     for T in Ts:
         x, y = adding_batch(np.random.default_rng(args.seed), args.batch, T)
         by_model = {name: analyse(kind, x, y, args.hidden, args.seed, gain) for name, kind, gain in models}
@@ -131,19 +138,24 @@ def main(argv: list | None = None) -> dict:
             vals = " ".join(f"{r['norms'][T - 1 - lag]:.2e}" for lag in lags)
             extra = ""
             if "rho" in r:
-                extra = (f"  ρ(W)={r['rho']:.3f} ×max|tanh'|={r['max_tanh_prime']:.3f} → bound {r['bound']:.3f}"
-                         f" (‖W‖₂={r['norm2']:.3f})")
+                extra = (
+                    f"  ρ(W)={r['rho']:.3f} ×max|tanh'|={r['max_tanh_prime']:.3f} → bound {r['bound']:.3f}"
+                    f" (‖W‖₂={r['norm2']:.3f})"
+                )
             print(f"  {name:10s} {vals}   per-step factor {r['rate']:.3f}{extra}")
         if args.out and can_plot:
             path = os.path.join(args.out, f"grad_norms_T{T}.png")
-            plot_gradient_norms({n: r["norms"] for n, r in by_model.items()}, path,
-                                title=f"adding problem, T = {T}: ‖∂L/∂h_t‖ vs lag")
+            plot_gradient_norms(
+                {n: r["norms"] for n, r in by_model.items()}, path, title=f"adding problem, T = {T}: ‖∂L/∂h_t‖ vs lag"
+            )
             results["plots"].append(path)
 
     heat = training_heatmap(Ts[0], args.hidden, args.batch, args.train_steps, args.seed)
     results["heatmap"] = heat
-    print(f"heat map (default-init tanh RNN, T = {Ts[0]}): per-step factor at training step 1 "
-          f"{decay_rate(heat[0]):.3f}, at step {len(heat)} {decay_rate(heat[-1]):.3f}")
+    print(
+        f"heat map (default-init tanh RNN, T = {Ts[0]}): per-step factor at training step 1 "
+        f"{decay_rate(heat[0]):.3f}, at step {len(heat)} {decay_rate(heat[-1]):.3f}"
+    )
     if args.out and can_plot:
         path = os.path.join(args.out, "heatmap.png")
         plot_gradient_heatmap(heat, path, title=f"log10 ‖∂L/∂h_t‖, tanh RNN, T = {Ts[0]}")

@@ -8,6 +8,7 @@ h(node) = tanh(W [h_left; h_op; h_right] + b). The label is the expression's val
 the root through a Linear head (M classes). Trees are evaluated bottom-up, all nodes of one height in
 the batch at once; training uses Adam with gradient clipping. Prints the test accuracy per depth.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,16 @@ def make_batch(rng: np.random.Generator, n: int, modulus: int, max_depth: int) -
     return [Tree.from_nested(t) for t, _ in exprs], np.array([v for _, v in exprs], np.int64)
 
 
-def train(modulus: int = 5, max_depth: int = 3, dim: int = 32, steps: int = 400, batch: int = 64,
-          lr: float = 1e-2, seed: int = 0, log_every: int = 0) -> tuple:
+def train(
+    modulus: int = 5,
+    max_depth: int = 3,
+    dim: int = 32,
+    steps: int = 400,
+    batch: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    log_every: int = 0,
+) -> tuple:
     tg.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = RecursiveNet(vocab=modulus + 2, dim=dim, arity=3, out_features=modulus)

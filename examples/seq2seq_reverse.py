@@ -9,6 +9,7 @@ learns to attend to position L-1-t at step t: an anti-diagonal heat map), so lon
 Both models are trained with the same data, steps and sizes; exact-match accuracy (the whole string
 right) is measured on held-out strings, overall and on the long ones (length > L/2).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,11 +55,14 @@ def train(attention: str, args: argparse.Namespace, held_out: list) -> tuple:
         loss = model.loss(*batch(make_strings(rng, args.batch, 3, args.max_len)))
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(params, 1.0)   # early GRU steps can spike; clipping keeps Adam stable
+        nn.utils.clip_grad_norm_(params, 1.0)  # early GRU steps can spike; clipping keeps Adam stable
         opt.step()
         if step % max(1, args.steps // 5) == 0 or step == args.steps:
-            print(f"  [{attention:>8}] step {step:4d}/{args.steps}  loss {loss.item():.3f}  "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(
+                f"  [{attention:>8}] step {step:4d}/{args.steps}  loss {loss.item():.3f}  "
+                f"({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
     long = [s for s in held_out if len(s) > args.max_len // 2]
     return model, exact_match(model, held_out, args.max_len), exact_match(model, long, args.max_len)
 
@@ -67,6 +71,7 @@ def save_heatmap(model: Seq2Seq, string: list, path: str) -> bool:
     """Attention weights (output step × source position) as a PNG; False when matplotlib is missing."""
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:

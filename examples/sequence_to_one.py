@@ -7,6 +7,7 @@ it holds more +1 than -1. Items are padded into one (T, N, 1) batch and passed w
 the layer stops updating each item at its own last step and ``h_n[-1]`` is that item's final state:
 the notes' "one output unit at the end of each item", o = g(w^(o) · a_{t_i} + b^(o)).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
 def make_batch(rng: np.random.Generator, n: int, t_max: int = 31) -> tuple:
     lengths = 2 * rng.integers(1, (t_max + 1) // 2, n) + 1
     x = rng.choice([-1.0, 1.0], (t_max, n, 1)).astype(np.float32)
-    x[np.arange(t_max)[:, None] >= lengths[None, :]] = 0.0       # padding (ignored thanks to lengths)
+    x[np.arange(t_max)[:, None] >= lengths[None, :]] = 0.0  # padding (ignored thanks to lengths)
     return x, lengths, (x.sum(axis=(0, 2)) > 0).astype(np.int64)
 
 
@@ -35,8 +36,8 @@ class Classifier(nn.Module):
 
     def forward(self, x: tg.Tensor, lengths: np.ndarray) -> tg.Tensor:
         _, h_n = self.rnn(x, lengths=lengths)
-        h_n = h_n[0] if isinstance(h_n, tuple) else h_n            # LSTM returns (h_n, c_n)
-        return self.out(h_n[-1])                                    # (N, 2): one output per item
+        h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # LSTM returns (h_n, c_n)
+        return self.out(h_n[-1])  # (N, 2): one output per item
 
 
 def main(argv: list | None = None) -> float:

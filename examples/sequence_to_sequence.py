@@ -7,6 +7,7 @@ step outputs an end tag). A forward-only GRU cannot see the future, so it stays 
 bidirectional GRU (``bidirectional=True``) reads the sequence from both ends and gets it right. This is
 the notes' "one output unit for each activation unit", o_t = g(w^(o) · a_t + b^(o)).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,8 @@ class Tagger(nn.Module):
         self.out = nn.Linear(hidden * (2 if bidirectional else 1), V + 1)
 
     def forward(self, x: tg.Tensor) -> tg.Tensor:
-        out, _ = self.rnn(x)            # (T, N, D*H): a state per step
-        return self.out(out)            # (T, N, V+1): an output per step
+        out, _ = self.rnn(x)  # (T, N, D*H): a state per step
+        return self.out(out)  # (T, N, V+1): an output per step
 
 
 def train(bidirectional: bool, args: argparse.Namespace) -> float:

@@ -9,6 +9,7 @@ wrong guess, and fit the two parameters with Adam on the trajectory MSE: every s
 all T integration steps (BPTT). ``--plot PATH`` saves true vs fitted trajectories as a PNG when matplotlib is
 importable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,10 @@ def main(argv: list | None = None) -> dict:
             loss.backward()
             opt.step()
             if step % every == 0 or step in (1, args.steps):
-                print(f"step {step:5d}  trajectory MSE {loss.item():.3e}  k/m {cell.k_over_m.item():.4f}  "
-                      f"A/m {cell.A_over_m.item():.4f}")
+                print(
+                    f"step {step:5d}  trajectory MSE {loss.item():.3e}  k/m {cell.k_over_m.item():.4f}  "
+                    f"A/m {cell.A_over_m.item():.4f}"
+                )
 
         with tg.no_grad():
             fitted = cell.simulate(args.s0, args.v0, args.length).numpy()
@@ -65,8 +68,10 @@ def main(argv: list | None = None) -> dict:
         k, a = float(cell.k_over_m.item()), float(cell.A_over_m.item())
         rel_k = abs(k - args.true_k) / max(abs(args.true_k), 1e-12)
         print(f"k/m: true {args.true_k:.4f}  learned {k:.4f}  (rel. error {rel_k:.2e})")
-        print(f"A/m: true {args.true_a:.4f}  learned {a:.4f}  (rel. error "
-              f"{abs(a - args.true_a) / max(abs(args.true_a), 1e-12):.2e})")
+        print(
+            f"A/m: true {args.true_a:.4f}  learned {a:.4f}  (rel. error "
+            f"{abs(a - args.true_a) / max(abs(args.true_a), 1e-12):.2e})"
+        )
         print(f"trajectory MSE vs the noiseless truth: {mse:.3e}")
         if args.plot:
             _plot(args.plot, args.h, target, fitted)
@@ -78,6 +83,7 @@ def main(argv: list | None = None) -> dict:
 def _plot(path: str, h: float, target: np.ndarray, fitted: np.ndarray) -> None:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:  # the plot is a convenience; the fit and its numbers do not need it

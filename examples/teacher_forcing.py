@@ -10,6 +10,7 @@ rotation y_t = (sin θ_t, cos θ_t) + noise, θ_t = 2πt/P + φ, with the period
 input, so y_{t-1} and P determine y_t. ``--sampling-prob p`` trains with scheduled sampling instead (each
 step feeds the model's own output with probability p), closing part of the train/test gap.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,12 @@ def main(argv: list | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--noise", type=float, default=0.05)
-    ap.add_argument("--sampling-prob", type=float, default=0.0,
-                    help="scheduled sampling: probability of feeding the model's own output while training")
+    ap.add_argument(
+        "--sampling-prob",
+        type=float,
+        default=0.0,
+        help="scheduled sampling: probability of feeding the model's own output while training",
+    )
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -66,10 +71,12 @@ def main(argv: list | None = None) -> dict:
         free = model(x, y_prev, teacher_forcing=False).numpy()
     fr_per_step = ((free - y.numpy()) ** 2).mean(axis=(1, 2))
     fr = float(fr_per_step.mean())
-    print(f"noise floor ≈ {2 * args.noise ** 2:.4f} (noisy target and noisy fed-back target); predicting 0 ≈ 0.5")
+    print(f"noise floor ≈ {2 * args.noise**2:.4f} (noisy target and noisy fed-back target); predicting 0 ≈ 0.5")
     print(f"held-out teacher-forced MSE {tf:.4f}")
-    print(f"held-out free-running   MSE {fr:.4f}  (first 5 steps {fr_per_step[:5].mean():.4f}, "
-          f"last 5 steps {fr_per_step[-5:].mean():.4f})")
+    print(
+        f"held-out free-running   MSE {fr:.4f}  (first 5 steps {fr_per_step[:5].mean():.4f}, "
+        f"last 5 steps {fr_per_step[-5:].mean():.4f})"
+    )
     return {"teacher_forced_mse": tf, "free_running_mse": fr, "last_loss": loss.item()}
 
 

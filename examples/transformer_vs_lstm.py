@@ -11,6 +11,7 @@ matter, only counts, which suits attention + mean pooling; the LSTM must carry t
 * LSTM: Embedding, ``nn.LSTM(..., lengths=...)`` so each item stops at its own end, Linear on h_n.
 Both train with Adam and gradient clipping; prints both test accuracies.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -6,16 +6,19 @@ The corpus is the text of the standard library's ``pydoc_data`` topics (ships wi
 Python is the fallback where a distribution splits it out), lowercased and cut into words, numbers and
 single punctuation marks by one regular expression; each topic ends with ``<eos>``. Every k-th block
 of ``--block`` tokens (k = 1 / ``--heldout``) is held out, never trained on, and its vocabulary is not
-counted. Training is stateful truncated BPTT (``--batch`` streams, windows of ``--bptt`` words, detached state carried over), gradient clipping and
-Adam. It prints the training loss, held-out perplexity before and after, samples at two temperatures
+counted. Training is stateful truncated BPTT (``--batch`` streams, windows of ``--bptt`` words,
+detached state carried over), gradient clipping and Adam.
+It prints the training loss, held-out perplexity before and after, samples at two temperatures
 with top-k, and the nearest neighbours of a few common words plus one analogy query.
 
 What to expect (defaults, about a minute on 2 cores): held-out perplexity falls from about the
 vocabulary size (~1,400) to roughly 30-60 (a vocabulary this small, with rare words folded into
-``<unk>``, makes perplexity look better than on real benchmarks); samples are locally grammatical-looking Python-manual phrases;
+``<unk>``, makes perplexity look better than on real benchmarks); samples are locally
+grammatical-looking Python-manual phrases;
 neighbours and the analogy mostly reflect word frequency and syntactic role, not meaning. A corpus of
 ~100k tokens and a minute of training is far too little for good embeddings; the point is the mechanics.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,7 +96,7 @@ def main(argv: list | None = None) -> dict:
     # hold out every k-th block of --block tokens: spread over the whole manual (the alphabetical tail
     # alone is a few related topics), yet contiguous enough for the state to carry context
     every = max(2, round(1 / args.heldout)) if args.heldout > 0 else 0
-    blocks = [tokens[i: i + args.block] for i in range(0, len(tokens), args.block)]
+    blocks = [tokens[i : i + args.block] for i in range(0, len(tokens), args.block)]
     train_toks = [t for i, b in enumerate(blocks) if not every or i % every != every - 1 for t in b]
     held_toks = [t for i, b in enumerate(blocks) if every and i % every == every - 1 for t in b]
     if len(held_toks) < 2:
@@ -105,8 +108,10 @@ def main(argv: list | None = None) -> dict:
     data = batchify(train, args.batch)
     T_all = data.shape[0] - 1
     unk = float(np.mean(held == vocab.unk_id))
-    print(f"corpus: {len(train_toks):,} training tokens, {len(held_toks):,} held out ({len(held):,} scored); "
-          f"vocab {len(vocab):,} (min_freq {args.min_freq}); <unk> is {unk:.1%} of held-out tokens")
+    print(
+        f"corpus: {len(train_toks):,} training tokens, {len(held_toks):,} held out ({len(held):,} scored); "
+        f"vocab {len(vocab):,} (min_freq {args.min_freq}); <unk> is {unk:.1%} of held-out tokens"
+    )
 
     model = RNNLanguageModel(len(vocab), args.embed, args.hidden, cell=args.cell, tie_weights=args.tie)
     opt = optim.Adam(model.parameters(), lr=args.lr)
@@ -118,10 +123,10 @@ def main(argv: list | None = None) -> dict:
     losses, state, pos = [], None, 0
     t0 = time.perf_counter()
     for step in range(args.steps):
-        if pos + 1 >= T_all:           # end of the streams: start over with a fresh state
+        if pos + 1 >= T_all:  # end of the streams: start over with a fresh state
             pos, state = 0, None
         k = min(args.bptt, T_all - pos)
-        x, y = data[pos: pos + k], data[pos + 1: pos + 1 + k]
+        x, y = data[pos : pos + k], data[pos + 1 : pos + 1 + k]
         pos += k
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
@@ -141,27 +146,42 @@ def main(argv: list | None = None) -> dict:
 
     prompt = vocab.encode(tokenize("the return statement"))
     for temp in (0.7, 1.0):
-        out = sample(model, prompt, args.sample_len, temperature=temp, top_k=args.top_k,
-                     eos_id=vocab.eos_id, rng=args.seed)
-        print(f"\nsample (temperature {temp}, top-k {args.top_k}):\n  the return statement "
-              + " ".join(vocab.decode(out)))
+        out = sample(
+            model, prompt, args.sample_len, temperature=temp, top_k=args.top_k, eos_id=vocab.eos_id, rng=args.seed
+        )
+        print(
+            f"\nsample (temperature {temp}, top-k {args.top_k}):\n  the return statement " + " ".join(vocab.decode(out))
+        )
 
     W = model.embedding.weight
-    print("\nnearest neighbours by cosine similarity of the input embeddings "
-          "(expect frequency/syntax effects more than meaning):")
+    print(
+        "\nnearest neighbours by cosine similarity of the input embeddings "
+        "(expect frequency/syntax effects more than meaning):"
+    )
     for w in ("function", "list", "class", "if", "the"):
         if w in vocab:
             print(f"  {w:>9}: " + ", ".join(f"{n} ({s:.2f})" for n, s in nearest_neighbours(W, vocab, w, k=5)))
     query = ("list", "lists", "string")
     if all(q in vocab for q in query):
         ans = analogy(W, vocab, *query, k=3)
-        print(f"\nanalogy {query[0]} : {query[1]} :: {query[2]} : ?  ->  " + ", ".join(f"{n} ({s:.2f})" for n, s in ans)
-              + "\n(one query on a tiny corpus: a right answer here would be luck as much as learning)")
+        print(
+            f"\nanalogy {query[0]} : {query[1]} :: {query[2]} : ?  ->  "
+            + ", ".join(f"{n} ({s:.2f})" for n, s in ans)
+            + "\n(one query on a tiny corpus: a right answer here would be luck as much as learning)"
+        )
     else:
-        print(f"\nanalogy {query[0]} : {query[1]} :: {query[2]} : ?  skipped: "
-              f"{[q for q in query if q not in vocab]} not in the vocabulary")
-    return {"first_loss": first, "last_loss": last, "ppl_before": ppl_before, "ppl_after": ppl_after,
-            "vocab": len(vocab), "seconds": elapsed}
+        print(
+            f"\nanalogy {query[0]} : {query[1]} :: {query[2]} : ?  skipped: "
+            f"{[q for q in query if q not in vocab]} not in the vocabulary"
+        )
+    return {
+        "first_loss": first,
+        "last_loss": last,
+        "ppl_before": ppl_before,
+        "ppl_after": ppl_after,
+        "vocab": len(vocab),
+        "seconds": elapsed,
+    }
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 and gradients equal tinygrad_rnn's in float64 for LSTM, GRU and tanh-RNN, agree with central differences
 of its own loss, and (when PyTorch is installed) equal PyTorch's; and the driver's quick run on a tiny
 config completes and writes valid JSON and the README section."""
+
 import json
 import subprocess
 import sys
@@ -104,12 +105,35 @@ def test_flop_count_formula():
 
 def test_quick_driver_run_writes_valid_json(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text("intro stays\n<!-- BEGIN GENERATED: bench/rnn_bptt.py -->\nold\n"
-                      "<!-- END GENERATED: bench/rnn_bptt.py -->\ntail stays\n")
-    cmd = [sys.executable, str(BENCH / "rnn_bptt.py"), "--quick", "--impls", "numpy_ref,tinygrad_rnn,jax_scan",
-           "--configs", "lstm:2:3:4:5", "--rounds", "2", "--repeats", "2", "--warmup-seconds", "0",
-           "--scaling-T", "3,6", "--no-overhead", "--gemm-n", "64", "--results-dir", str(tmp_path / "results"),
-           "--readme", str(readme), "--publish"]
+    readme.write_text(
+        "intro stays\n<!-- BEGIN GENERATED: bench/rnn_bptt.py -->\nold\n"
+        "<!-- END GENERATED: bench/rnn_bptt.py -->\ntail stays\n"
+    )
+    cmd = [
+        sys.executable,
+        str(BENCH / "rnn_bptt.py"),
+        "--quick",
+        "--impls",
+        "numpy_ref,tinygrad_rnn,jax_scan",
+        "--configs",
+        "lstm:2:3:4:5",
+        "--rounds",
+        "2",
+        "--repeats",
+        "2",
+        "--warmup-seconds",
+        "0",
+        "--scaling-T",
+        "3,6",
+        "--no-overhead",
+        "--gemm-n",
+        "64",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--readme",
+        str(readme),
+        "--publish",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
     files = sorted((tmp_path / "results").glob("*.json"))
@@ -128,7 +152,11 @@ def test_quick_driver_run_writes_valid_json(tmp_path):
     assert rows["numpy_ref"]["ratio_to_numpy_ref"] == 1.0
     assert rows["tinygrad_rnn"]["ratio_to_torch_fused"] is None  # torch was not part of this run
     assert sorted((r["impl"], r["T"]) for r in res["scaling"]) == [
-        ("numpy_ref", 3), ("numpy_ref", 6), ("tinygrad_rnn", 3), ("tinygrad_rnn", 6)]
+        ("numpy_ref", 3),
+        ("numpy_ref", 6),
+        ("tinygrad_rnn", 3),
+        ("tinygrad_rnn", 6),
+    ]
     assert res["env"]["machine"]["logical_cores"] >= 1
     text = readme.read_text()
     assert text.startswith("intro stays\n") and text.endswith("tail stays\n") and "\nold\n" not in text
@@ -154,6 +182,7 @@ def test_failed_check_is_reported_and_flagged():
                     loss, g = r.result()
                     g = dict(g, weight_hh_l0=g["weight_hh_l0"] * 1.01, x=g["x"].astype(np.float64))
                     return loss, g
+
             return Runner()
 
     chk = rnn_bptt.run_check(Broken, "gru")
@@ -161,10 +190,28 @@ def test_failed_check_is_reported_and_flagged():
     assert any(p.startswith("weight_hh_l0 rel. error") for p in chk["problems"])
     assert "x gradient is float64, not float32" in chk["problems"]
     cfg = common.Config("gru", 2, 3, 4, 5)
-    row = rnn_bptt.aggregate([{"impl": "broken", "label": "broken", "status": "check_failed", "check": chk,
-                               "times_ms": [2.0, 1.0, 3.0], "rss_delta_mb": 1.0}], cfg, 100.0)
+    row = rnn_bptt.aggregate(
+        [
+            {
+                "impl": "broken",
+                "label": "broken",
+                "status": "check_failed",
+                "check": chk,
+                "times_ms": [2.0, 1.0, 3.0],
+                "rss_delta_mb": 1.0,
+            }
+        ],
+        cfg,
+        100.0,
+    )
     assert row["status"] == "check_failed" and row["flagged"] is True and row["median_ms"] == 2.0
-    md = rnn_bptt.render_markdown({"started_utc": "t", "quick": True, "settings": {
-        "rounds": 1, "warmup": 1, "repeats": 3, "budget_s": 1.0}, "configs": [
-        cfg.as_dict() | {"key": cfg.key, "gemm_gflop_per_step": 0.0}], "results": [row]})
+    md = rnn_bptt.render_markdown(
+        {
+            "started_utc": "t",
+            "quick": True,
+            "settings": {"rounds": 1, "warmup": 1, "repeats": 3, "budget_s": 1.0},
+            "configs": [cfg.as_dict() | {"key": cfg.key, "gemm_gflop_per_step": 0.0}],
+            "results": [row],
+        }
+    )
     assert "**FAILED**" in md and "2.00 ⚠" in md

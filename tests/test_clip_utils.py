@@ -1,4 +1,5 @@
 """nn.utils: clip_grad_norm_ / clip_grad_value_ against torch, non-finite norms, pad_sequence."""
+
 import math
 
 import numpy as np
@@ -88,8 +89,11 @@ def test_clip_grad_norm_nonfinite(torch, bad, norm_type):
     for p in ours:
         p.grad = tg.Tensor(np.where(np.arange(p.size).reshape(p.shape) == 0, bad, p.grad.numpy()))
     kept = [p.grad for p in ours]
-    with pytest.raises(RuntimeError, match=rf"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
-                                           r"of 3 parameter\(s\) is non-finite \((nan|inf)\).*error_if_nonfinite=False"):
+    with pytest.raises(
+        RuntimeError,
+        match=rf"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
+        r"of 3 parameter\(s\) is non-finite \((nan|inf)\).*error_if_nonfinite=False",
+    ):
         U.clip_grad_norm_(ours, 1.0, norm_type=norm_type, error_if_nonfinite=True)
     assert all(p.grad is k for p, k in zip(ours, kept))  # untouched after the error
     # without the flag the gradients are scaled by the non-finite coefficient, exactly as torch does
@@ -138,10 +142,12 @@ def test_clip_errors():
 def test_pad_sequence_matches_torch(torch, batch_first, padding_value):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal((n, 2, 3)).astype(np.float32) for n in (3, 1, 4)]
-    padded, lengths = U.pad_sequence([tg.Tensor(a) for a in arrays], batch_first=batch_first,
-                                     padding_value=padding_value)
-    ref = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrays], batch_first=batch_first,
-                                          padding_value=padding_value)
+    padded, lengths = U.pad_sequence(
+        [tg.Tensor(a) for a in arrays], batch_first=batch_first, padding_value=padding_value
+    )
+    ref = torch.nn.utils.rnn.pad_sequence(
+        [torch.tensor(a) for a in arrays], batch_first=batch_first, padding_value=padding_value
+    )
     assert lengths == [3, 1, 4] and all(type(n) is int for n in lengths)
     assert padded.dtype == np.float32
     np.testing.assert_array_equal(padded.numpy(), ref.numpy())
@@ -161,13 +167,13 @@ def test_pad_sequence_layout_and_gradcheck(lens, trailing, batch_first):
         assert (out[i, n:] == 9.0).all()
     if sum(lens) > 0:
         weights = tg.Tensor(rng.standard_normal(padded.shape))
-        assert tg.gradcheck(lambda *xs: (U.pad_sequence(list(xs), batch_first=batch_first)[0] * weights).sum(),
-                            seqs)
+        assert tg.gradcheck(lambda *xs: (U.pad_sequence(list(xs), batch_first=batch_first)[0] * weights).sum(), seqs)
 
 
 def test_pad_sequence_int_sequences_and_lengths():
-    padded, lengths = U.pad_sequence([tg.Tensor(np.array([1, 2, 3])), tg.Tensor(np.array([4]))], batch_first=True,
-                                     padding_value=0)
+    padded, lengths = U.pad_sequence(
+        [tg.Tensor(np.array([1, 2, 3])), tg.Tensor(np.array([4]))], batch_first=True, padding_value=0
+    )
     assert padded.dtype == np.int64 and lengths == [3, 1]
     np.testing.assert_array_equal(padded.numpy(), [[1, 2, 3], [4, 0, 0]])
 
@@ -176,8 +182,11 @@ def test_pad_sequence_errors():
     a = tg.Tensor(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="pad_sequence: got an empty list of sequences"):
         U.pad_sequence([])
-    with pytest.raises(ValueError, match=r"sequence 1 has shape \(2, 4\) but sequence 0 has shape \(2, 3\); all "
-                                         r"sequences must share the trailing dims \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sequence 1 has shape \(2, 4\) but sequence 0 has shape \(2, 3\); all "
+        r"sequences must share the trailing dims \(3,\)",
+    ):
         U.pad_sequence([a, tg.Tensor(np.zeros((2, 4)))])
     with pytest.raises(TypeError, match="sequence 1 is float32 but sequence 0 is float64"):
         U.pad_sequence([a, tg.Tensor(np.zeros((1, 3), np.float32))])

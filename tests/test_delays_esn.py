@@ -1,6 +1,7 @@
 """Multiple delay paths (``MultiDelayRNN``) and echo state networks (``EchoStateNetwork``): float64 gradchecks,
 exact delay semantics, the reservoir's spectral radius and fixed weights, the closed-form readout, Mackey–Glass
 scores, a fixed-seed long-lag learning test, input errors and smoke runs of both examples."""
+
 import importlib.util
 import pathlib
 
@@ -31,8 +32,13 @@ def test_multi_delay_gradcheck():
     delay, so every delay arc is used at least once."""
     tg.set_default_dtype("float64")
     m = MultiDelayRNN(2, 3, delays=(1, 2, 4))
-    assert sorted(n for n, _ in m.named_parameters()) == ["in_proj.bias", "in_proj.weight", "weight_hh_d1",
-                                                           "weight_hh_d2", "weight_hh_d4"]
+    assert sorted(n for n, _ in m.named_parameters()) == [
+        "in_proj.bias",
+        "in_proj.weight",
+        "weight_hh_d1",
+        "weight_hh_d2",
+        "weight_hh_d4",
+    ]
     x = _f64(6, 2, 2, seed=1)
     assert tg.gradcheck(lambda x, *_: m(x), [x, *m.parameters()])
 
@@ -78,9 +84,13 @@ def test_input_impulse_reaches_only_multiples_of_the_delay():
 
 
 def test_multi_delay_errors():
-    for bad, msg in (((0, 4), "delays must be positive ints, got 0"), ((1, 2.5), "positive ints, got 2.5"),
-                     ((1, 4, 4), r"delays must be unique, got \(1, 4, 4\)"), ((), "must not be empty"),
-                     ((True,), "positive ints, got True")):
+    for bad, msg in (
+        ((0, 4), "delays must be positive ints, got 0"),
+        ((1, 2.5), "positive ints, got 2.5"),
+        ((1, 4, 4), r"delays must be unique, got \(1, 4, 4\)"),
+        ((), "must not be empty"),
+        ((True,), "positive ints, got True"),
+    ):
         with pytest.raises(ValueError, match=msg):
             MultiDelayRNN(2, 3, delays=bad)
     with pytest.raises(TypeError, match="delays must be a sequence"):
@@ -115,19 +125,19 @@ def test_esn_spectral_radius_is_the_requested_one(radius):
     measured = np.abs(np.linalg.eigvals(esn.weight_res.numpy())).max()
     assert abs(measured - radius) < 1e-6 and abs(esn.spectral_radius_ - radius) < 1e-6
     nz = (esn.weight_res.numpy() != 0).mean()
-    assert 0.1 < nz < 0.3                                   # sparse: about `density` of the entries are set
+    assert 0.1 < nz < 0.3  # sparse: about `density` of the entries are set
 
 
 def test_esn_reservoir_is_fixed_and_only_the_readout_trains():
     tg.set_default_dtype("float64")
     esn = EchoStateNetwork(2, 30, seed=0, output_size=1)
     assert [n for n, _ in esn.named_parameters()] == ["readout.weight", "readout.bias"]
-    assert {"weight_in", "weight_res"} <= set(esn.state_dict())          # saved, as buffers
+    assert {"weight_in", "weight_res"} <= set(esn.state_dict())  # saved, as buffers
     assert not esn.weight_res.requires_grad and not esn.weight_in.requires_grad
     w_res, w_in = esn.weight_res.numpy().copy(), esn.weight_in.numpy().copy()
     u = tg.Tensor(np.random.default_rng(0).standard_normal((40, 3, 2)))
     X = esn.run_reservoir(u)
-    Y = X.numpy()[..., :1] * 2.0 - 0.5               # a target the readout can fit exactly
+    Y = X.numpy()[..., :1] * 2.0 - 0.5  # a target the readout can fit exactly
     losses = esn.fit_gradient(X, Y, steps=300, lr=5e-2)
     assert losses[-1] < 0.05 * losses[0]
     np.testing.assert_array_equal(esn.weight_res.numpy(), w_res)
@@ -160,7 +170,7 @@ def test_ridge_readout_solves_the_normal_equations():
     esn.fit_ridge(X, Y, ridge=lam)
     Xa = np.concatenate([X.reshape(-1, 20), np.ones((100, 1))], 1)
     reg = lam * np.eye(21)
-    reg[-1, -1] = 0.0                                            # the bias is not penalised
+    reg[-1, -1] = 0.0  # the bias is not penalised
     Wa = np.linalg.solve(Xa.T @ Xa + reg, Xa.T @ Y.reshape(-1, 2))
     np.testing.assert_allclose(esn.readout.weight.numpy(), Wa[:-1].T, atol=1e-10)
     np.testing.assert_allclose(esn.readout.bias.numpy(), Wa[-1], atol=1e-10)
@@ -173,9 +183,9 @@ def test_ridge_readout_solves_the_normal_equations():
 def test_mackey_glass_is_deterministic_and_in_its_usual_range():
     s = mackey_glass(1500)
     assert s.shape == (1500,) and np.array_equal(s, mackey_glass(1500))
-    assert 0.2 < s.min() < 0.6 and 1.1 < s.max() < 1.5       # the τ = 17 attractor spans about [0.4, 1.35]
-    assert s[:500].std() > 0.15                             # not decayed to a fixed point: it keeps oscillating
-    assert not np.allclose(s, mackey_glass(1500, tau=6.0))   # τ matters (τ = 6 is periodic)
+    assert 0.2 < s.min() < 0.6 and 1.1 < s.max() < 1.5  # the τ = 17 attractor spans about [0.4, 1.35]
+    assert s[:500].std() > 0.15  # not decayed to a fixed point: it keeps oscillating
+    assert not np.allclose(s, mackey_glass(1500, tau=6.0))  # τ matters (τ = 6 is periodic)
 
 
 def test_esn_mackey_glass_one_step_and_free_running():
@@ -198,14 +208,16 @@ def test_esn_mackey_glass_one_step_and_free_running():
 
 
 def test_esn_errors():
-    for kw, msg in (({"spectral_radius": 0.0}, "spectral_radius must be > 0"),
-                    ({"leak_rate": 0.0}, r"leak_rate must be in \(0, 1\]"),
-                    ({"density": 1.5}, r"density must be in \(0, 1\]"),
-                    ({"input_scaling": -1.0}, "input_scaling must be >= 0")):
+    for kw, msg in (
+        ({"spectral_radius": 0.0}, "spectral_radius must be > 0"),
+        ({"leak_rate": 0.0}, r"leak_rate must be in \(0, 1\]"),
+        ({"density": 1.5}, r"density must be in \(0, 1\]"),
+        ({"input_scaling": -1.0}, "input_scaling must be >= 0"),
+    ):
         with pytest.raises(ValueError, match=msg):
             EchoStateNetwork(1, 30, density=0.3, **kw) if "density" not in kw else EchoStateNetwork(1, 30, **kw)
     with pytest.raises(ValueError, match="spectral radius 0 and cannot be rescaled"):
-        EchoStateNetwork(1, 1, density=1e-9, seed=0)                    # an all-zero reservoir
+        EchoStateNetwork(1, 1, density=1e-9, seed=0)  # an all-zero reservoir
     esn = EchoStateNetwork(1, 10, density=0.5, seed=0, output_size=2)
     with pytest.raises(ValueError, match=r"expected input \(T, N, input_size=1\)"):
         esn.run_reservoir(tg.randn(5, 2))
@@ -234,10 +246,27 @@ def test_delay_memory_example_runs(capsys):
 
 
 def test_echo_state_example_runs(capsys, tmp_path):
-    res = _load("echo_state").main(["--reservoir", "40", "--train", "300", "--test", "60", "--washout", "50",
-                                    "--horizon", "20", "--radii", "0.5", "1.1", "--plot", str(tmp_path / "p.png")])
+    res = _load("echo_state").main(
+        [
+            "--reservoir",
+            "40",
+            "--train",
+            "300",
+            "--test",
+            "60",
+            "--washout",
+            "50",
+            "--horizon",
+            "20",
+            "--radii",
+            "0.5",
+            "1.1",
+            "--plot",
+            str(tmp_path / "p.png"),
+        ]
+    )
     assert abs(res["spectral_radius"] - 0.95) < 1e-6 and set(res["sweep"]) == {0.5, 1.1}
-    assert res["one_step_nrmse"] < 0.2                       # even a 40-unit reservoir predicts one step ahead
+    assert res["one_step_nrmse"] < 0.2  # even a 40-unit reservoir predicts one step ahead
     out = capsys.readouterr().out
     assert "spectral radius sweep" in out and "free-running NRMSE" in out
     assert (tmp_path / "p.png").exists() or "matplotlib is not importable" in out

@@ -1,4 +1,5 @@
 """Dtype discipline (no silent upcasts, forward or backward), seeding, and backend selection."""
+
 import json
 import os
 import subprocess
@@ -7,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import requires_gpu
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import backend
 from tinygrad_rnn.backend import BackendError, resolve_backend
-
-from conftest import requires_gpu
 
 REPO = Path(__file__).resolve().parents[1]
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -35,9 +35,9 @@ OPS = {
     "div_float": lambda x, w, v: x / 3.0,
     "rdiv_int": lambda x, w, v: 2 / x,
     "mul_bool": lambda x, w, v: x * True,
-    "pow_int": lambda x, w, v: x ** 2,
-    "pow_float": lambda x, w, v: x ** 0.5,
-    "rpow_float": lambda x, w, v: 2.0 ** x,
+    "pow_int": lambda x, w, v: x**2,
+    "pow_float": lambda x, w, v: x**0.5,
+    "rpow_float": lambda x, w, v: 2.0**x,
     # NumPy scalars and 0-d arrays (np.float64 subclasses Python float: must not upcast either)
     "mul_np_float64": lambda x, w, v: x * np.float64(1.5),
     "rmul_np_float64": lambda x, w, v: np.float64(1.5) * x,
@@ -85,7 +85,7 @@ OPS = {
     # linear algebra and movement
     "matmul": lambda x, w, v: x @ w,
     "matvec": lambda x, w, v: x @ v,
-    "pow_tensor": lambda x, w, v: x ** v,
+    "pow_tensor": lambda x, w, v: x**v,
     "maximum_tensor": lambda x, w, v: tg.maximum(x, v),
     "reshape": lambda x, w, v: x.reshape(3, 2),
     "transpose": lambda x, w, v: x.T @ x,
@@ -99,7 +99,7 @@ OPS = {
     "pad": lambda x, w, v: tg.pad(x, [(1, 1), (0, 1)]),
     "clip": lambda x, w, v: x.clip(0.8, 1.2),
     "astype_same": lambda x, w, v: x.astype(x.dtype) * 2,
-    "rnn_cell": lambda x, w, v: ((x @ w).tanh() * 0.5 + (x * v).sigmoid().sum(axis=1, keepdims=True)),
+    "rnn_cell": lambda x, w, v: (x @ w).tanh() * 0.5 + (x * v).sigmoid().sum(axis=1, keepdims=True),
 }
 
 
@@ -192,10 +192,18 @@ def test_set_default_dtype_rejects_non_float():
     assert tg.get_default_dtype() == F32
 
 
-@pytest.mark.parametrize("op", [
-    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
-    lambda a, b: a.maximum(b), lambda a, b: tg.where(a.data > 0, a, b),
-], ids=["add", "sub", "mul", "div", "maximum", "where"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda a, b: a + b,
+        lambda a, b: a - b,
+        lambda a, b: a * b,
+        lambda a, b: a / b,
+        lambda a, b: a.maximum(b),
+        lambda a, b: tg.where(a.data > 0, a, b),
+    ],
+    ids=["add", "sub", "mul", "div", "maximum", "where"],
+)
 def test_mixing_float32_and_float64_tensors_raises(op):
     a = tg.Tensor(np.ones((2, 3), np.float32))
     b = tg.Tensor(np.ones((2, 3), np.float64))
@@ -251,6 +259,7 @@ def test_numpy_returns_ndarray():
 
 
 # ---- backend selection ---------------------------------------------------------------------------------
+
 
 class FakeCupy:
     __name__ = "cupy"
@@ -336,8 +345,9 @@ def _run_python(code, env_value):
     env = dict(os.environ)
     env["TINYGRAD_RNN_BACKEND"] = env_value
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=str(REPO), capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=str(REPO), capture_output=True, text=True, timeout=60
+    )
 
 
 def test_import_with_bogus_backend_fails_clearly():
@@ -348,9 +358,12 @@ def test_import_with_bogus_backend_fails_clearly():
 
 
 def test_import_with_auto_backend():
-    r = _run_python("import tinygrad_rnn as tg; x = tg.Tensor([1.0, 2.0], requires_grad=True); "
-                    "(x * x).sum().backward(); "
-                    "print(tg.backend.name, type(x.data).__module__, x.grad.numpy().tolist())", "auto")
+    r = _run_python(
+        "import tinygrad_rnn as tg; x = tg.Tensor([1.0, 2.0], requires_grad=True); "
+        "(x * x).sum().backward(); "
+        "print(tg.backend.name, type(x.data).__module__, x.grad.numpy().tolist())",
+        "auto",
+    )
     assert r.returncode == 0, r.stderr
     name, module, grads = r.stdout.split(maxsplit=2)
     assert grads.strip() == "[2.0, 4.0]"

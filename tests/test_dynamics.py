@@ -1,6 +1,7 @@
 """Dynamical-system recurrences in ``tinygrad_rnn.models.dynamics``: the notes' Euler-integrated driven spring
 and leaky units with fixed / sampled / learned time constants. Float64 gradchecks, an exact NumPy reference,
 input errors, fixed-seed learning tests and smoke runs of the two examples."""
+
 import importlib.util
 import pathlib
 
@@ -180,8 +181,9 @@ def test_spring_fit_example_smoke(tmp_path, capsys):
 
 
 def test_leaky_timescales_example_smoke(capsys):
-    res = _load("leaky_timescales").main(["--modes", "sampled", "--steps", "3", "--length", "12", "--window",
-                                          "4", "--hidden", "4"])
+    res = _load("leaky_timescales").main(
+        ["--modes", "sampled", "--steps", "3", "--length", "12", "--window", "4", "--hidden", "4"]
+    )
     assert list(res) == ["sampled"] and np.isfinite(res["sampled"])
     assert "τ sampled in [1, 50]" in capsys.readouterr().out
     with pytest.raises(SystemExit):

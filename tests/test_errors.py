@@ -1,4 +1,5 @@
 """Bad input fails early with an error that says which op, and what was wrong with which shapes/dtypes/axes."""
+
 import re
 
 import numpy as np
@@ -19,6 +20,7 @@ def _raises(exc, fn, *needles):
 
 # ---- shapes in binary ops, matmul, joins ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("a_shape, b_shape", [((2, 3), (4, 5)), ((2, 3), (2,)), ((5,), (4,)), ((2, 3, 4), (2, 5, 6))])
 def test_matmul_shape_mismatch_names_op_and_both_shapes(a_shape, b_shape):
     a, b = tg.randn(*a_shape, requires_grad=True), tg.randn(*b_shape)
@@ -30,10 +32,17 @@ def test_matmul_with_0d_operand():
     _raises(ValueError, lambda: tg.randn(2, 3) @ tg.Tensor(2.0), "matmul", "(2, 3)", "()")
 
 
-@pytest.mark.parametrize("name, op", [
-    ("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
-    ("div", lambda a, b: a / b), ("maximum", lambda a, b: a.maximum(b)), ("minimum", lambda a, b: tg.minimum(a, b)),
-])
+@pytest.mark.parametrize(
+    "name, op",
+    [
+        ("add", lambda a, b: a + b),
+        ("sub", lambda a, b: a - b),
+        ("mul", lambda a, b: a * b),
+        ("div", lambda a, b: a / b),
+        ("maximum", lambda a, b: a.maximum(b)),
+        ("minimum", lambda a, b: tg.minimum(a, b)),
+    ],
+)
 def test_broadcast_mismatch_names_op_and_both_shapes(name, op):
     a, b = tg.randn(2, 3, requires_grad=True), tg.randn(4, 3)
     msg = _raises(ValueError, lambda: op(a, b), name)
@@ -77,6 +86,7 @@ def test_where_with_non_boolean_cond():
 
 # ---- what a tensor may hold -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
 def test_requires_grad_on_non_float_tensor(dtype):
     data = np.zeros(3, dtype=dtype)
@@ -97,8 +107,9 @@ def test_turning_off_requires_grad_on_non_leaf():
     _raises(RuntimeError, lambda: y.requires_grad_(False), "non-leaf", "detach")
 
 
-@pytest.mark.parametrize("data", ["abc", b"abc", ["a", "b"], np.array(["x", "y"])], ids=["str", "bytes", "str_list",
-                                                                                        "str_array"])
+@pytest.mark.parametrize(
+    "data", ["abc", b"abc", ["a", "b"], np.array(["x", "y"])], ids=["str", "bytes", "str_list", "str_array"]
+)
 def test_strings_refused(data):
     msg = _raises(TypeError, lambda: tg.Tensor(data), "Tensor")
     assert "string" in msg or "unsupported dtype <U1" in msg, msg
@@ -127,18 +138,22 @@ def test_string_operand_refused():
 
 # ---- axes ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, fn", [
-    ("sum", lambda x, ax: x.sum(axis=ax)),
-    ("mean", lambda x, ax: x.mean(axis=ax)),
-    ("max", lambda x, ax: x.max(axis=ax)),
-    ("softmax", lambda x, ax: x.softmax(ax)),
-    ("softmax", lambda x, ax: tg.softmax(x, axis=ax)),
-    ("log_softmax", lambda x, ax: x.log_softmax(ax)),
-    ("concat", lambda x, ax: tg.concat([x, x], axis=ax)),
-    ("unbind", lambda x, ax: x.unbind(ax)),
-    ("unbind", lambda x, ax: tg.unbind(x, axis=ax)),
-    ("split", lambda x, ax: tg.split(x, 1, axis=ax)),
-])
+
+@pytest.mark.parametrize(
+    "name, fn",
+    [
+        ("sum", lambda x, ax: x.sum(axis=ax)),
+        ("mean", lambda x, ax: x.mean(axis=ax)),
+        ("max", lambda x, ax: x.max(axis=ax)),
+        ("softmax", lambda x, ax: x.softmax(ax)),
+        ("softmax", lambda x, ax: tg.softmax(x, axis=ax)),
+        ("log_softmax", lambda x, ax: x.log_softmax(ax)),
+        ("concat", lambda x, ax: tg.concat([x, x], axis=ax)),
+        ("unbind", lambda x, ax: x.unbind(ax)),
+        ("unbind", lambda x, ax: tg.unbind(x, axis=ax)),
+        ("split", lambda x, ax: tg.split(x, 1, axis=ax)),
+    ],
+)
 @pytest.mark.parametrize("axis", [2, -3, 7])
 def test_out_of_range_axis(name, fn, axis):
     x = tg.randn(2, 3, requires_grad=True)
@@ -181,6 +196,7 @@ def test_squeeze_non_unit_axis():
 
 # ---- movement ------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(4, 2), (5,), (-1, 4), (7, -1)])
 def test_reshape_to_incompatible_shape(shape):
     x = tg.randn(2, 3, requires_grad=True)
@@ -202,14 +218,18 @@ def test_split_non_positive_size():
     _raises(ValueError, lambda: tg.split(tg.randn(3), 0), "split", "positive", "0")
 
 
-@pytest.mark.parametrize("pad_width", [
-    [(1, 1)],                      # too few pairs
-    [(1, 1), (1, 1), (0, 0)],      # too many pairs
-    [(1, 1), (-1, 0)],             # negative
-    [(1, 1), (1,)],                # not a pair
-    [1, 2],                        # ints instead of pairs
-    5,                             # not a sequence at all
-], ids=["few", "many", "negative", "short_pair", "ints", "scalar"])
+@pytest.mark.parametrize(
+    "pad_width",
+    [
+        [(1, 1)],  # too few pairs
+        [(1, 1), (1, 1), (0, 0)],  # too many pairs
+        [(1, 1), (-1, 0)],  # negative
+        [(1, 1), (1,)],  # not a pair
+        [1, 2],  # ints instead of pairs
+        5,  # not a sequence at all
+    ],
+    ids=["few", "many", "negative", "short_pair", "ints", "scalar"],
+)
 def test_pad_with_wrong_pad_width(pad_width):
     x = tg.randn(2, 3)
     msg = _raises(ValueError, lambda: tg.pad(x, pad_width), "pad", "pad_width")
@@ -232,6 +252,7 @@ def test_indexing_too_many_indices_and_float_index():
 
 # ---- scalars --------------------------------------------------------------------------------------------------
 
+
 def test_item_on_multi_element_tensor():
     _raises(ValueError, lambda: tg.randn(2, 3).item(), "item", "(2, 3)")
     _raises(ValueError, lambda: float(tg.randn(2)), "item", "(2,)")
@@ -248,6 +269,7 @@ def test_set_default_dtype_rejects_non_float():
 
 
 # ---- autograd misuse -------------------------------------------------------------------------------------------
+
 
 def test_grad_on_input_that_does_not_require_grad():
     w = tg.randn(3, requires_grad=True)
@@ -278,8 +300,11 @@ def test_backward_non_scalar_without_grad():
     _raises(RuntimeError, lambda: y.backward(), "backward", "scalar", "(2, 3)")
 
 
-@pytest.mark.parametrize("bad", [np.ones(3, np.float32), np.ones((3, 2), np.float32), tg.ones(2, 2), tg.ones(6)],
-                         ids=["array_short", "array_transposed", "tensor_square", "tensor_flat"])
+@pytest.mark.parametrize(
+    "bad",
+    [np.ones(3, np.float32), np.ones((3, 2), np.float32), tg.ones(2, 2), tg.ones(6)],
+    ids=["array_short", "array_transposed", "tensor_square", "tensor_flat"],
+)
 def test_backward_with_grad_of_wrong_shape(bad):
     x = tg.randn(2, 3, requires_grad=True)
     y = x * 2.0

@@ -1,4 +1,5 @@
 """The examples' pictures (--plot / --heatmap) are written as real PNGs (matplotlib is in the examples extra)."""
+
 import importlib.util
 import pathlib
 

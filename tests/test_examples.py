@@ -1,4 +1,5 @@
 """The example scripts run end to end (tiny settings) and produce what they promise."""
+
 import importlib.util
 import pathlib
 
@@ -19,8 +20,28 @@ def _load(name):
 def test_char_lstm_trains_samples_and_checkpoints(tmp_path, capsys):
     mod = _load("char_lstm")
     out = tmp_path / "ck.npz"
-    res = mod.main(["--corpus", "zen", "--steps", "40", "--hidden", "32", "--embed", "8", "--batch", "8",
-                    "--bptt", "16", "--lr", "1e-2", "--sample-len", "40", "--out", str(out)])
+    res = mod.main(
+        [
+            "--corpus",
+            "zen",
+            "--steps",
+            "40",
+            "--hidden",
+            "32",
+            "--embed",
+            "8",
+            "--batch",
+            "8",
+            "--bptt",
+            "16",
+            "--lr",
+            "1e-2",
+            "--sample-len",
+            "40",
+            "--out",
+            str(out),
+        ]
+    )
     assert res["last_loss"] < res["first_loss"] - 0.5
     printed = capsys.readouterr().out
     assert "sample (temperature" in printed and "loss curve" in printed
@@ -28,7 +49,7 @@ def test_char_lstm_trains_samples_and_checkpoints(tmp_path, capsys):
     assert set(ck) == {"model", "optimizer", "vocab", "config", "losses"}
     assert ck["losses"].shape == (40,)
     model = mod.CharLM(len(ck["vocab"]), 8, 32)
-    model.load_state_dict(ck["model"])                     # the checkpoint restores the model
+    model.load_state_dict(ck["model"])  # the checkpoint restores the model
     np.testing.assert_array_equal(model.embed.weight.numpy(), ck["model"]["embed.weight"].numpy())
 
 
@@ -36,8 +57,26 @@ def test_char_lstm_reads_a_text_file(tmp_path):
     mod = _load("char_lstm")
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("abcabcabcabc " * 40, encoding="utf-8")
-    res = mod.main(["--corpus", str(corpus), "--steps", "30", "--hidden", "16", "--embed", "4", "--batch", "4",
-                    "--bptt", "8", "--sample-len", "5", "--out", str(tmp_path / "c.npz")])
+    res = mod.main(
+        [
+            "--corpus",
+            str(corpus),
+            "--steps",
+            "30",
+            "--hidden",
+            "16",
+            "--embed",
+            "4",
+            "--batch",
+            "4",
+            "--bptt",
+            "8",
+            "--sample-len",
+            "5",
+            "--out",
+            str(tmp_path / "c.npz"),
+        ]
+    )
     assert res["last_loss"] < res["first_loss"]
 
 

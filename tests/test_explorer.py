@@ -7,6 +7,7 @@ vanilla RNN unfolded over T steps (a_0 = 0, so w^(a)'s copy at t = 1 multiplies 
   ∂C/∂w^(o): w^(o) × 1 (at t = T);
 * an output per step:     the same, except that w^(o) is used at every step (× T).
 """
+
 import json
 import re
 import shutil
@@ -31,14 +32,17 @@ def _expected(T: int, per_step: bool, weight: str) -> dict:
     """The hand-derived copies: weight -> the steps whose copy the gradient uses."""
     every = [f"t={t}" for t in range(1, T + 1)]
     wo = every if per_step else [f"t={T}"]
-    return {"w^(x)": {"w^(x)": every, "w^(a)": every[1:], "w^(o)": wo},
-            "w^(a)": {"w^(x)": [], "w^(a)": every, "w^(o)": wo},
-            "w^(o)": {"w^(x)": [], "w^(a)": [], "w^(o)": wo}}[weight]
+    return {
+        "w^(x)": {"w^(x)": every, "w^(a)": every[1:], "w^(o)": wo},
+        "w^(a)": {"w^(x)": [], "w^(a)": every, "w^(o)": wo},
+        "w^(o)": {"w^(x)": [], "w^(a)": [], "w^(o)": wo},
+    }[weight]
 
 
 def _data(text: str) -> dict:
-    return json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', text,
-                                re.S).group(1))
+    return json.loads(
+        re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', text, re.S).group(1)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +61,10 @@ def test_page_embeds_every_setting_offline(page):
     assert all(s.startswith("<svg ") and s.rstrip().endswith("</svg>") for s in svgs.values())
     assert set(_data(text)) == keys
     # self-contained: the only URLs are the SVG namespace; no external script, style, image or font
-    assert set(re.findall(r"https?://[^\s\"'<>)]*", text)) <= {"http://www.w3.org/2000/svg",
-                                                                "http://www.w3.org/1999/xlink"}
+    assert set(re.findall(r"https?://[^\s\"'<>)]*", text)) <= {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+    }
     assert not re.search(r"<(?:link|img|iframe)\b|<script[^>]+\bsrc=|@import|url\(", text)
     for tag in ('id="T"', 'type="range"', 'id="per-step"', 'id="param"', 'id="graph"', 'id="copies"'):
         assert tag in text
@@ -97,13 +103,15 @@ def test_build_is_deterministic_and_the_committed_page_is_current(page, tmp_path
     committed = ROOT / "viz" / "explorer.html"
     assert committed.exists(), "run `make explorer` to generate viz/explorer.html"
     # the text and counts do not depend on the Graphviz version (the layout may): they must be current
-    assert _data(committed.read_text(encoding="utf-8")) == _data(page.read_text(encoding="utf-8")), \
+    assert _data(committed.read_text(encoding="utf-8")) == _data(page.read_text(encoding="utf-8")), (
         "viz/explorer.html is stale: run `make explorer`"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
 # In a real browser: the system Chromium driven by Selenium
 # ---------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def browser():
@@ -115,8 +123,13 @@ def browser():
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -170,8 +183,10 @@ def test_explorer_in_headless_chromium(page, browser, tmp_path):
     sa = state()
     assert sa["key"] == "5-1-wa" and sa["counts"] == {"wa": 5, "wo": 5} and sa["used"] == 10
     assert "none of w(x)" in sa["copies"]
-    table = {r.get_attribute("data-weight"): r.find_element(By.CSS_SELECTOR, "td.n").text
-             for r in d.find_elements(By.CSS_SELECTOR, "#copies-table tr[data-weight]")}
+    table = {
+        r.get_attribute("data-weight"): r.find_element(By.CSS_SELECTOR, "td.n").text
+        for r in d.find_elements(By.CSS_SELECTOR, "#copies-table tr[data-weight]")
+    }
     assert table == {"wx": "0", "wa": "5", "wo": "5"}
 
     # nothing was fetched and nothing went wrong

@@ -1,4 +1,5 @@
 """The fused sequence ops compute exactly what the composed cells compute, values and gradients."""
+
 import numpy as np
 import pytest
 
@@ -6,8 +7,12 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 
 VARIANTS = [
-    (nn.RNN, {}), (nn.RNN, {"nonlinearity": "relu"}), (nn.LSTM, {}), (nn.GRU, {}),
-    (nn.LSTM, {"num_layers": 2, "bidirectional": True}), (nn.GRU, {"bidirectional": True, "bias": False}),
+    (nn.RNN, {}),
+    (nn.RNN, {"nonlinearity": "relu"}),
+    (nn.LSTM, {}),
+    (nn.GRU, {}),
+    (nn.LSTM, {"num_layers": 2, "bidirectional": True}),
+    (nn.GRU, {"bidirectional": True, "bias": False}),
     (nn.RNN, {"num_layers": 2, "bidirectional": True, "batch_first": True}),
 ]
 
@@ -96,7 +101,7 @@ def test_fused_float32_stays_float32_and_frees_its_buffers():
     assert x.grad.dtype == np.float32
     assert all(p.grad.dtype == np.float32 for p in layer.parameters())
     with pytest.raises(RuntimeError, match="retain_graph"):
-        out.sum().backward()                  # its saved activations were released
+        out.sum().backward()  # its saved activations were released
 
 
 def test_drawing_a_fused_layer_shows_the_unfolded_steps():

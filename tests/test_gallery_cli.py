@@ -3,6 +3,7 @@
 These tests render with Graphviz on purpose and do not skip without it: CI installs graphviz, and a
 missing `dot` must fail loudly here rather than leave the gallery untested.
 """
+
 import os
 import subprocess
 import sys
@@ -38,10 +39,28 @@ EXPECTED = {
     "tbptt_window2": ["window 2 (steps 4-6)", "a₃ (detached)", "detached state (✂ BPTT cut)", "C₂"],
     "spring_euler_T3": ["k", "m", "h", "A", "s₀", "v₀", "s₃", "v₃", "cos(2)", "t = 3"],
     "recursive_tree": ["compose.weightᵀ", "compose.bias", "head.weightᵀ", "E[leaf tokens 0, 1, 2, 3]", "tanh", "y"],
-    "seq2seq_attention_step": ["additive attention", "softmax", "attention.v.weightᵀ", "attention.key_proj.bias",
-                               "H^enc = h₁…h₃ (keys)", "s₀ (decoder state)", "GRU cell", "logits", "s₁"],
-    "transformer_block": ["attn.q_proj.weightᵀ", "attn.out_proj.bias", "norm1.weight", "ff2.weightᵀ", "softmax",
-                          "-1e9 (padded key)", "1/√d_h", "x", "out"],
+    "seq2seq_attention_step": [
+        "additive attention",
+        "softmax",
+        "attention.v.weightᵀ",
+        "attention.key_proj.bias",
+        "H^enc = h₁…h₃ (keys)",
+        "s₀ (decoder state)",
+        "GRU cell",
+        "logits",
+        "s₁",
+    ],
+    "transformer_block": [
+        "attn.q_proj.weightᵀ",
+        "attn.out_proj.bias",
+        "norm1.weight",
+        "ff2.weightᵀ",
+        "softmax",
+        "-1e9 (padded key)",
+        "1/√d_h",
+        "x",
+        "out",
+    ],
 }
 SUMMARY_END = "∂C/∂w^(x) uses w^(a): 2 (t=2, t=3); w^(o): 1 (t=3); w^(x): 3 (t=1, t=2, t=3)"
 SUMMARY_PER_STEP = "∂C/∂w^(x) uses w^(a): 2 (t=2, t=3); w^(o): 3 (t=1, t=2, t=3); w^(x): 3 (t=1, t=2, t=3)"
@@ -118,8 +137,12 @@ def test_cli_writes_svg_and_dot(tmp_path, capsys):
     assert (tmp_path / "notes.dot").read_text(encoding="utf-8").startswith("digraph")
     assert "wrote" in capsys.readouterr().out
 
-    assert cli(["--model", "lstm", "--layers", "2", "--detail", "cell", "--format", "dot",
-                "--out", str(tmp_path / "lstm")]) == 0
+    assert (
+        cli(
+            ["--model", "lstm", "--layers", "2", "--detail", "cell", "--format", "dot", "--out", str(tmp_path / "lstm")]
+        )
+        == 0
+    )
     text = (tmp_path / "lstm.dot").read_text(encoding="utf-8")
     assert text.startswith("digraph") and "weight_hh_l1" in text and 'label="layer 1"' in text
     assert 'label="t = 3"' in text and "box3d" in text  # collapsed cells
@@ -127,15 +150,30 @@ def test_cli_writes_svg_and_dot(tmp_path, capsys):
 
 
 def test_cli_highlight_prints_the_copies_summary(tmp_path, capsys):
-    assert cli(["--model", "notes-rnn", "--highlight", "w^(x)", "--copies", "--format", "dot",
-                "--out", str(tmp_path / "wx.dot")]) == 0
+    assert (
+        cli(
+            [
+                "--model",
+                "notes-rnn",
+                "--highlight",
+                "w^(x)",
+                "--copies",
+                "--format",
+                "dot",
+                "--out",
+                str(tmp_path / "wx.dot"),
+            ]
+        )
+        == 0
+    )
     assert SUMMARY_END in capsys.readouterr().out
     text = (tmp_path / "wx.dot").read_text(encoding="utf-8")
     # w^(x), w^(a), b^(a) at each of 3 steps; w^(o), b^(o) only at t=3 (one output at the end)
     assert text.count("copy at t=") == 11 and "gradient path to w^(x)" in text
 
-    assert cli(["--model", "notes-rnn", "--highlight", "w^(x)", "--output-per-step", "--format", "dot",
-                "--out", "-"]) == 0
+    assert (
+        cli(["--model", "notes-rnn", "--highlight", "w^(x)", "--output-per-step", "--format", "dot", "--out", "-"]) == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith(SUMMARY_PER_STEP + "\n") and "digraph" in out
 
@@ -145,8 +183,9 @@ def test_cli_highlight_prints_the_copies_summary(tmp_path, capsys):
 
 
 def test_cli_unknown_highlight_lists_the_parameters(tmp_path, capsys):
-    assert cli(["--model", "notes-rnn", "--highlight", "w^(z)", "--format", "dot",
-                "--out", str(tmp_path / "x.dot")]) == 1
+    assert (
+        cli(["--model", "notes-rnn", "--highlight", "w^(z)", "--format", "dot", "--out", str(tmp_path / "x.dot")]) == 1
+    )
     err = capsys.readouterr().err
     assert "w^(z) is not a parameter" in err and "['b^(a)', 'b^(o)', 'w^(a)', 'w^(o)', 'w^(x)']" in err
     assert not (tmp_path / "x.dot").exists()
@@ -173,8 +212,19 @@ def test_cli_usage(capsys):
         cli(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--model", "--steps", "--layers", "--bidirectional", "--hidden", "--detail", "--highlight",
-                 "--copies", "--output-per-step", "--format", "--out"):
+    for flag in (
+        "--model",
+        "--steps",
+        "--layers",
+        "--bidirectional",
+        "--hidden",
+        "--detail",
+        "--highlight",
+        "--copies",
+        "--output-per-step",
+        "--format",
+        "--out",
+    ):
         assert flag in out
     with pytest.raises(SystemExit) as e:
         cli(["--model", "notes-rnn", "--layers", "2"])
@@ -187,9 +237,29 @@ def test_cli_usage(capsys):
 def test_cli_as_a_module_in_a_subprocess(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     out = tmp_path / "bi.svg"
-    r = subprocess.run([sys.executable, "-m", "tinygrad_rnn.graph", "--model", "rnn", "--layers", "2",
-                        "--bidirectional", "--detail", "cell", "--highlight", "weight_hh_l0", "--out", str(out)],
-                       capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tinygrad_rnn.graph",
+            "--model",
+            "rnn",
+            "--layers",
+            "2",
+            "--bidirectional",
+            "--detail",
+            "cell",
+            "--highlight",
+            "weight_hh_l0",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("∂C/∂weight_hh_l0 uses ")
     texts = svg_texts(out)

@@ -1,5 +1,6 @@
 """Gradient diagnostics: ‖∂L/∂h_t‖ from one backward pass, exact BPTT Jacobian products, spectral
 radius, fitted decay rates, and the vanishing / exploding facts they show on the adding problem."""
+
 import importlib.util
 import pathlib
 
@@ -108,7 +109,7 @@ def test_jacobian_products_match_finite_differences(kind, float64):
             return _state_vec(s)
 
         eps = 1e-6
-        for t in range(1, T):                                   # products[t-1] = ∂s_T/∂s_t
+        for t in range(1, T):  # products[t-1] = ∂s_T/∂s_t
             v0 = _state_vec(states[t])
             fd = np.zeros((2, D, D))
             for j in range(D):
@@ -126,12 +127,12 @@ def test_jacobian_products_agree_with_backprop_through_time():
     cell, head = nn.RNNCell(2, 5), nn.Linear(5, 1)
     x = _x(12, 1, 2, seed=2)
     n = hidden_state_grad_norms(cell, x, lambda hs: (head(hs[-1]) ** 2).sum())
-    P = jacobian_products(cell, x)["products"][:, 0]            # (T, H, H)
+    P = jacobian_products(cell, x)["products"][:, 0]  # (T, H, H)
     h = None
     with tg.no_grad():
         for t in range(12):
             h = cell(tg.Tensor(x[t]), h)
-        g_T = (2 * head(h).numpy()) @ head.weight.numpy()       # ∂L/∂h_T, (1, H)
+        g_T = (2 * head(h).numpy()) @ head.weight.numpy()  # ∂L/∂h_T, (1, H)
     np.testing.assert_allclose(n, np.linalg.norm(g_T @ P, axis=(-2, -1)), rtol=1e-4)
 
 
@@ -140,7 +141,7 @@ def test_spectral_radius_matches_numpy_eig():
     rng = np.random.default_rng(0)
     W = rng.standard_normal((6, 6))
     assert spectral_radius(W) == pytest.approx(np.abs(np.linalg.eigvals(W)).max(), rel=1e-12)
-    rot = np.array([[0.0, -2.0], [2.0, 0.0]])                    # complex eigenvalues ±2i
+    rot = np.array([[0.0, -2.0], [2.0, 0.0]])  # complex eigenvalues ±2i
     assert spectral_radius(tg.Tensor(rot)) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="square matrix"):
         spectral_radius(np.ones((2, 3)))
@@ -149,10 +150,10 @@ def test_spectral_radius_matches_numpy_eig():
 @pytest.mark.parametrize("r", [0.8, 1.1])
 def test_decay_rate_recovers_a_known_factor(r):
     rng = np.random.default_rng(0)
-    lags = np.arange(39, -1, -1)                                  # index t = 1..40, lag T − t
-    norms = 3.0 * r ** lags * np.exp(rng.normal(0, 0.05, lags.size))
+    lags = np.arange(39, -1, -1)  # index t = 1..40, lag T − t
+    norms = 3.0 * r**lags * np.exp(rng.normal(0, 0.05, lags.size))
     assert decay_rate(norms) == pytest.approx(r, rel=5e-3)
-    norms[:5] = 0.0                                               # underflowed entries are left out
+    norms[:5] = 0.0  # underflowed entries are left out
     assert decay_rate(norms, min_lag=2, max_lag=30) == pytest.approx(r, rel=5e-3)
 
 
@@ -177,7 +178,7 @@ def test_small_recurrent_weights_vanish_below_the_spectral_radius_bound():
     # seed 0: fitted factor ≈ 0.37 with ρ(W) ≈ 0.44 and max|tanh'| ≤ 1
     assert 0.3 < r["rate"] < 0.45, r["rate"]
     assert r["rate"] < r["bound"] <= r["rho"] + 1e-12
-    assert r["rate"] < r["norm2"]                                 # the rigorous bound ‖W‖₂ · max|tanh'|
+    assert r["rate"] < r["norm2"]  # the rigorous bound ‖W‖₂ · max|tanh'|
     assert r["ratio_first_last"] < 1e-15
 
 
@@ -226,14 +227,17 @@ def test_plot_helpers_write_png_or_say_matplotlib_is_missing(tmp_path):
         with pytest.raises(ImportError, match="needs matplotlib"):
             plot_gradient_heatmap(np.stack([norms, norms]), str(tmp_path / "b.png"))
     else:
-        for p in (plot_gradient_norms({"rnn": norms}, str(tmp_path / "a.png")),
-                  plot_gradient_heatmap(np.stack([norms, norms]), str(tmp_path / "b.png"))):
+        for p in (
+            plot_gradient_norms({"rnn": norms}, str(tmp_path / "a.png")),
+            plot_gradient_heatmap(np.stack([norms, norms]), str(tmp_path / "b.png")),
+        ):
             assert pathlib.Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_example_main_smoke(tmp_path, capsys):
-    res = _load_example().main(["--T", "20", "--hidden", "6", "--batch", "4", "--train-steps", "3",
-                                "--out", str(tmp_path)])
+    res = _load_example().main(
+        ["--T", "20", "--hidden", "6", "--batch", "4", "--train-steps", "3", "--out", str(tmp_path)]
+    )
     printed = capsys.readouterr().out
     by = res["by_T"][20]
     assert set(by) == {"rnn-small", "rnn-large", "lstm", "gru"}

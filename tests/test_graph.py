@@ -4,6 +4,7 @@ cell detail, BPTT cuts, labels and escaping, real rendering with Graphviz's `dot
 The rendering tests need the `dot` binary and are never skipped: CI installs graphviz, so a missing
 `dot` there is a CI bug that should show up as a red build.
 """
+
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -72,9 +73,13 @@ def step_clusters(parsed):
 
 def ops_in(parsed, *path):
     """Op node labels (first line) directly inside the cluster whose label path ends with ``path``."""
-    return sorted(n["label"].split("\n")[0] for n in parsed["nodes"].values()
-                  if "shape=ellipse" in n["attrs"] and n["clusters"][-len(path):] == path
-                  and not n["clusters"][0:1] == ("legend",))
+    return sorted(
+        n["label"].split("\n")[0]
+        for n in parsed["nodes"].values()
+        if "shape=ellipse" in n["attrs"]
+        and n["clusters"][-len(path) :] == path
+        and not n["clusters"][0:1] == ("legend",)
+    )
 
 
 def steps(a, b):
@@ -94,8 +99,8 @@ def rnn_forward(T, hidden=3, features=2, **kw):
 
 
 # ---- DOT structure of the unfolded network ---------------------------------------------------------------
-STEP_OPS = ["add", "add", "matmul", "matmul", "tanh"]           # a_t = tanh(x_t w^(x) + a_{t-1} w^(a) + b^(a))
-HEAD_OPS = ["add", "matmul", "powscalar", "sub", "sum"]          # C_t = sum((a_t w^(o) + b^(o) - y_t)^2)
+STEP_OPS = ["add", "add", "matmul", "matmul", "tanh"]  # a_t = tanh(x_t w^(x) + a_{t-1} w^(a) + b^(a))
+HEAD_OPS = ["add", "matmul", "powscalar", "sub", "sum"]  # C_t = sum((a_t w^(o) + b^(o) - y_t)^2)
 
 
 @pytest.mark.parametrize("T", [1, 2, 3, 5])
@@ -137,7 +142,7 @@ def test_bidirectional_two_layer_rnn_clusters_and_recurrent_edges():
         for k in range(1, T + 1):
             assert ops_in(d, "RNN", layer, f"t = {k}") == ["add", "matmul", "tanh"]
     rec = [e for e in g.edges if e.recurrent]
-    assert len(rec) == 4 * (T - 1)   # T-1 per layer and direction, none across layers or directions
+    assert len(rec) == 4 * (T - 1)  # T-1 per layer and direction, none across layers or directions
     for e in rec:
         a, b = g.nodes[e.src].scope, g.nodes[e.dst].scope
         assert a[:-1] == b[:-1]
@@ -154,8 +159,8 @@ def test_shared_parameters_drawn_once_and_copies_drawn_per_step(per_step):
         (node,) = param_nodes(shared, name)
         uses = [e for e in shared.edges if e.src == node.id]
         n_steps = T if name in ("w^(x)", "w^(a)", "b^(a)") or per_step else 1
-        assert len(uses) == n_steps, name          # one shared node feeding every step that uses it
-        assert node.scope == ()                    # drawn outside the step clusters
+        assert len(uses) == n_steps, name  # one shared node feeding every step that uses it
+        assert node.scope == ()  # drawn outside the step clusters
 
     copies = tg.graph.graph(loss, params=params, copies=True)
     for name in NOTES_PARAMS:
@@ -178,8 +183,8 @@ def test_nn_rnn_copies_only_for_weights_used_inside_steps():
     copies = tg.graph.graph(loss, params=rnn, copies=True)
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
         assert len(param_nodes(shared, name)) == 1
-    assert len(param_nodes(copies, "weight_hh_l0")) == T        # W_hh enters every step
-    for name in ("weight_ih_l0", "bias_ih_l0", "bias_hh_l0"):     # one projection for the whole sequence
+    assert len(param_nodes(copies, "weight_hh_l0")) == T  # W_hh enters every step
+    for name in ("weight_ih_l0", "bias_ih_l0", "bias_hh_l0"):  # one projection for the whole sequence
         assert len(param_nodes(copies, name)) == 1
 
 
@@ -189,7 +194,7 @@ def test_recurrent_edges_join_consecutive_steps(T, per_step):
     loss, params = vanilla_rnn(T, output_per_step=per_step)
     g = tg.graph.graph(loss, params=params)
     rec = [e for e in g.edges if e.recurrent]
-    assert len(rec) == T - 1                     # a_{t-1} -> the matmul a_{t-1} w^(a) of step t
+    assert len(rec) == T - 1  # a_{t-1} -> the matmul a_{t-1} w^(a) of step t
     for e in rec:
         src, dst = g.nodes[e.src], g.nodes[e.dst]
         assert src.op == "Tanh" and dst.op == "MatMul"
@@ -206,9 +211,9 @@ def test_recurrent_edges_through_the_output_and_in_an_lstm():
     loss, params = output_recurrent_rnn(T)
     g = tg.graph.graph(loss, params=params)
     rec = [e for e in g.edges if e.recurrent]
-    assert len(rec) == T - 1                     # o_{t-1} -> the matmul o_{t-1} w^(y) of step t
+    assert len(rec) == T - 1  # o_{t-1} -> the matmul o_{t-1} w^(y) of step t
     for e in rec:
-        assert g.nodes[e.src].op == "Add"        # o = a w^(o) + b^(o)
+        assert g.nodes[e.src].op == "Add"  # o = a w^(o) + b^(o)
         assert any(g.nodes[f.src].name == "w^(y)" for f in g.edges if f.dst == e.dst)
     tg.manual_seed(0)
     lstm = nn.LSTM(2, 3)
@@ -223,13 +228,13 @@ def test_recurrent_only_between_adjacent_steps_of_the_same_scope():
         with tg.scope("t=1"):
             a1 = w * 2.0
         with tg.scope("t=2"):
-            a2 = a1 * 3.0                 # t=1 -> t=2 of enc: recurrent
+            a2 = a1 * 3.0  # t=1 -> t=2 of enc: recurrent
         with tg.scope("t=4"):
-            a4 = a1 * a2                  # t=1 -> t=4 (skip) not; t=2 -> t=4 not
+            a4 = a1 * a2  # t=1 -> t=4 (skip) not; t=2 -> t=4 not
         with tg.scope("t=3"):
-            a3 = a4 + 1.0                 # t=4 -> t=3 of the same scope: recurrent (a reverse direction)
+            a3 = a4 + 1.0  # t=4 -> t=3 of the same scope: recurrent (a reverse direction)
     with tg.scope("dec"), tg.scope("t=2"):
-        b = a1 - a3                       # enc t=1 -> dec t=2: another scope, not recurrent
+        b = a1 - a3  # enc t=1 -> dec t=2: another scope, not recurrent
     g = tg.graph.graph(b.sum(), params={"w": w})
     step = {id_: (n.scope, n.op) for id_, n in g.nodes.items()}
     rec = sorted((step[e.src][0], step[e.dst][0]) for e in g.edges if e.recurrent)
@@ -242,12 +247,16 @@ def _counts(build, T, **kw):
     return len(g.nodes), len(g.edges)
 
 
-@pytest.mark.parametrize("build", [
-    lambda T: vanilla_rnn(T),
-    lambda T: vanilla_rnn(T, output_per_step=True),
-    lambda T: output_recurrent_rnn(T),
-    rnn_forward,
-], ids=["notes-end", "notes-per-step", "output-recurrent", "nn.RNN"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda T: vanilla_rnn(T),
+        lambda T: vanilla_rnn(T, output_per_step=True),
+        lambda T: output_recurrent_rnn(T),
+        rnn_forward,
+    ],
+    ids=["notes-end", "notes-per-step", "output-recurrent", "nn.RNN"],
+)
 @pytest.mark.parametrize("copies", [False, True])
 def test_node_and_edge_counts_grow_linearly_in_T(build, copies):
     counts = np.array([_counts(build, T, copies=copies) for T in range(2, 7)])
@@ -262,7 +271,7 @@ def test_per_step_counts_by_hand():
     for T in range(1, 6):
         nodes, edges = _counts(lambda t: vanilla_rnn(t, output_per_step=True), T)
         assert nodes == 10 * T + 2 * T + (T - 1) + 1 + 5 + 1
-        assert edges == 17 * T + 2 * (T - 1) + 1   # 7 binary ops (2 in-edges), tanh/pow/sum (1); out edge
+        assert edges == 17 * T + 2 * (T - 1) + 1  # 7 binary ops (2 in-edges), tanh/pow/sum (1); out edge
 
 
 # ---- gradient paths by hand -----------------------------------------------------------------------------
@@ -275,12 +284,12 @@ def expected_vanilla(weight, T, per_step):
     ∂o_s/∂a_s = w^(o) (copy at s) and ∂a_k/∂a_{k-1} = diag(1 - a_k²) w^(a)ᵀ (copy at k, k ≥ 2).
     """
     out = steps(1, T) if per_step else [f"t={T}"]
-    through_a = {"w^(a)": steps(2, T), "w^(o)": out}    # factors from a_t up to the output(s)
+    through_a = {"w^(a)": steps(2, T), "w^(o)": out}  # factors from a_t up to the output(s)
     table = {
         "w^(x)": {"w^(x)": steps(1, T), **through_a},
         "b^(a)": {"b^(a)": steps(1, T), **through_a},
-        "w^(a)": {"w^(a)": steps(1, T), "w^(o)": out},   # its own copies at 1..T ⊇ the Jacobians' 2..T
-        "w^(o)": {"w^(o)": out},                          # ∂o_s/∂w^(o) = a_s: nothing else multiplies in
+        "w^(a)": {"w^(a)": steps(1, T), "w^(o)": out},  # its own copies at 1..T ⊇ the Jacobians' 2..T
+        "w^(o)": {"w^(o)": out},  # ∂o_s/∂w^(o) = a_s: nothing else multiplies in
         "b^(o)": {"b^(o)": out},
     }
     return {k: v for k, v in table[weight].items() if v}
@@ -319,7 +328,7 @@ def test_gradient_path_nodes_on_and_off_the_path(T, per_step):
     tanh = {n.scope[-1]: n.id for n in g.nodes.values() if n.op == "Tanh"}
 
     p = tg.graph.gradient_path(g, "w^(a)")
-    assert not set(xw.values()) & p.nodes            # x_t·w^(x) does not depend on w^(a)
+    assert not set(xw.values()) & p.nodes  # x_t·w^(x) does not depend on w^(a)
     assert set(aw.values()) <= p.nodes and set(tanh.values()) <= p.nodes
     assert g.outputs[0] in p.nodes
     for n in g.nodes.values():
@@ -328,12 +337,12 @@ def test_gradient_path_nodes_on_and_off_the_path(T, per_step):
 
     p = tg.graph.gradient_path(g, "w^(x)")
     assert set(xw.values()) <= p.nodes
-    assert aw["t=1"] not in p.nodes                   # a_0·w^(a): a_0 is a constant
+    assert aw["t=1"] not in p.nodes  # a_0·w^(a): a_0 is a constant
     assert {aw[s] for s in steps(2, T)} <= p.nodes
     assert all((param_nodes(g, "w^(x)")[0].id, xw[s]) in p.edges for s in steps(1, T))
 
     p = tg.graph.gradient_path(g, "w^(o)")
-    assert not set(tanh.values()) & p.nodes           # the hidden states do not depend on w^(o)
+    assert not set(tanh.values()) & p.nodes  # the hidden states do not depend on w^(o)
     assert set(ow.values()) <= p.nodes
 
     # drawn in red: exactly the path's nodes and edges
@@ -412,9 +421,9 @@ def test_lstm_cell_detail_one_node_per_step():
         assert f"step t={k}" in c.label and "LSTM / layer 0" in c.label
         assert "sigmoid×3" in c.label and "matmul" in c.label
     rec = [(g.nodes[e.src].label, g.nodes[e.dst].label) for e in g.edges if e.recurrent]
-    assert len(rec) == T - 1              # h and c between the same two cells: one edge
+    assert len(rec) == T - 1  # h and c between the same two cells: one edge
     op_graph = tg.graph.graph(loss, params=lstm)
-    assert len(op_graph.nodes) > 10 * T   # what 'cell' saves
+    assert len(op_graph.nodes) > 10 * T  # what 'cell' saves
     d = parse_dot(tg.graph.to_dot(loss, params=lstm, detail="cell"))
     assert step_clusters(d) == [f"t = {k}" for k in range(1, T + 1)]
     assert sum("shape=box3d" in n["attrs"] for n in d["nodes"].values()) == T + 1  # + the legend entry
@@ -435,8 +444,10 @@ def test_bad_detail_and_max_nodes_guard():
 def _notes_tbptt(T=6, k=3):
     """The notes' RNN run window by window; the state leaving a window is detached."""
     rng = np.random.default_rng(0)
-    w = {n: nn.Parameter(rng.standard_normal(s).astype(np.float32)) for n, s in
-         [("w^(x)", (1, 2)), ("w^(a)", (2, 2)), ("b^(a)", (2,))]}
+    w = {
+        n: nn.Parameter(rng.standard_normal(s).astype(np.float32))
+        for n, s in [("w^(x)", (1, 2)), ("w^(a)", (2, 2)), ("b^(a)", (2,))]
+    }
     a = tg.zeros(1, 2)
     losses = []
     for start in range(0, T, k):
@@ -466,7 +477,7 @@ def test_detached_state_is_drawn_as_a_cut():
     assert 'style="filled,dashed"' in d["nodes"][cut.id]["attrs"]
     (edge,) = [a for s, _, a in d["edges"] if s == cut.id]
     assert "style=dashed" in edge and "arrowhead=tee" in edge
-    assert "detached state (✂ BPTT cut)" in text          # legend entry
+    assert "detached state (✂ BPTT cut)" in text  # legend entry
     assert "detached state" not in tg.graph.to_dot(first, params=w)
     # the path to w^(a) stops at the cut: nothing from the first window
     p = tg.graph.gradient_path(g2, "w^(a)")
@@ -485,9 +496,9 @@ def test_detached_state_of_an_lstm_window_is_drawn_as_a_cut():
     assert not [n for n in tg.graph.graph(losses[0], params=lstm).nodes.values() if n.kind == "cut"]
     g = tg.graph.graph(losses[1], params=lstm)
     cuts = [n for n in g.nodes.values() if n.kind == "cut"]
-    assert [n.label for n in cuts] == ["detached state\n(1, 3) float32"] * 2      # h and c
+    assert [n.label for n in cuts] == ["detached state\n(1, 3) float32"] * 2  # h and c
     consumers = sorted((g.nodes[e.dst].op, g.nodes[e.dst].scope[-1]) for n in cuts for e in g.edges if e.src == n.id)
-    assert consumers == [("MatMul", "t=1"), ("Mul", "t=1")]   # h_0 W_hhᵀ and f ⊙ c_0 of the window's first step
+    assert consumers == [("MatMul", "t=1"), ("Mul", "t=1")]  # h_0 W_hhᵀ and f ⊙ c_0 of the window's first step
     d = parse_dot(tg.graph.to_dot(losses[1], params=lstm))
     assert sum("arrowhead=tee" in a for s, _, a in d["edges"] if s in {n.id for n in cuts}) == 2
 
@@ -508,7 +519,7 @@ def test_op_attribute_labels():
     x = tg.Tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4), requires_grad=True)
     y = x.softmax(axis=-1)[:, 0, 1:3].reshape(2, 2, 1).sum(axis=1) ** 2
     parts = tg.unbind(x, 0)
-    z = (y.sum() + parts[1].sum())
+    z = y.sum() + parts[1].sum()
     labels = [n.label for n in tg.graph.graph(z).ops()]
     assert "softmax\naxis=-1" in labels
     assert "getitem\n[:, 0, 1:3]" in labels
@@ -516,10 +527,10 @@ def test_op_attribute_labels():
     assert "sum\naxis=1" in labels
     assert "powscalar\np=2" in labels
     assert "unbind\naxis=0" in labels
-    assert labels.count("sum") == 2          # a full sum has no attribute line
+    assert labels.count("sum") == 2  # a full sum has no attribute line
     g = tg.graph.graph(z)
     (e,) = [e for e in g.edges if g.nodes[e.src].op == "Unbind"]
-    assert e.label == "(3, 4) #1"            # which output of a multi-output op
+    assert e.label == "(3, 4) #1"  # which output of a multi-output op
 
 
 def test_leaf_and_edge_labels_show_shapes_and_dtypes():
@@ -532,7 +543,7 @@ def test_leaf_and_edge_labels_show_shapes_and_dtypes():
     kinds = {n.kind: n for n in g.nodes.values()}
     assert kinds["input"].label == "input\n(3, 2) float64"
     assert kinds["const"].label == "constant\n(2, 5) float64"
-    assert kinds["param"].label == "param (5,)\n(5,)"           # unnamed parameter: its shape
+    assert kinds["param"].label == "param (5,)\n(5,)"  # unnamed parameter: its shape
     assert kinds["output"].label == "output 0\n(5,) float64"
     assert sorted(e.label for e in g.edges) == ["(2, 5)", "(3, 2)", "(3, 5)", "(3, 5)", "(5,)", "(5,)"]
     d = parse_dot(tg.graph.to_dot(y))
@@ -546,10 +557,16 @@ def test_parameter_names_by_module_path():
     loss = net(tg.randn(3, 1, 2)).sum()
     g = tg.graph.graph(loss, params=net)
     names = sorted(n.name for n in g.nodes.values() if n.kind == "param")
-    assert names == ["head.bias", "head.weight", "lstm.bias_hh_l0", "lstm.bias_ih_l0", "lstm.weight_hh_l0",
-                     "lstm.weight_ih_l0"]
+    assert names == [
+        "head.bias",
+        "head.weight",
+        "lstm.bias_hh_l0",
+        "lstm.bias_ih_l0",
+        "lstm.weight_hh_l0",
+        "lstm.weight_ih_l0",
+    ]
     (hh,) = param_nodes(g, "lstm.weight_hh_l0")
-    assert hh.label == "lstm.weight_hh_l0ᵀ\n(12, 3)"   # drawn as used: W_hh transposed, folded in
+    assert hh.label == "lstm.weight_hh_l0ᵀ\n(12, 3)"  # drawn as used: W_hh transposed, folded in
     text = tg.graph.to_dot(loss, params=net, highlight="lstm.weight_hh_l0")
     assert "lstm.weight_hh_l0ᵀ" in text and "gradient path to lstm.weight_hh_l0" in text
     assert tg.graph.gradient_path(g, "lstm.weight_hh_l0").copies["lstm.weight_hh_l0"] == steps(1, 3)
@@ -599,8 +616,8 @@ def test_show_values_and_grads():
     assert "value=" not in plain and "grad=" not in plain
     before = tg.graph.to_dot(y, params={"w": w}, show_values=True, show_grad=True)
     assert "w\\n(2,)\\nvalue=[1., 2.]\"" in before and "grad=" not in before  # no grad before backward
-    assert "value=75." in before                                               # the output
-    assert "value=[0., 1., 2., 3., 4., 5., …]" in before                       # long tensors truncated
+    assert "value=75." in before  # the output
+    assert "value=[0., 1., 2., 3., 4., 5., …]" in before  # long tensors truncated
     y.backward()
     after = tg.graph.to_dot(y, params={"w": w}, show_values=True, show_grad=True)
     assert "w\\n(2,)\\nvalue=[1., 2.]\\ngrad=[3., 3.]\"" in after
@@ -614,8 +631,14 @@ def test_legend_present_or_absent():
     d = parse_dot(with_legend)
     assert ("legend",) in [p for _, _, p in d["clusters"]]
     legend = {n["label"] for n in d["nodes"].values() if n["clusters"] == ("legend",)}
-    assert {"parameter", "constant input", "op", "output", "recurrent edge a(t-1) → a(t)",
-            "gradient path to w^(a)"} <= legend
+    assert {
+        "parameter",
+        "constant input",
+        "op",
+        "output",
+        "recurrent edge a(t-1) → a(t)",
+        "gradient path to w^(a)",
+    } <= legend
     assert "input (requires grad)" not in legend and "cell step (collapsed)" not in legend  # kinds not drawn
     without = tg.graph.to_dot(loss, params=params, highlight="w^(a)", legend=False)
     assert "legend" not in without
@@ -659,7 +682,7 @@ def test_missing_dot_binary(tmp_path, monkeypatch):
     assert (tmp_path / "g.dot").read_text(encoding="utf-8") == tg.graph.to_dot(loss, params=params)
     assert not (tmp_path / "g.svg").exists()
     with pytest.raises(tg.graph.GraphvizMissing, match="brew install graphviz"):
-        tg.graph.draw(loss, params=params)          # no path: nothing written, same message
+        tg.graph.draw(loss, params=params)  # no path: nothing written, same message
     assert tg.graph.to_dot(loss, params=params).startswith("digraph ")
 
 
@@ -677,13 +700,13 @@ def test_same_model_twice_gives_identical_dot():
 
     assert build() == build()
     assert build_net() == build_net()
-    loss, params = vanilla_rnn(4, output_per_step=True, seed=1)   # different values: the values differ
+    loss, params = vanilla_rnn(4, output_per_step=True, seed=1)  # different values: the values differ
     assert tg.graph.to_dot(loss, params=params, highlight="w^(a)", copies=True, show_values=True) != build()
 
 
 def test_long_chain_without_recursion():
     limit = sys.getrecursionlimit()
-    assert limit <= 3000        # the chain is longer than the recursion limit would allow
+    assert limit <= 3000  # the chain is longer than the recursion limit would allow
     w = nn.Parameter(np.ones((2,), np.float32))
     y = w
     for _ in range(3000):
@@ -692,7 +715,7 @@ def test_long_chain_without_recursion():
         tg.graph.to_dot(y, params={"w": w})
     text = tg.graph.to_dot(y, params={"w": w}, max_nodes=7000, highlight="w")
     g = tg.graph.graph(y, params={"w": w}, max_nodes=7000)
-    assert len(g.ops()) == 3000 and len(g.nodes) == 3000 + 3000 + 2   # + a constant per mul, w, output
+    assert len(g.ops()) == 3000 and len(g.nodes) == 3000 + 3000 + 2  # + a constant per mul, w, output
     assert len(tg.graph.gradient_path(g, "w").nodes) == 3000 + 2
     assert text.count(" -> ") >= 6000
     assert sys.getrecursionlimit() == limit

@@ -1,6 +1,7 @@
 """Higher-order derivatives: repeated ``tg.grad(..., create_graph=True)``, Hessian-vector products,
 gradient penalties and ``backward(create_graph=True)``, all in float64 against closed forms or finite
 differences."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,7 @@ def central_diff(f, x, h=1e-5):
 def tanh_derivs(x):
     t = np.tanh(x)
     s = 1 - t * t  # sech^2
-    return [s, -2 * t * s, (6 * t * t - 2) * s, (16 * t - 24 * t ** 3) * s]
+    return [s, -2 * t * s, (6 * t * t - 2) * s, (16 * t - 24 * t**3) * s]
 
 
 POINTS = np.array([-2.5, -1.3, -0.4, 0.0, 0.3, 0.9, 1.7, 3.0])
@@ -84,18 +85,18 @@ def test_sigmoid_exp_log_nth_derivatives():
     for d in nth_derivatives(lambda x: x.exp(), T(xs), 4):
         np.testing.assert_allclose(d.numpy(), np.exp(xs), rtol=1e-12)
     pos = np.array([0.3, 1.0, 2.5])
-    logd = [1 / pos, -1 / pos ** 2, 2 / pos ** 3, -6 / pos ** 4]
+    logd = [1 / pos, -1 / pos**2, 2 / pos**3, -6 / pos**4]
     for d, want in zip(nth_derivatives(lambda x: x.log(), T(pos), 4), logd):
         np.testing.assert_allclose(d.numpy(), want, rtol=1e-10)
 
 
 def test_polynomial_nth_derivatives_including_zero():
     xs = np.array([-1.5, 0.0, 0.7, 2.0])
-    ds = nth_derivatives(lambda x: x ** 3, T(xs), 4)
-    for d, want in zip(ds, [3 * xs ** 2, 6 * xs, np.full(4, 6.0), np.zeros(4)]):
+    ds = nth_derivatives(lambda x: x**3, T(xs), 4)
+    for d, want in zip(ds, [3 * xs**2, 6 * xs, np.full(4, 6.0), np.zeros(4)]):
         np.testing.assert_allclose(d.numpy(), want, rtol=1e-12, atol=1e-12)
     ds = nth_derivatives(lambda x: x * x * x - 2 * x * x, T(xs), 3)
-    for d, want in zip(ds, [3 * xs ** 2 - 4 * xs, 6 * xs - 4, np.full(4, 6.0)]):
+    for d, want in zip(ds, [3 * xs**2 - 4 * xs, 6 * xs - 4, np.full(4, 6.0)]):
         np.testing.assert_allclose(d.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
@@ -125,8 +126,12 @@ def test_mixed_partials_are_symmetric():
 def _mlp_data(rng):
     X = rng.standard_normal((6, 3))
     Y = rng.standard_normal((6, 2))
-    params = [rng.standard_normal((3, 5)) * 0.7, rng.standard_normal(5) * 0.1,
-              rng.standard_normal((5, 2)) * 0.7, rng.standard_normal(2) * 0.1]
+    params = [
+        rng.standard_normal((3, 5)) * 0.7,
+        rng.standard_normal(5) * 0.1,
+        rng.standard_normal((5, 2)) * 0.7,
+        rng.standard_normal(2) * 0.1,
+    ]
     return X, Y, params
 
 
@@ -372,10 +377,15 @@ def test_third_order_through_softmax_and_sigmoid(rng):
             (g,) = tg.grad(f(x), x, grad_outputs=v, create_graph=True)
             (h,) = tg.grad(g, x, grad_outputs=w, create_graph=True)
             return h
+
         return hvp
 
-    for f in (lambda x: x.softmax(-1), lambda x: x.sigmoid(), lambda x: x.log_softmax(0),
-              lambda x: (x @ x.T).tanh()[:, [0, 0, 1]]):
+    for f in (
+        lambda x: x.softmax(-1),
+        lambda x: x.sigmoid(),
+        lambda x: x.log_softmax(0),
+        lambda x: (x @ x.T).tanh()[:, [0, 0, 1]],
+    ):
         assert tg.gradcheck(second(f), [x])
 
 
@@ -385,31 +395,31 @@ def test_third_order_through_softmax_and_sigmoid(rng):
 def test_backward_create_graph_leaves_differentiable_grad():
     xv = np.array([-1.0, 0.5, 2.0])
     x = T(xv)
-    (x ** 3).sum().backward(create_graph=True)
-    np.testing.assert_allclose(x.grad.numpy(), 3 * xv ** 2)
+    (x**3).sum().backward(create_graph=True)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * xv**2)
     assert x.grad.requires_grad and x.grad.grad_fn is not None
     (h,) = tg.grad(x.grad.sum(), x)
     np.testing.assert_allclose(h.numpy(), 6 * xv)
-    np.testing.assert_allclose(x.grad.numpy(), 3 * xv ** 2)  # tg.grad did not touch .grad
+    np.testing.assert_allclose(x.grad.numpy(), 3 * xv**2)  # tg.grad did not touch .grad
 
 
 def test_backward_of_grad_accumulates_into_grad():
     xv = np.array([-1.0, 0.5, 2.0])
     x = T(xv)
-    (x ** 3).sum().backward(create_graph=True)
+    (x**3).sum().backward(create_graph=True)
     g1 = x.grad
     g1.sum().backward()
     # the second backward adds d(sum 3x^2)/dx = 6x onto the 3x^2 already there
-    np.testing.assert_allclose(x.grad.numpy(), 3 * xv ** 2 + 6 * xv)
-    np.testing.assert_allclose(g1.numpy(), 3 * xv ** 2)  # the first gradient tensor itself is unchanged
+    np.testing.assert_allclose(x.grad.numpy(), 3 * xv**2 + 6 * xv)
+    np.testing.assert_allclose(g1.numpy(), 3 * xv**2)  # the first gradient tensor itself is unchanged
 
 
 def test_backward_create_graph_twice_accumulates_with_graph():
     xv = np.array([0.3, -1.2])
     x = T(xv)
     for _ in range(2):
-        (x ** 3).sum().backward(create_graph=True)
-    np.testing.assert_allclose(x.grad.numpy(), 6 * xv ** 2)
+        (x**3).sum().backward(create_graph=True)
+    np.testing.assert_allclose(x.grad.numpy(), 6 * xv**2)
     (h,) = tg.grad(x.grad.sum(), x)
     np.testing.assert_allclose(h.numpy(), 12 * xv)
 
@@ -432,7 +442,7 @@ def test_backward_create_graph_through_network_then_penalty_backward(rng):
 
 def test_backward_without_create_graph_gives_constant_grad():
     x = T([1.0, 2.0])
-    (x ** 3).sum().backward()
+    (x**3).sum().backward()
     assert not x.grad.requires_grad and x.grad.grad_fn is None
     with pytest.raises(RuntimeError):
         x.grad.sum().backward()

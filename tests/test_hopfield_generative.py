@@ -1,6 +1,7 @@
 """Hopfield networks (energy descent, Hebbian storage, capacity) and the syllabus tail's generative models
 (a GAN and a DDPM) built from the framework's ops: float64 gradchecks, fixed-seed learning tests, input
 errors and smoke runs of the examples."""
+
 import importlib.util
 import pathlib
 
@@ -35,7 +36,7 @@ def test_hebbian_storage_matches_the_formula_and_leaves_biases_alone():
     pats = rng.choice([-1.0, 1.0], size=(4, 16))
     net = HopfieldNetwork(16)
     net.bias[:] = 0.3
-    net.store(pats[:2]).store(pats[2:])                  # storage is additive: two calls = one call
+    net.store(pats[:2]).store(pats[2:])  # storage is additive: two calls = one call
     want = pats.T @ pats / 16
     np.fill_diagonal(want, 0.0)
     np.testing.assert_allclose(net.weights, want, atol=1e-14)
@@ -74,9 +75,9 @@ def test_asynchronous_updates_never_increase_energy(tie):
 
 
 def test_tie_rule_follows_the_notes_or_keeps():
-    net = HopfieldNetwork(2)                              # zero weights and biases: every field is a tie
+    net = HopfieldNetwork(2)  # zero weights and biases: every field is a tie
     s, e, ok = net.recall([1.0, 1.0])
-    assert s.tolist() == [-1.0, -1.0] and ok and e == [0.0, 0.0, 0.0, 0.0, 0.0]   # "-1 otherwise"
+    assert s.tolist() == [-1.0, -1.0] and ok and e == [0.0, 0.0, 0.0, 0.0, 0.0]  # "-1 otherwise"
     s, _, _ = HopfieldNetwork(2, tie="keep").recall([1.0, -1.0])
     assert s.tolist() == [1.0, -1.0]
 
@@ -87,7 +88,7 @@ def test_stored_patterns_are_fixed_points_and_noisy_probes_are_recalled():
     net = HopfieldNetwork(64).store(pats)
     for k, x in enumerate(pats):
         s, e, ok = net.recall(x, seed=k)
-        assert ok and np.array_equal(s, x) and len(e) == 65 and len(set(e)) == 1   # one sweep, nothing moves
+        assert ok and np.array_equal(s, x) and len(e) == 65 and len(set(e)) == 1  # one sweep, nothing moves
     misses = 0
     for trial in range(30):
         k = trial % 3
@@ -100,11 +101,11 @@ def test_stored_patterns_are_fixed_points_and_noisy_probes_are_recalled():
 
 
 def test_capacity_curve_falls_well_below_one_by_three_tenths_n():
-    counts = [3, 6, 19]                                   # 0.05 n, 0.09 n, 0.3 n for n = 64
+    counts = [3, 6, 19]  # 0.05 n, 0.09 n, 0.3 n for n = 64
     curve = capacity_curve(64, counts, noise=0.1, trials=3, seed=0)
     assert curve.shape == (3,)
-    assert curve[0] >= 0.95 and curve[1] >= 0.8           # few patterns: essentially all recalled
-    assert curve[2] < 0.3                                 # 0.3 n is past the ~0.14 n limit
+    assert curve[0] >= 0.95 and curve[1] >= 0.8  # few patterns: essentially all recalled
+    assert curve[2] < 0.3  # 0.3 n is past the ~0.14 n limit
 
 
 def test_hopfield_errors():
@@ -146,7 +147,7 @@ def test_gan_generator_loss_is_non_saturating():
     gan = GAN(1, noise_dim=2, hidden=4)
     z = gan.noise(8)
     d = gan.discriminate(gan.generate(z)).numpy()
-    want = np.mean(np.log1p(np.exp(-d)))                 # −log σ(D(G(z))), not log(1 − σ(D(G(z))))
+    want = np.mean(np.log1p(np.exp(-d)))  # −log σ(D(G(z))), not log(1 − σ(D(G(z))))
     assert gan.generator_loss(z).item() == pytest.approx(want, rel=1e-12)
     real = gan.noise(8)[:, :1]
     fake = gan.generate(gan.noise(8))
@@ -172,8 +173,8 @@ def test_gan_covers_both_modes_of_a_two_gaussian_mixture():
 # ---- diffusion ------------------------------------------------------------------------------------------
 def test_beta_schedule_and_time_embedding():
     m = Diffusion(2, hidden=8, steps=50)
-    assert m.betas.shape == (50,) and np.allclose(np.diff(m.betas), np.diff(m.betas)[0])     # linear
-    assert m.alpha_bars[-1] < 0.01 and m.alpha_bars[0] > 0.99     # x_T ≈ pure noise, x_1 ≈ data
+    assert m.betas.shape == (50,) and np.allclose(np.diff(m.betas), np.diff(m.betas)[0])  # linear
+    assert m.alpha_bars[-1] < 0.01 and m.alpha_bars[0] > 0.99  # x_T ≈ pure noise, x_1 ≈ data
     e = time_embedding([1, 2, 50], 8)
     assert e.shape == (3, 8) and np.allclose(e[:, :4] ** 2 + e[:, 4:] ** 2, 1.0)
     assert not np.allclose(e[0], e[1]) and not np.allclose(e[1], e[2])
@@ -184,7 +185,7 @@ def test_diffusion_noise_prediction_loss_gradcheck():
     m = Diffusion(2, hidden=3, time_dim=4, steps=10)
     rng = np.random.default_rng(4)
     x0 = tg.Tensor(rng.standard_normal((3, 2)), requires_grad=True)
-    t, noise = np.array([1, 5, 10]), rng.standard_normal((3, 2))   # fixed: the loss must be deterministic
+    t, noise = np.array([1, 5, 10]), rng.standard_normal((3, 2))  # fixed: the loss must be deterministic
     assert tg.gradcheck(lambda x0, *_: m.loss(x0, t=t, noise=noise), [x0, *m.parameters()])
     # the loss is the MSE of ε_θ(√ᾱ x0 + √(1−ᾱ) ε, t) against ε, computed by hand
     ab = m.alpha_bars[t - 1][:, None]
@@ -206,7 +207,7 @@ def test_diffusion_samples_match_the_target_mean():
     x, path = m.sample(1000, seed=1, return_path=True)
     assert len(path) == 51 and np.allclose(path[-1], x)
     assert np.all(np.abs(x.mean(0) - [1.0, -0.5]) < 0.2), x.mean(0)
-    assert np.all(np.abs(x.std(0) - np.sqrt(1.5 ** 2 + 0.3 ** 2)) < 0.25), x.std(0)
+    assert np.all(np.abs(x.std(0) - np.sqrt(1.5**2 + 0.3**2)) < 0.25), x.std(0)
 
 
 def test_generative_errors():
@@ -240,8 +241,9 @@ def test_generative_errors():
 
 # ---- examples -------------------------------------------------------------------------------------------
 def test_hopfield_example_runs(capsys, tmp_path):
-    res = _load("hopfield").main(["--n", "40", "--patterns", "2", "--trials", "1", "--noise", "0.1",
-                                  "--plot", str(tmp_path / "h.png")])
+    res = _load("hopfield").main(
+        ["--n", "40", "--patterns", "2", "--trials", "1", "--noise", "0.1", "--plot", str(tmp_path / "h.png")]
+    )
     assert res["recalled"] == 1.0 and res["curve"][0] == 1.0 and res["curve"][-1] < 0.5
     assert all(np.all(np.diff(e) <= 1e-9) for e in res["energies"])
     out = capsys.readouterr().out

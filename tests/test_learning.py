@@ -1,4 +1,5 @@
 """Learning tests: small recurrent models trained end to end reach stated accuracies (fixed seeds)."""
+
 import numpy as np
 
 import tinygrad_rnn as tg
@@ -63,7 +64,7 @@ def _tagger_accuracy(bidirectional, steps):
     head = nn.Linear(16 * (2 if bidirectional else 1), 6)
 
     def loss_fn(x, tags):
-        out, _ = rnn(tg.Tensor(x))                       # (T, N, D*H): one output per step
+        out, _ = rnn(tg.Tensor(x))  # (T, N, D*H): one output per step
         return F.cross_entropy(head(out).reshape(-1, 6), tags.reshape(-1))
 
     _train([rnn, head], loss_fn, _next_symbol_batches(rng), steps=steps)
@@ -78,7 +79,7 @@ def test_sequence_to_sequence_tagger_needs_the_future():
     acc_bi = _tagger_accuracy(True, steps=200)
     acc_uni = _tagger_accuracy(False, steps=200)
     assert acc_bi >= 0.95, acc_bi
-    assert acc_uni <= 0.4, acc_uni   # chance is 1/5 on 11 of 12 positions, plus the easy last one
+    assert acc_uni <= 0.4, acc_uni  # chance is 1/5 on 11 of 12 positions, plus the easy last one
 
 
 def _adding_batches(rng, n=64, T=30):
@@ -106,7 +107,7 @@ def _adding_mse(cls, steps=400, T=30):
     with tg.no_grad():
         _, h = rnn(tg.Tensor(x))
         err = head(h[-1]).numpy().reshape(-1) - y
-    return float((err ** 2).mean()), float((np.abs(err) < 0.1).mean())
+    return float((err**2).mean()), float((np.abs(err) < 0.1).mean())
 
 
 def test_gru_solves_the_adding_problem_where_a_vanilla_rnn_stalls():
@@ -114,4 +115,4 @@ def test_gru_solves_the_adding_problem_where_a_vanilla_rnn_stalls():
     mse_gru, acc_gru = _adding_mse(nn.GRU)
     mse_rnn, _ = _adding_mse(nn.RNN)
     assert mse_gru < 0.01 and acc_gru >= 0.9, (mse_gru, acc_gru)
-    assert mse_rnn > 0.1, mse_rnn                    # stuck near the 0.167 baseline
+    assert mse_rnn > 0.1, mse_rnn  # stuck near the 0.167 baseline

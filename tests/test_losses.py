@@ -1,4 +1,5 @@
 """Losses: gradcheck (hypothesis shapes), values and gradients against torch, bad inputs, stability."""
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -40,10 +41,16 @@ def make_class_case(seed, layout, C, N, reduction, use_weight, ignore, smoothing
 def class_cases(draw):
     layout = draw(st.sampled_from(sorted(LAYOUTS)))
     return make_class_case(
-        seed=draw(st.integers(0, 2**16)), layout=layout, C=draw(st.integers(2, 4)), N=draw(st.integers(1, 3)),
-        reduction=draw(st.sampled_from(["mean", "sum", "none"])), use_weight=draw(st.booleans()),
-        ignore=draw(st.booleans()), smoothing=draw(st.sampled_from([0.0, 0.1, 0.45])),
-        ignore_index=draw(st.sampled_from([-100, 0, 1])))
+        seed=draw(st.integers(0, 2**16)),
+        layout=layout,
+        C=draw(st.integers(2, 4)),
+        N=draw(st.integers(1, 3)),
+        reduction=draw(st.sampled_from(["mean", "sum", "none"])),
+        use_weight=draw(st.booleans()),
+        ignore=draw(st.booleans()),
+        smoothing=draw(st.sampled_from([0.0, 0.1, 0.45])),
+        ignore_index=draw(st.sampled_from([-100, 0, 1])),
+    )
 
 
 # ---- gradcheck -----------------------------------------------------------------------------------------
@@ -52,8 +59,14 @@ def test_cross_entropy_gradcheck(case):
     t, w = case["t"], case["w"]
 
     def f(x):
-        return L.cross_entropy(x, t, weight=w, ignore_index=case["ignore_index"], reduction=case["reduction"],
-                               label_smoothing=case["smoothing"])
+        return L.cross_entropy(
+            x,
+            t,
+            weight=w,
+            ignore_index=case["ignore_index"],
+            reduction=case["reduction"],
+            label_smoothing=case["smoothing"],
+        )
 
     assert tg.gradcheck(f, [tg.Tensor(case["x"], requires_grad=True)])
 
@@ -68,8 +81,9 @@ def test_nll_loss_gradcheck(case):
     assert tg.gradcheck(f, [tg.Tensor(case["x"], requires_grad=True)])
 
 
-@given(st.integers(0, 2**16), st.lists(st.integers(1, 3), min_size=0, max_size=3),
-       st.sampled_from(["mean", "sum", "none"]))
+@given(
+    st.integers(0, 2**16), st.lists(st.integers(1, 3), min_size=0, max_size=3), st.sampled_from(["mean", "sum", "none"])
+)
 def test_mse_gradcheck_input_and_target(seed, shape, reduction):
     rng = np.random.default_rng(seed)
     x = tg.Tensor(rng.standard_normal(shape), requires_grad=True)
@@ -77,8 +91,14 @@ def test_mse_gradcheck_input_and_target(seed, shape, reduction):
     assert tg.gradcheck(lambda a, b: L.mse_loss(a, b, reduction=reduction), [x, y])
 
 
-@given(st.integers(0, 2**16), st.integers(1, 3), st.integers(1, 3), st.sampled_from(["mean", "sum", "none"]),
-       st.booleans(), st.booleans())
+@given(
+    st.integers(0, 2**16),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.sampled_from(["mean", "sum", "none"]),
+    st.booleans(),
+    st.booleans(),
+)
 def test_bce_with_logits_gradcheck(seed, n, c, reduction, use_weight, use_pos):
     rng = np.random.default_rng(seed)
     xv = rng.standard_normal((n, c)) * 3
@@ -106,7 +126,9 @@ def test_second_derivatives_through_create_graph():
     assert tg.gradgradcheck(lambda x: L.cross_entropy(x, t, weight=w, label_smoothing=0.2), [x])
     z = tg.Tensor(rng.standard_normal((2, 3)), requires_grad=True)
     y = tg.Tensor(rng.random((2, 3)))
-    assert tg.gradgradcheck(lambda z: L.binary_cross_entropy_with_logits(z, y, pos_weight=np.array([1., 2., 3.])), [z])
+    assert tg.gradgradcheck(
+        lambda z: L.binary_cross_entropy_with_logits(z, y, pos_weight=np.array([1.0, 2.0, 3.0])), [z]
+    )
     assert tg.gradgradcheck(lambda z: L.mse_loss(z, y, reduction="sum"), [z])
     # Hessian of CE w.r.t. logits of one row: diag(p) - p pᵀ (mean over 1 element)
     v = tg.Tensor(rng.standard_normal((1, 4)), requires_grad=True)
@@ -117,16 +139,26 @@ def test_second_derivatives_through_create_graph():
 
 
 # ---- against torch -------------------------------------------------------------------------------------
-TORCH_CASES = [make_class_case(seed=s, layout=lay, C=c, N=3, reduction=r, use_weight=uw, ignore=ig, smoothing=ls,
-                               ignore_index=ii)
-               for s, (lay, c, r, uw, ig, ls, ii) in enumerate([
-                   ("2d", 5, "mean", False, False, 0.0, -100), ("2d", 5, "sum", True, True, 0.0, -100),
-                   ("2d", 3, "none", True, True, 0.3, -100), ("2d", 4, "mean", True, True, 0.1, 0),
-                   ("3d", 4, "mean", False, True, 0.0, -100), ("3d", 4, "none", True, False, 0.2, -100),
-                   ("3d", 2, "sum", False, True, 0.5, 1), ("3d", 3, "mean", True, True, 0.25, -100),
-                   ("4d", 3, "mean", True, True, 0.1, -100), ("4d", 3, "none", False, True, 0.0, -100),
-                   ("1d", 4, "none", True, False, 0.2, -100), ("1d", 4, "mean", False, False, 0.0, -100),
-                   ("2d", 6, "mean", False, False, 1.0, -100)])]
+TORCH_CASES = [
+    make_class_case(seed=s, layout=lay, C=c, N=3, reduction=r, use_weight=uw, ignore=ig, smoothing=ls, ignore_index=ii)
+    for s, (lay, c, r, uw, ig, ls, ii) in enumerate(
+        [
+            ("2d", 5, "mean", False, False, 0.0, -100),
+            ("2d", 5, "sum", True, True, 0.0, -100),
+            ("2d", 3, "none", True, True, 0.3, -100),
+            ("2d", 4, "mean", True, True, 0.1, 0),
+            ("3d", 4, "mean", False, True, 0.0, -100),
+            ("3d", 4, "none", True, False, 0.2, -100),
+            ("3d", 2, "sum", False, True, 0.5, 1),
+            ("3d", 3, "mean", True, True, 0.25, -100),
+            ("4d", 3, "mean", True, True, 0.1, -100),
+            ("4d", 3, "none", False, True, 0.0, -100),
+            ("1d", 4, "none", True, False, 0.2, -100),
+            ("1d", 4, "mean", False, False, 0.0, -100),
+            ("2d", 6, "mean", False, False, 1.0, -100),
+        ]
+    )
+]
 
 
 def _case_id(c):
@@ -158,17 +190,29 @@ def test_cross_entropy_and_nll_match_torch(torch, case, dtype):
     w = None if case["w"] is None else case["w"].astype(dtype)
     wt = None if w is None else torch.tensor(w)
     kw = dict(ignore_index=case["ignore_index"], reduction=case["reduction"])
-    _compare(torch, lambda x: L.cross_entropy(x, t, weight=w, label_smoothing=case["smoothing"], **kw),
-             lambda x: F.cross_entropy(x, tt, weight=wt, label_smoothing=case["smoothing"], **kw), [case["x"]], dtype,
-             rtol)
+    _compare(
+        torch,
+        lambda x: L.cross_entropy(x, t, weight=w, label_smoothing=case["smoothing"], **kw),
+        lambda x: F.cross_entropy(x, tt, weight=wt, label_smoothing=case["smoothing"], **kw),
+        [case["x"]],
+        dtype,
+        rtol,
+    )
     if case["x"].ndim >= 2:
-        _compare(torch, lambda x: L.nll_loss(x, t, weight=w, **kw), lambda x: F.nll_loss(x, tt, weight=wt, **kw),
-                 [case["x"]], dtype, rtol)
+        _compare(
+            torch,
+            lambda x: L.nll_loss(x, t, weight=w, **kw),
+            lambda x: F.nll_loss(x, tt, weight=wt, **kw),
+            [case["x"]],
+            dtype,
+            rtol,
+        )
     # the module forms agree with the functions
     mod = L.CrossEntropyLoss(weight=w, label_smoothing=case["smoothing"], **kw)
     x = tg.Tensor(case["x"].astype(dtype))
-    np.testing.assert_array_equal(mod(x, t).numpy(),
-                                  L.cross_entropy(x, t, weight=w, label_smoothing=case["smoothing"], **kw).numpy())
+    np.testing.assert_array_equal(
+        mod(x, t).numpy(), L.cross_entropy(x, t, weight=w, label_smoothing=case["smoothing"], **kw).numpy()
+    )
 
 
 def test_cross_entropy_all_ignored_is_nan_with_zero_grad_like_torch(torch):
@@ -199,10 +243,18 @@ def test_mse_matches_torch(torch, reduction, dtype):
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     rtol = 1e-12 if dtype == np.float64 else 2e-6
-    _compare(torch, lambda a, b: L.mse_loss(a, b, reduction=reduction),
-             lambda a, b: torch.nn.functional.mse_loss(a, b, reduction=reduction), [x, y], dtype, rtol)
-    np.testing.assert_array_equal(L.MSELoss(reduction)(tg.Tensor(x), tg.Tensor(y)).numpy(),
-                                  L.mse_loss(tg.Tensor(x), tg.Tensor(y), reduction).numpy())
+    _compare(
+        torch,
+        lambda a, b: L.mse_loss(a, b, reduction=reduction),
+        lambda a, b: torch.nn.functional.mse_loss(a, b, reduction=reduction),
+        [x, y],
+        dtype,
+        rtol,
+    )
+    np.testing.assert_array_equal(
+        L.MSELoss(reduction)(tg.Tensor(x), tg.Tensor(y)).numpy(),
+        L.mse_loss(tg.Tensor(x), tg.Tensor(y), reduction).numpy(),
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -214,7 +266,9 @@ def test_bce_with_logits_matches_torch(torch, reduction, dtype, use_weight, use_
     x[0, 0], x[1, 1], x[2, 2] = 0.0, 60.0, -60.0
     t = rng.random((4, 3))
     t[1, 1], t[2, 2] = 1.0, 0.0
-    arrays = [x, t] + ([rng.uniform(0.5, 2, (4, 1))] if use_weight else []) + ([rng.uniform(0.5, 3, 3)] if use_pos else [])
+    arrays = (
+        [x, t] + ([rng.uniform(0.5, 2, (4, 1))] if use_weight else []) + ([rng.uniform(0.5, 3, 3)] if use_pos else [])
+    )
     rtol = 1e-12 if dtype == np.float64 else 3e-6
 
     def split(rest):
@@ -235,8 +289,10 @@ def test_bce_with_logits_matches_torch(torch, reduction, dtype, use_weight, use_
 def test_bce_module_form():
     x, t = tg.Tensor(np.array([[0.5, -1.0]])), tg.Tensor(np.array([[1.0, 0.0]]))
     m = L.BCEWithLogitsLoss(pos_weight=np.array([2.0, 1.0]), reduction="sum")
-    np.testing.assert_array_equal(m(x, t).numpy(), L.binary_cross_entropy_with_logits(
-        x, t, pos_weight=np.array([2.0, 1.0]), reduction="sum").numpy())
+    np.testing.assert_array_equal(
+        m(x, t).numpy(),
+        L.binary_cross_entropy_with_logits(x, t, pos_weight=np.array([2.0, 1.0]), reduction="sum").numpy(),
+    )
     assert repr(m) == "BCEWithLogitsLoss(reduction='sum')"
     nll = L.NLLLoss(reduction="none")
     lp = tg.Tensor(np.log(np.array([[0.25, 0.75]])))
@@ -276,8 +332,9 @@ def test_bce_with_logits_extreme_logits_are_finite(torch, dtype):
         loss.sum().backward()
     np.testing.assert_allclose(loss.numpy(), [1000.0, 3000.0, 0.0, 0.0, 0.5 * np.log(2) * 4], rtol=1e-6)
     xt = torch.tensor(x, requires_grad=True)
-    lt = torch.nn.functional.binary_cross_entropy_with_logits(xt, torch.tensor(t), pos_weight=torch.full((5,), 3.0,
-                                                              dtype=xt.dtype), reduction="none")
+    lt = torch.nn.functional.binary_cross_entropy_with_logits(
+        xt, torch.tensor(t), pos_weight=torch.full((5,), 3.0, dtype=xt.dtype), reduction="none"
+    )
     lt.sum().backward()
     np.testing.assert_allclose(loss.numpy(), lt.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(a.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-7)
@@ -285,8 +342,11 @@ def test_bce_with_logits_extreme_logits_are_finite(torch, dtype):
 
 def test_float32_in_float32_out():
     x = tg.Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
-    for loss in (L.cross_entropy(x, np.array([0, 2]), weight=np.ones(3), label_smoothing=0.1),
-                 L.mse_loss(x, np.ones((2, 3))), L.binary_cross_entropy_with_logits(x, np.ones((2, 3)))):
+    for loss in (
+        L.cross_entropy(x, np.array([0, 2]), weight=np.ones(3), label_smoothing=0.1),
+        L.mse_loss(x, np.ones((2, 3))),
+        L.binary_cross_entropy_with_logits(x, np.ones((2, 3))),
+    ):
         assert loss.dtype == np.float32
         loss.backward()
         assert x.grad.dtype == np.float32
@@ -295,16 +355,25 @@ def test_float32_in_float32_out():
 # ---- bad inputs ----------------------------------------------------------------------------------------
 def test_class_target_errors():
     x = tg.Tensor(np.zeros((3, 4)))
-    with pytest.raises(TypeError, match=r"cross_entropy: target must hold integer class indices.*got float64; "
-                                        "class-probability targets are not supported"):
+    with pytest.raises(
+        TypeError,
+        match=r"cross_entropy: target must hold integer class indices.*got float64; "
+        "class-probability targets are not supported",
+    ):
         L.cross_entropy(x, np.array([0.0, 1.0, 2.0]))
     with pytest.raises(TypeError, match="nll_loss: target must hold integer class indices .* got bool"):
         L.nll_loss(x, np.array([True, False, True]))
-    with pytest.raises(ValueError, match=r"input of shape \(3, 4\) \(N, C, d1, ...\) needs a target of shape \(3,\), "
-                                         r"got \(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"input of shape \(3, 4\) \(N, C, d1, ...\) needs a target of shape \(3,\), "
+        r"got \(2,\)",
+    ):
         L.cross_entropy(x, np.array([0, 1]))
-    with pytest.raises(IndexError, match=r"target value 4 at position \(1,\) is out of range for 4 classes; expected "
-                                         r"0 <= target < 4 or target == ignore_index \(-100\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"target value 4 at position \(1,\) is out of range for 4 classes; expected "
+        r"0 <= target < 4 or target == ignore_index \(-100\)",
+    ):
         L.cross_entropy(x, np.array([0, 4, 1]))
     with pytest.raises(IndexError, match=r"target value -1 at position \(2,\)"):
         L.nll_loss(x, np.array([0, 1, -1]))
@@ -329,22 +398,31 @@ def test_class_target_errors():
         L.nll_loss(x, np.array([0, 1, 2]), ignore_index=0.5)
 
 
-@pytest.mark.parametrize("call", [
-    lambda r: L.cross_entropy(tg.Tensor(np.zeros((2, 3))), np.array([0, 1]), reduction=r),
-    lambda r: L.nll_loss(tg.Tensor(np.zeros((2, 3))), np.array([0, 1]), reduction=r),
-    lambda r: L.mse_loss(tg.Tensor(np.zeros(2)), tg.Tensor(np.zeros(2)), reduction=r),
-    lambda r: L.binary_cross_entropy_with_logits(tg.Tensor(np.zeros(2)), tg.Tensor(np.zeros(2)), reduction=r),
-    lambda r: L.CrossEntropyLoss(reduction=r), lambda r: L.NLLLoss(reduction=r), lambda r: L.MSELoss(reduction=r),
-    lambda r: L.BCEWithLogitsLoss(reduction=r),
-], ids=["cross_entropy", "nll_loss", "mse_loss", "bce", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: L.cross_entropy(tg.Tensor(np.zeros((2, 3))), np.array([0, 1]), reduction=r),
+        lambda r: L.nll_loss(tg.Tensor(np.zeros((2, 3))), np.array([0, 1]), reduction=r),
+        lambda r: L.mse_loss(tg.Tensor(np.zeros(2)), tg.Tensor(np.zeros(2)), reduction=r),
+        lambda r: L.binary_cross_entropy_with_logits(tg.Tensor(np.zeros(2)), tg.Tensor(np.zeros(2)), reduction=r),
+        lambda r: L.CrossEntropyLoss(reduction=r),
+        lambda r: L.NLLLoss(reduction=r),
+        lambda r: L.MSELoss(reduction=r),
+        lambda r: L.BCEWithLogitsLoss(reduction=r),
+    ],
+    ids=["cross_entropy", "nll_loss", "mse_loss", "bce", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"],
+)
 def test_unknown_reduction(call):
     with pytest.raises(ValueError, match=r"reduction must be 'mean', 'sum' or 'none', got 'avg'"):
         call("avg")
 
 
 def test_mse_refuses_broadcasting():
-    with pytest.raises(ValueError, match=r"mse_loss: input shape \(4, 1\) and target shape \(4,\) differ; they must "
-                                         "be equal"):
+    with pytest.raises(
+        ValueError,
+        match=r"mse_loss: input shape \(4, 1\) and target shape \(4,\) differ; they must "
+        "be equal",
+    ):
         L.mse_loss(tg.Tensor(np.zeros((4, 1))), tg.Tensor(np.zeros(4)))
     with pytest.raises(ValueError, match=r"input shape \(3,\) and target shape \(1,\) differ"):
         L.MSELoss()(tg.Tensor(np.zeros(3)), np.zeros(1))
@@ -356,7 +434,9 @@ def test_bce_errors():
     x = tg.Tensor(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"target shape \(3,\) must equal input shape \(2, 3\)"):
         L.binary_cross_entropy_with_logits(x, np.zeros(3))
-    with pytest.raises(ValueError, match=r"pos_weight of shape \(2,\) does not broadcast to the input's shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"pos_weight of shape \(2,\) does not broadcast to the input's shape \(2, 3\)"
+    ):
         L.binary_cross_entropy_with_logits(x, np.zeros((2, 3)), pos_weight=np.ones(2))
     with pytest.raises(ValueError, match=r"weight of shape \(2, 3, 1\) does not broadcast"):
         L.binary_cross_entropy_with_logits(x, np.zeros((2, 3)), weight=np.ones((2, 3, 1)))

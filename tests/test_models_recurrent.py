@@ -1,5 +1,6 @@
 """Sequence architectures in ``tinygrad_rnn.models``: the output-recurrent (Jordan) network and the residual
 stacked RNN. Float64 gradchecks, exact equivalences, input errors, and fixed-seed learning tests."""
+
 import re
 
 import numpy as np
@@ -90,8 +91,10 @@ def test_output_recurrent_errors():
 
 
 # ---- StackedRNN ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("cell,bidirectional,residual", [("rnn", False, True), ("gru", True, True),
-                                                         ("lstm", True, False), ("lstm", False, True)])
+@pytest.mark.parametrize(
+    "cell,bidirectional,residual",
+    [("rnn", False, True), ("gru", True, True), ("lstm", True, False), ("lstm", False, True)],
+)
 def test_stacked_gradcheck(cell, bidirectional, residual):
     tg.set_default_dtype("float64")
     H = 2
@@ -135,8 +138,8 @@ def test_stacked_residual_adds_the_level_input_and_keeps_padding_zero():
     h0, _ = m.layer0(x, lengths=[4, 2])
     x1 = h0.numpy() + x.numpy() * (np.arange(4)[:, None, None] < np.array([4, 2])[None, :, None])
     h1, _ = m.layer1(tg.Tensor(x1), lengths=[4, 2])
-    np.testing.assert_allclose(out.numpy(), h1.numpy() + x1, atol=1e-12)   # x_{l+1} = layer_l(x_l) + x_l
-    assert np.all(out.numpy()[2:, 1] == 0)                                 # padded steps stay zero
+    np.testing.assert_allclose(out.numpy(), h1.numpy() + x1, atol=1e-12)  # x_{l+1} = layer_l(x_l) + x_l
+    assert np.all(out.numpy()[2:, 1] == 0)  # padded steps stay zero
     assert not np.allclose(out.numpy(), plain(x, lengths=[4, 2])[0].numpy())
     # a first level whose width differs gets no skip (no identity exists between different sizes)
     assert StackedRNN(5, 3, num_layers=3, cell="rnn", residual=True).skip == [False, True, True]
@@ -176,7 +179,7 @@ def test_output_recurrent_learns_periodic_signal_with_teacher_forcing():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    x, yp, y = _periodic_batch(np.random.default_rng(99), 200, 20)   # held-out sequences
+    x, yp, y = _periodic_batch(np.random.default_rng(99), 200, 20)  # held-out sequences
     with tg.no_grad():
         tf = float(((m(x, yp).numpy() - y.numpy()) ** 2).mean())
         fr = float(((m(x, yp, teacher_forcing=False).numpy() - y.numpy()) ** 2).mean())
@@ -230,6 +233,7 @@ def test_local_maximum_tagger_needs_the_future():
 def _example(name):
     import importlib.util
     import pathlib
+
     path = pathlib.Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
@@ -246,8 +250,9 @@ def test_teacher_forcing_example(capsys):
 
 
 def test_bidirectional_tagger_example(capsys):
-    res = _example("bidirectional_tagger").main(["--steps", "100", "--length", "12", "--batch", "16",
-                                                    "--residual-layers", "2"])
+    res = _example("bidirectional_tagger").main(
+        ["--steps", "100", "--length", "12", "--batch", "16", "--residual-layers", "2"]
+    )
     assert res["bidirectional GRU"] >= 0.93 and res["forward-only GRU"] <= 0.9, res
     assert res["2-level residual bi-GRU"] >= 0.95, res
     assert "held-out per-step accuracy" in capsys.readouterr().out

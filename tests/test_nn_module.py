@@ -1,5 +1,6 @@
 """nn.Module machinery and the feed-forward layers: registration, state_dict, modes, Linear, Embedding,
 Dropout, Sequential and the activation modules."""
+
 import math
 
 import numpy as np
@@ -31,14 +32,20 @@ class Block(nn.Module):
 
 EXPECTED_BLOCK_NAMES = [
     "scale",
-    "proj.weight", "proj.bias",
-    "cell.weight_ih", "cell.weight_hh", "cell.bias_ih", "cell.bias_hh",
-    "head.0.weight", "head.0.bias",
+    "proj.weight",
+    "proj.bias",
+    "cell.weight_ih",
+    "cell.weight_hh",
+    "cell.bias_ih",
+    "cell.bias_hh",
+    "head.0.weight",
+    "head.0.bias",
     "head.2.weight",
 ]
 
 
 # ---- registration ------------------------------------------------------------------------------------
+
 
 def test_named_parameters_order_and_names_nested():
     m = Block()
@@ -64,8 +71,15 @@ def test_named_modules_children_and_recurse_flag():
     assert [k for k, _ in m.named_modules()] == ["", "proj", "cell", "head", "head.0", "head.1", "head.2"]
     assert [k for k, _ in m.named_children()] == ["proj", "cell", "head"]
     assert [type(c).__name__ for c in m.children()] == ["Linear", "RNNCell", "Sequential"]
-    assert [type(c).__name__ for c in m.modules()] == ["Block", "Linear", "RNNCell", "Sequential", "Linear",
-                                                       "Tanh", "Linear"]
+    assert [type(c).__name__ for c in m.modules()] == [
+        "Block",
+        "Linear",
+        "RNNCell",
+        "Sequential",
+        "Linear",
+        "Tanh",
+        "Linear",
+    ]
     assert [k for k, _ in m.named_parameters(recurse=False)] == ["scale"]
     assert [k for k, _ in m.named_parameters(prefix="model")][:2] == ["model.scale", "model.proj.weight"]
 
@@ -116,6 +130,7 @@ def test_parameter_is_tensor_and_repr():
 
 
 # ---- state_dict --------------------------------------------------------------------------------------
+
 
 def test_state_dict_keys_order_and_detached_values():
     m = Block()
@@ -202,6 +217,7 @@ def test_load_state_dict_shape_mismatch_names_key_and_shapes_and_changes_nothing
 
 # ---- modes, grads, dtype, repr -----------------------------------------------------------------------
 
+
 def test_train_eval_propagate_to_all_submodules():
     m = Block()
     assert all(mod.training for mod in m.modules())
@@ -228,9 +244,15 @@ def test_zero_grad_clears_all_parameter_grads():
 def test_repr_contains_class_names_and_sizes():
     m = Block()
     r = repr(m)
-    for s in ("Block(", "(proj): Linear(in_features=3, out_features=4, bias=True)", "(cell): RNNCell(4, 2)",
-              "(head): Sequential(", "(0): Linear(in_features=2, out_features=5", "(1): Tanh()",
-              "(2): Linear(in_features=5, out_features=1, bias=False)"):
+    for s in (
+        "Block(",
+        "(proj): Linear(in_features=3, out_features=4, bias=True)",
+        "(cell): RNNCell(4, 2)",
+        "(head): Sequential(",
+        "(0): Linear(in_features=2, out_features=5",
+        "(1): Tanh()",
+        "(2): Linear(in_features=5, out_features=1, bias=False)",
+    ):
         assert s in r, (s, r)
     assert "Embedding(10, 3, padding_idx=0)" == repr(nn.Embedding(10, 3, padding_idx=0))
     assert "Dropout(p=0.25)" == repr(nn.Dropout(0.25))
@@ -253,6 +275,7 @@ def test_double_casts_parameters_and_forward():
 
 
 # ---- Linear ------------------------------------------------------------------------------------------
+
 
 def test_linear_matches_numpy(rng):
     lin = nn.Linear(5, 3)
@@ -302,6 +325,7 @@ def test_linear_wrong_feature_size_error():
 
 
 # ---- Embedding ---------------------------------------------------------------------------------------
+
 
 def test_embedding_forward_rows():
     emb = nn.Embedding(6, 4)
@@ -360,6 +384,7 @@ def test_embedding_bad_ids():
 
 # ---- Dropout -----------------------------------------------------------------------------------------
 
+
 def test_dropout_eval_is_identity():
     d = nn.Dropout(0.7).eval()
     x = tg.Tensor(np.random.default_rng(0).standard_normal((50, 50)).astype(np.float32), requires_grad=True)
@@ -417,6 +442,7 @@ def test_dropout_inside_sequential_follows_eval():
 
 # ---- Sequential and activations ----------------------------------------------------------------------
 
+
 def test_sequential_index_len_iter_and_forward(rng):
     l1, act, l2 = nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)
     s = nn.Sequential(l1, act, l2)
@@ -431,8 +457,9 @@ def test_sequential_index_len_iter_and_forward(rng):
     assert len(nn.Sequential()) == 0
     front = s[:2]  # a slice is a Sequential sharing the same modules (PyTorch)
     assert isinstance(front, nn.Sequential) and len(front) == 2 and front[0] is l1 and front[1] is act
-    np.testing.assert_allclose(_np(front(tg.Tensor(x))), np.maximum(x @ _np(l1.weight).T + _np(l1.bias), 0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        _np(front(tg.Tensor(x))), np.maximum(x @ _np(l1.weight).T + _np(l1.bias), 0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_linear_accepts_unbatched_vector():
@@ -465,7 +492,7 @@ def test_activation_modules_match_numpy(rng):
 def test_activation_modules_gradcheck(rng):
     for mod in (nn.Tanh(), nn.Sigmoid(), nn.ReLU(), nn.Softmax(), nn.LogSoftmax()):
         x = tg.Tensor(rng.standard_normal((2, 4)) + 0.05, requires_grad=True)
-        assert tg.gradcheck(lambda a: mod(a), [x])
+        assert tg.gradcheck(lambda a, mod=mod: mod(a), [x])
 
 
 def test_module_gradcheck_through_sequential_parameters(rng):

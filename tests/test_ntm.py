@@ -1,4 +1,5 @@
 """Neural Turing Machine (tinygrad_rnn.models.ntm): gradients, addressing vs NumPy, memory writes, learning."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -83,8 +84,7 @@ def test_gradcheck_with_two_read_and_two_write_heads_and_returned_weights():
     model = NTM(1, 1, controller_size=2, memory_slots=3, memory_width=2, read_heads=2, write_heads=2).double()
     x = _t(np.random.default_rng(1).standard_normal((2, 1, 1)), grad=True)
     params = list(model.parameters())
-    assert tg.gradcheck(lambda x, *_: model(x, return_weights=True)[1]["write"], [x, *params],
-                        atol=1e-6, rtol=1e-4)
+    assert tg.gradcheck(lambda x, *_: model(x, return_weights=True)[1]["write"], [x, *params], atol=1e-6, rtol=1e-4)
 
 
 def test_cosine_of_zero_key_and_zero_memory_is_finite_with_finite_gradients():
@@ -92,7 +92,7 @@ def test_cosine_of_zero_key_and_zero_memory_is_finite_with_finite_gradients():
     mem = _t(np.zeros((1, 3, 2)), grad=True)
     w = content_addressing(k, _t([[5.0]]), mem)
     (w * _t([[1.0, 2.0, 3.0]])).sum().backward()
-    assert np.allclose(w.numpy(), 1 / 3)            # nothing to match: uniform, not NaN
+    assert np.allclose(w.numpy(), 1 / 3)  # nothing to match: uniform, not NaN
     assert np.isfinite(k.grad.numpy()).all() and np.isfinite(mem.grad.numpy()).all()
 
 
@@ -129,7 +129,7 @@ def test_sharpening_matches_numpy_and_focuses(rng):
     w, gamma = _simplex(rng, 2, 6), np.array([[1.0], [4.0]])
     out = sharpen(_t(w), _t(gamma)).numpy()
     np.testing.assert_allclose(out, np_sharpen(w, gamma), rtol=1e-12)
-    np.testing.assert_allclose(out[0], w[0], atol=1e-5)                  # γ = 1 leaves a distribution as is
+    np.testing.assert_allclose(out[0], w[0], atol=1e-5)  # γ = 1 leaves a distribution as is
     assert out[1].max() > w[1].max() and out[1].argmax() == w[1].argmax()  # γ > 1 sharpens the same peak
     # a large γ (Σ w̃^γ ≈ 1e-26 here) still gives a distribution, concentrated on the peak
     hard = sharpen(_t(w), _t([[50.0], [50.0]])).numpy()
@@ -180,18 +180,21 @@ def test_forward_shapes_and_weightings_are_distributions():
     for kind in ("read", "write"):
         assert (w[kind].numpy() >= 0).all()
         np.testing.assert_allclose(w[kind].numpy().sum(-1), 1.0, atol=1e-4)
-    np.testing.assert_array_equal(model(x).numpy(), y.numpy())   # return_weights changes nothing else
+    np.testing.assert_array_equal(model(x).numpy(), y.numpy())  # return_weights changes nothing else
     assert "memory_slots=6" in repr(model)
 
 
 # ---- errors --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"memory_slots": 0}, "memory_slots must be a positive int"),
-    ({"memory_width": 2.5}, "memory_width must be a positive int"),
-    ({"read_heads": 0}, "read_heads must be a positive int"),
-    ({"controller_size": True}, "controller_size must be a positive int"),
-    ({"eps": 0.0}, "eps must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"memory_slots": 0}, "memory_slots must be a positive int"),
+        ({"memory_width": 2.5}, "memory_width must be a positive int"),
+        ({"read_heads": 0}, "read_heads must be a positive int"),
+        ({"controller_size": True}, "controller_size must be a positive int"),
+        ({"eps": 0.0}, "eps must be > 0"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, msg):
     args = {"input_size": 2, "output_size": 2, "controller_size": 4, "memory_slots": 3, "memory_width": 2}
     with pytest.raises(ValueError, match=msg):
@@ -237,7 +240,7 @@ def test_ntm_learns_the_copy_task_for_short_sequences():
     for _ in range(1500):
         L = int(rng.integers(1, 4))
         x, bits = _copy_batch(rng, 16, L, width)
-        loss = binary_cross_entropy_with_logits(model(x)[L + 1:], tg.tensor(bits))
+        loss = binary_cross_entropy_with_logits(model(x)[L + 1 :], tg.tensor(bits))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
@@ -245,7 +248,7 @@ def test_ntm_learns_the_copy_task_for_short_sequences():
     for L in (1, 2, 3):
         x, bits = _copy_batch(np.random.default_rng(100 + L), 200, L, width)
         with tg.no_grad():
-            logits = model(x).numpy()[L + 1:]
+            logits = model(x).numpy()[L + 1 :]
         errors = float(np.mean(((logits > 0) != (bits > 0.5)).sum(axis=(0, 2))))
         assert errors < 0.5, (L, errors)
 
@@ -253,16 +256,35 @@ def test_ntm_learns_the_copy_task_for_short_sequences():
 # ---- example -------------------------------------------------------------------------------------------------
 def test_example_runs_and_reports_both_models(capsys):
     spec = importlib.util.spec_from_file_location(
-        "ntm_copy", pathlib.Path(__file__).resolve().parent.parent / "examples" / "ntm_copy.py")
+        "ntm_copy", pathlib.Path(__file__).resolve().parent.parent / "examples" / "ntm_copy.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    res = mod.main(["--steps", "2", "--batch", "2", "--width", "2", "--max-len", "2", "--slots", "4",
-                    "--mem-width", "2", "--controller", "4", "--test", "5"])
+    res = mod.main(
+        [
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--width",
+            "2",
+            "--max-len",
+            "2",
+            "--slots",
+            "4",
+            "--mem-width",
+            "2",
+            "--controller",
+            "4",
+            "--test",
+            "5",
+        ]
+    )
     assert set(res["bit_errors"]) == {"ntm", "lstm"}
-    assert all(set(r) == {1, 2, 3, 4, 5} for r in res["bit_errors"].values())   # test lengths up to max-len + 3
+    assert all(set(r) == {1, 2, 3, 4, 5} for r in res["bit_errors"].values())  # test lengths up to max-len + 3
     assert all(0.0 <= e <= 2 * L for r in res["bit_errors"].values() for L, e in r.items())
     p = res["params"]
-    assert abs(p["ntm"] - p["lstm"]) / p["ntm"] < 0.25      # "of similar parameter count"
+    assert abs(p["ntm"] - p["lstm"]) / p["ntm"] < 0.25  # "of similar parameter count"
     out = capsys.readouterr().out
     assert "NTM" in out and "LSTM" in out and "step     2/2" in out
     with pytest.raises(SystemExit):

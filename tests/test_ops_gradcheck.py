@@ -10,6 +10,7 @@ Inputs are kept away from non-differentiable points: kinks of relu/abs/clip are 
 ties of max/maximum/minimum are made impossible by construction, log/sqrt/pow get positive inputs and
 denominators are kept away from zero.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -123,14 +124,22 @@ def array_and_axis(draw, allow_none=True, allow_tuple=True, min_dims=0):
 # ---------------------------------------------------------------------------------------------------
 class _WrongSquare(Function):
     """x*x whose backward forgets the factor 2."""
-    def forward(self, x): return x * x
-    def backward(self, g, x): return g * x
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, g, x):
+        return g * x
 
 
 class _FrozenSquare(Function):
     """x*x with a correct first derivative that treats x as a constant: wrong second derivative."""
-    def forward(self, x): return x * x
-    def backward(self, g, x): return g * 2 * tg.ops.dual.value(x)
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, g, x):
+        return g * 2 * tg.ops.dual.value(x)
 
 
 def test_gradcheck_detects_wrong_backward():
@@ -164,8 +173,12 @@ def test_gradgradcheck_detects_wrong_second_derivative():
 
 class _MisshapedGrad(Function):
     """Identity whose backward returns the right numbers in the wrong shape (same size)."""
-    def forward(self, x): return x.copy()
-    def backward(self, g, x): return g.reshape(g.shape[::-1])
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g, x):
+        return g.reshape(g.shape[::-1])
 
 
 def test_gradcheck_detects_wrong_gradient_shape():
@@ -232,14 +245,21 @@ def test_div(data):
     check(lambda a, b: a / b, T(a), T(b))
 
 
-BROADCAST_PAIRS = [((2, 3), (3,)), ((3,), (2, 3)), ((2, 1, 3), (4, 1)), ((), (2, 3)), ((2, 3), ()),
-                   ((1, 3), (2, 1)), ((2, 3, 1), (2, 1, 4))]
+BROADCAST_PAIRS = [
+    ((2, 3), (3,)),
+    ((3,), (2, 3)),
+    ((2, 1, 3), (4, 1)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((1, 3), (2, 1)),
+    ((2, 3, 1), (2, 1, 4)),
+]
 BINARY = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b,
-    "pow": lambda a, b: a ** b,
+    "pow": lambda a, b: a**b,
     "maximum": lambda a, b: a.maximum(b) * a,
     "minimum": lambda a, b: tg.minimum(a, b) * b,
 }
@@ -248,7 +268,7 @@ BINARY = {
 @pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
 @pytest.mark.parametrize("op", list(BINARY))
 def test_binary_broadcasting_fixed_shapes(op, shapes, rng):
-    a = rng.uniform(0.5, 1.5, shapes[0])        # positive base for pow
+    a = rng.uniform(0.5, 1.5, shapes[0])  # positive base for pow
     b = rng.uniform(0.5, 1.5, shapes[1]) * rng.choice([-1.0, 1.0], shapes[1])  # |b| >= 0.5 for div
     if op in ("maximum", "minimum"):
         a, b = off_grid(a, b)
@@ -277,25 +297,25 @@ def test_ops_with_numpy_arrays_on_either_side(data):
 
 @given(array(lo=0.3, hi=2.0), st.sampled_from([0, 1, 2, 3, -1, -2, 0.5, 1.5, -0.5, 2.5]))
 def test_pow_tensor_scalar_positive_base(x, p):
-    check(lambda x: x ** p, T(x))
+    check(lambda x: x**p, T(x))
 
 
 @given(array(), st.sampled_from([1, 2, 3, 4, -1]))
 def test_pow_tensor_integer_scalar_signed_base(x, p):
     x = away_from(x, (0.0,), 0.3)
-    check(lambda x: x ** p, T(x))
+    check(lambda x: x**p, T(x))
 
 
 @given(two_broadcast())
 def test_pow_tensor_tensor(data):
     a, b, _ = data
     a = 0.3 + np.abs(a)  # positive base
-    check(lambda a, b: a ** b, T(a), T(b))
+    check(lambda a, b: a**b, T(a), T(b))
 
 
 @given(array(), st.sampled_from([2.0, 0.5, 3.7]))
 def test_pow_scalar_tensor(x, base):
-    check(lambda x: base ** x, T(x))
+    check(lambda x: base**x, T(x))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -333,9 +353,20 @@ def test_matmul(kind, data):
     check(lambda a, b: tg.matmul(a, b), T(a), T(b), second=False)
 
 
-@pytest.mark.parametrize("shapes", [((2, 3), (3, 4)), ((2, 1, 2, 3), (3, 3, 2)), ((1, 2, 3), (4, 3, 2)),
-                                    ((2, 2, 3), (3,)), ((3,), (2, 3, 4)), ((3,), (3,)), ((2, 3), (3,)),
-                                    ((3,), (3, 2))], ids=str)
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        ((2, 3), (3, 4)),
+        ((2, 1, 2, 3), (3, 3, 2)),
+        ((1, 2, 3), (4, 3, 2)),
+        ((2, 2, 3), (3,)),
+        ((3,), (2, 3, 4)),
+        ((3,), (3,)),
+        ((2, 3), (3,)),
+        ((3,), (3, 2)),
+    ],
+    ids=str,
+)
 def test_matmul_fixed_shapes(shapes, rng):
     a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
     out = T(a) @ T(b)
@@ -543,8 +574,11 @@ def array_and_newshape(draw):
     n = x.size
     divisors = [d for d in range(1, n + 1) if n % d == 0]
     d = draw(st.sampled_from(divisors))
-    new = draw(st.sampled_from([(n,), (-1,), (d, n // d), (n // d, -1), (1, d, n // d), tuple(reversed(x.shape)),
-                                (d, 1, n // d, 1)]))
+    new = draw(
+        st.sampled_from(
+            [(n,), (-1,), (d, n // d), (n // d, -1), (1, d, n // d), tuple(reversed(x.shape)), (d, 1, n // d, 1)]
+        )
+    )
     return x, new
 
 
@@ -582,8 +616,11 @@ def test_permute_all_orders_distinct_sizes(perm, rng):
     np.testing.assert_array_equal(t.grad.numpy(), x)  # the adjoint of a permutation is its inverse
 
 
-@given(array(min_dims=1).flatmap(
-    lambda x: st.tuples(st.just(x), st.integers(-x.ndim, x.ndim - 1), st.integers(-x.ndim, x.ndim - 1))))
+@given(
+    array(min_dims=1).flatmap(
+        lambda x: st.tuples(st.just(x), st.integers(-x.ndim, x.ndim - 1), st.integers(-x.ndim, x.ndim - 1))
+    )
+)
 def test_swapaxes(xab):
     x, a, b = xab
     np.testing.assert_array_equal(T(x).swapaxes(a, b).numpy(), np.swapaxes(x, a, b))
@@ -624,8 +661,11 @@ def test_getitem_basic(xi):
 @st.composite
 def repeated_integer_index(draw):
     x = draw(array(min_dims=1))
-    idx = draw(hnp.integer_array_indices(
-        x.shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=4)))
+    idx = draw(
+        hnp.integer_array_indices(
+            x.shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=4)
+        )
+    )
     idx = tuple(np.array(i, copy=True) for i in idx)
     for i in idx:  # the last selected element repeats the first: a guaranteed repeated index
         i.flat[-1] = i.flat[0]
@@ -647,8 +687,11 @@ def test_getitem_integer_arrays_with_repeats(xi):
     np.testing.assert_array_equal(t.grad.numpy(), counts.reshape(x.shape))
 
 
-@given(array(min_dims=1).flatmap(lambda x: st.tuples(
-    st.just(x), st.lists(st.integers(-x.shape[0], x.shape[0] - 1), min_size=1, max_size=5))))
+@given(
+    array(min_dims=1).flatmap(
+        lambda x: st.tuples(st.just(x), st.lists(st.integers(-x.shape[0], x.shape[0] - 1), min_size=1, max_size=5))
+    )
+)
 def test_getitem_list_on_first_axis_with_slice(xl):
     x, lst = xl
     lst = lst + [lst[0]]  # a repeat
@@ -752,8 +795,7 @@ def test_split(xs):
         np.testing.assert_array_equal(p.numpy(), e)
     check(lambda x: tg.split(x, spec, axis=axis), T(x), square_for_second=True)
     # use only some pieces: the missing gradients are filled with zeros (first and second order)
-    check(lambda x: x.split(spec, axis)[-1] * 2.0, T(x),
-          square_for_second=True)
+    check(lambda x: x.split(spec, axis)[-1] * 2.0, T(x), square_for_second=True)
     check(lambda x: x.split(spec, axis)[0].tanh(), T(x))
 
 
@@ -853,8 +895,8 @@ def test_seed_relu_layer_scalar_loss():
 def test_pow_integer_scalar_through_zero(p):
     # x**p with a non-negative integer p is smooth at 0: every derivative is finite there
     x = T([-1.0, 0.0, 0.5])
-    check(lambda x: x ** p, x)
-    check(lambda x: x ** p * x, x)
-    (g,) = tg.grad((x ** p).sum(), x)
+    check(lambda x: x**p, x)
+    check(lambda x: x**p * x, x)
+    (g,) = tg.grad((x**p).sum(), x)
     expected = p * np.array([-1.0, 0.0, 0.5]) ** (p - 1) if p else np.zeros(3)
     np.testing.assert_allclose(g.numpy(), expected)

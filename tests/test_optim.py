@@ -1,4 +1,5 @@
 """Optimizers and LR schedulers: trajectories against torch.optim, state dicts, validation, convergence."""
+
 import math
 
 import numpy as np
@@ -81,8 +82,9 @@ def _ids(case):
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
 def test_trajectory_matches_torch_float64(torch, case):
     name, kwargs = case
-    _, ours, theirs = _run_pair(torch, getattr(optim, name), getattr(torch.optim, name), kwargs, steps=8,
-                                sparse_grads=True)
+    _, ours, theirs = _run_pair(
+        torch, getattr(optim, name), getattr(torch.optim, name), kwargs, steps=8, sparse_grads=True
+    )
     for k, (a, b) in enumerate(zip(ours, theirs)):
         for i, (x, y) in enumerate(zip(a, b)):
             np.testing.assert_allclose(x, y, rtol=1e-11, atol=1e-13, err_msg=f"step {k} param {i}")
@@ -90,8 +92,13 @@ def test_trajectory_matches_torch_float64(torch, case):
 
 @pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
 def test_trajectory_matches_torch_with_param_groups(torch, name):
-    kwargs = {"SGD": dict(lr=0.1, momentum=0.9), "Adagrad": dict(lr=0.1), "RMSprop": dict(lr=0.01, centered=True),
-              "Adam": dict(lr=0.01), "AdamW": dict(lr=0.01)}[name]
+    kwargs = {
+        "SGD": dict(lr=0.1, momentum=0.9),
+        "Adagrad": dict(lr=0.1),
+        "RMSprop": dict(lr=0.01, centered=True),
+        "Adam": dict(lr=0.01),
+        "AdamW": dict(lr=0.01),
+    }[name]
     _, ours, theirs = _run_pair(torch, getattr(optim, name), getattr(torch.optim, name), kwargs, steps=6, groups=True)
     for a, b in zip(ours[-1], theirs[-1]):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
@@ -100,8 +107,9 @@ def test_trajectory_matches_torch_with_param_groups(torch, name):
 @pytest.mark.parametrize("case", [CASES[3], CASES[8], CASES[12], CASES[16], CASES[19]], ids=_ids)
 def test_float32_trajectory_stays_float32_and_matches_torch(torch, case):
     name, kwargs = case
-    params, ours, theirs = _run_pair(torch, getattr(optim, name), getattr(torch.optim, name), kwargs, steps=6,
-                                     dtype=np.float32)
+    params, ours, theirs = _run_pair(
+        torch, getattr(optim, name), getattr(torch.optim, name), kwargs, steps=6, dtype=np.float32
+    )
     for p in params:
         assert p.dtype == np.float32 and p.data.dtype == np.float32
     for a, b in zip(ours[-1], theirs[-1]):
@@ -112,9 +120,13 @@ def test_float32_trajectory_stays_float32_and_matches_torch(torch, case):
 @pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
 def test_state_float32_stays_float32(name):
     p = tg.Tensor(np.ones((2, 3), np.float32), requires_grad=True)
-    kwargs = {"SGD": dict(lr=0.1, momentum=0.9, weight_decay=0.1), "RMSprop": dict(centered=True, momentum=0.9),
-              "Adam": dict(amsgrad=True, weight_decay=0.1), "Adagrad": dict(lr_decay=0.1, weight_decay=0.1),
-              "AdamW": dict()}[name]
+    kwargs = {
+        "SGD": dict(lr=0.1, momentum=0.9, weight_decay=0.1),
+        "RMSprop": dict(centered=True, momentum=0.9),
+        "Adam": dict(amsgrad=True, weight_decay=0.1),
+        "Adagrad": dict(lr_decay=0.1, weight_decay=0.1),
+        "AdamW": dict(),
+    }[name]
     opt = getattr(optim, name)([p], **kwargs)
     for _ in range(3):
         p.grad = tg.Tensor(np.full((2, 3), 0.5, np.float32))
@@ -135,9 +147,13 @@ def _continue(opt_params, opt, steps, start):
     return out
 
 
-STATEFUL = [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
-            ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)), ("Adam", dict(lr=0.01, amsgrad=True)),
-            ("AdamW", dict(lr=0.01, weight_decay=0.1))]
+STATEFUL = [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+]
 
 
 @pytest.mark.parametrize("case", STATEFUL, ids=_ids)
@@ -184,9 +200,14 @@ def test_state_dict_is_a_snapshot_with_index_keys_and_numbers():
 def test_load_state_dict_accepts_int_keys_and_casts_to_param_dtype():
     p = tg.Tensor(np.ones(3, np.float32), requires_grad=True)
     opt = optim.SGD([p], lr=0.1, momentum=0.9)
-    opt.load_state_dict({"state": {0: {"momentum_buffer": np.full(3, 2.0)}},
-                         "param_groups": [{"lr": 0.2, "momentum": 0.9, "dampening": 0.0, "nesterov": False,
-                                           "weight_decay": 0.0, "params": [0]}]})
+    opt.load_state_dict(
+        {
+            "state": {0: {"momentum_buffer": np.full(3, 2.0)}},
+            "param_groups": [
+                {"lr": 0.2, "momentum": 0.9, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0, "params": [0]}
+            ],
+        }
+    )
     assert opt.state[p]["momentum_buffer"].dtype == np.float32
     p.grad = tg.Tensor(np.ones(3, np.float32))
     opt.step()
@@ -210,9 +231,12 @@ def test_load_state_dict_errors():
         other.load_state_dict(sd)
     with pytest.raises(ValueError, match=r"expects \['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step'\]"):
         optim.Adam([p, q], amsgrad=True).load_state_dict(
-            {"state": sd["state"], "param_groups": [dict(sd["param_groups"][0], amsgrad=True)]})
+            {"state": sd["state"], "param_groups": [dict(sd["param_groups"][0], amsgrad=True)]}
+        )
     sgd = optim.SGD([p, q], lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match=r"has keys \['exp_avg', 'exp_avg_sq', 'step'\].*expects \['momentum_buffer'\]"):
+    with pytest.raises(
+        ValueError, match=r"has keys \['exp_avg', 'exp_avg_sq', 'step'\].*expects \['momentum_buffer'\]"
+    ):
         sgd.load_state_dict({"state": sd["state"], "param_groups": [dict(sgd.state_dict()["param_groups"][0])]})
     with pytest.raises(ValueError, match="state for parameter 5"):
         optim.Adam([p, q]).load_state_dict({"state": {"5": {}}, "param_groups": sd["param_groups"]})
@@ -259,7 +283,9 @@ def test_step_errors_on_mismatched_grad():
     p = tg.Tensor(np.ones(3, np.float32), requires_grad=True)
     opt = optim.SGD([p], lr=0.1)
     p.grad = tg.Tensor(np.ones(4, np.float32))
-    with pytest.raises(RuntimeError, match=r"SGD.step: parameter 0 of group 0 has shape \(3,\) but its grad has shape \(4,\)"):
+    with pytest.raises(
+        RuntimeError, match=r"SGD.step: parameter 0 of group 0 has shape \(3,\) but its grad has shape \(4,\)"
+    ):
         opt.step()
     p.grad = tg.Tensor(np.ones(3, np.float64))
     with pytest.raises(TypeError, match="is float32 but its grad is float64"):
@@ -350,19 +376,23 @@ def _sched_pair(torch, make_ours, make_theirs, steps=12):
 
 
 def test_steplr_matches_torch(torch):
-    ours, theirs = _sched_pair(torch, lambda o: optim.StepLR(o, step_size=3, gamma=0.5),
-                               lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5))
+    ours, theirs = _sched_pair(
+        torch,
+        lambda o: optim.StepLR(o, step_size=3, gamma=0.5),
+        lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+    )
     np.testing.assert_allclose(ours, theirs, rtol=1e-15)
     assert ours[3] == [0.05, 0.15] and ours[2] == [0.1, 0.3]
 
 
 def test_lambdalr_matches_torch(torch):
-    f = lambda e: 0.9 ** e  # noqa: E731
+    f = lambda e: 0.9**e  # noqa: E731
     ours, theirs = _sched_pair(torch, lambda o: optim.LambdaLR(o, f), lambda o: torch.optim.lr_scheduler.LambdaLR(o, f))
     np.testing.assert_allclose(ours, theirs, rtol=1e-15)
     fs = [lambda e: 1.0 / (e + 1), lambda e: min(1.0, (e + 1) / 4)]
-    ours, theirs = _sched_pair(torch, lambda o: optim.LambdaLR(o, fs),
-                               lambda o: torch.optim.lr_scheduler.LambdaLR(o, fs))
+    ours, theirs = _sched_pair(
+        torch, lambda o: optim.LambdaLR(o, fs), lambda o: torch.optim.lr_scheduler.LambdaLR(o, fs)
+    )
     np.testing.assert_allclose(ours, theirs, rtol=1e-15)
 
 
@@ -418,6 +448,7 @@ def test_scheduler_errors_and_aliases():
     with pytest.raises(TypeError, match="StepLR: expected an Optimizer, got list"):
         optim.StepLR([], step_size=1)
     from tinygrad_rnn.optim.lr_scheduler import LambdaLR, StepLR
+
     assert StepLR is optim.StepLR and LambdaLR is optim.LambdaLR
     assert optim.lr_scheduler.StepLR is optim.StepLR
 

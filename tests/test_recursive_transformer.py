@@ -1,4 +1,5 @@
 """Tree-structured recursive nets and the Transformer encoder: gradchecks, masks, errors, learning."""
+
 import importlib.util
 import pathlib
 
@@ -42,24 +43,30 @@ def test_shared_and_cyclic_nodes_are_rejected():
     with pytest.raises(ValueError, match="shared by two parents"):
         Tree.node(a, a).validate()
     with pytest.raises(ValueError, match="shared by two parents"):
-        RecursiveNet(3, 2)(Tree.node(Tree.node(a, Tree.leaf(0)), a))   # the model validates too
+        RecursiveNet(3, 2)(Tree.node(Tree.node(a, Tree.leaf(0)), a))  # the model validates too
     with pytest.raises(ValueError, match="shared by two parents"):
-        Tree.from_nested((a, (a, 2)))                               # Tree objects inside nested tuples
+        Tree.from_nested((a, (a, 2)))  # Tree objects inside nested tuples
     cyc = [1]
     cyc.append(cyc)
     with pytest.raises(ValueError, match="cycle"):
         Tree.from_nested(cyc)
     inner = Tree.node(Tree.leaf(0), Tree.leaf(1))
     outer = Tree.node(inner, Tree.leaf(2))
-    object.__setattr__(inner, "children", (outer, Tree.leaf(1)))     # force a cycle past immutability
+    object.__setattr__(inner, "children", (outer, Tree.leaf(1)))  # force a cycle past immutability
     with pytest.raises(ValueError, match="cycle"):
         outer.validate()
 
 
-@pytest.mark.parametrize("bad, exc, msg", [
-    ((), ValueError, "empty"), ((1, "x"), TypeError, "int id"), ((1, 2.5), TypeError, "int id"),
-    ((1, True), TypeError, "int id"), ((1, -3), ValueError, "non-negative"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, msg",
+    [
+        ((), ValueError, "empty"),
+        ((1, "x"), TypeError, "int id"),
+        ((1, 2.5), TypeError, "int id"),
+        ((1, True), TypeError, "int id"),
+        ((1, -3), ValueError, "non-negative"),
+    ],
+)
 def test_malformed_nested_input(bad, exc, msg):
     with pytest.raises(exc, match=msg):
         Tree.from_nested(bad)
@@ -89,14 +96,14 @@ def test_recursive_net_matches_the_equations_and_batches_trees():
     batched = net.encode(list(trees)).numpy()
     single = np.concatenate([net.encode(t).numpy() for t in trees])
     np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
-    t = Tree.from_nested(trees[2])                                # the same tree twice in one batch
+    t = Tree.from_nested(trees[2])  # the same tree twice in one batch
     np.testing.assert_allclose(net.encode([t, t]).numpy(), single[[2, 2]], rtol=1e-5, atol=1e-6)
 
 
 def test_gradcheck_through_depth3_tree_params_and_leaves():
     tg.set_default_dtype("float64")
     net = RecursiveNet(6, 3, out_features=2)
-    tree = Tree.from_nested(((0, (1, 2)), 3))                     # depth 3, 4 leaves
+    tree = Tree.from_nested(((0, (1, 2)), 3))  # depth 3, 4 leaves
     assert tree.depth() == 3
     leaves = tg.randn(4, 3, requires_grad=True)
     params = list(net.compose.parameters()) + list(net.head.parameters())
@@ -108,7 +115,7 @@ def test_gradcheck_through_depth3_tree_params_and_leaves():
 def test_deep_chain_tree_has_no_recursion_error():
     t = 0
     for i in range(2000):
-        t = (t, i % 3)                                            # a left chain of depth 2000
+        t = (t, i % 3)  # a left chain of depth 2000
     tree = Tree.from_nested(t)
     assert tree.depth() == 2000
     net = RecursiveNet(3, 4)
@@ -121,7 +128,7 @@ def test_balanced_tree_depth_is_logarithmic():
     level = [Tree.leaf(i % 3) for i in range(256)]
     while len(level) > 1:
         level = [Tree.node(level[i], level[i + 1]) for i in range(0, len(level), 2)]
-    assert level[0].depth() == 8                                  # log2(256)
+    assert level[0].depth() == 8  # log2(256)
     assert RecursiveNet(3, 4)(level[0]).shape == (1, 1)
 
 
@@ -131,7 +138,7 @@ def test_recursive_net_learns_expressions_mod_3():
     net, _ = ex.train(modulus=3, max_depth=2, dim=24, steps=200, seed=0)
     acc1, acc2 = ex.accuracy(net, 3, 1), ex.accuracy(net, 3, 2)
     assert acc1 >= 0.95, acc1
-    assert acc2 >= 0.85, acc2                                      # chance is 1/3
+    assert acc2 >= 0.85, acc2  # chance is 1/3
 
 
 # ---- transformer pieces ------------------------------------------------------------------------------
@@ -142,7 +149,7 @@ def test_layernorm_normalises_and_gradchecks():
     y = ln(x).numpy()
     np.testing.assert_allclose(y.mean(-1), 0, atol=1e-10)
     np.testing.assert_allclose(y.var(-1), 1, rtol=1e-4)
-    ln.weight.data = ln.weight.data + tg.randn(5).data * 0.3       # non-trivial γ, β for the check
+    ln.weight.data = ln.weight.data + tg.randn(5).data * 0.3  # non-trivial γ, β for the check
     ln.bias.data = tg.randn(5).data
     x.requires_grad = True
     assert tg.gradcheck(lambda x, w, b: ln(x), [x, ln.weight, ln.bias])
@@ -164,7 +171,7 @@ def test_attention_masks_zero_weights_rows_sum_to_one_and_no_nan():
     assert w.shape == (3, 2, 5, 5)
     blocked = pad[:, None, None, :] | np.triu(np.ones((5, 5), bool), 1)[None, None]
     assert (w[np.broadcast_to(blocked, w.shape)] == 0).all()
-    np.testing.assert_allclose(w.sum(-1), 1, rtol=1e-5)          # causal: key 0 is always allowed here
+    np.testing.assert_allclose(w.sum(-1), 1, rtol=1e-5)  # causal: key 0 is always allowed here
     # every key padded: weights 0 and output finite (equal to the output bias), not NaN
     full = np.ones((1, 5), bool)
     out, w = m(x[:1], key_padding_mask=full, need_weights=True)
@@ -232,7 +239,7 @@ def test_transformer_learns_token_count_comparison():
     ex = _load("transformer_vs_lstm")
     tg.manual_seed(0)
     acc = ex.train_and_eval(ex.TransformerClassifier(), steps=150, seed=0)
-    assert acc >= 0.9, acc                                         # majority class is about 0.6
+    assert acc >= 0.9, acc  # majority class is about 0.6
 
 
 def test_transformer_copies_earlier_token_with_causal_mask():
@@ -256,7 +263,7 @@ def test_transformer_copies_earlier_token_with_causal_mask():
     ids, y = batch(np.random.default_rng(1), 300)
     with tg.no_grad():
         acc = (head(enc(ids, causal=True)).numpy().argmax(-1) == y).mean()
-    assert acc >= 0.95, acc                                        # chance 0.25 (position 0 itself is free)
+    assert acc >= 0.95, acc  # chance 0.25 (position 0 itself is free)
 
 
 def test_examples_run_and_print(capsys):

@@ -1,5 +1,6 @@
 """The information-flow regulariser Ω and clip counting (tinygrad_rnn.diagnostics.regularizers), and the
 clipping / regulariser studies of examples/pathologies_clipping.py at small fixed-seed budgets."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -52,7 +53,7 @@ def _numpy_penalty(W_ih, W_hh, b, x, loss_grad_last):
     d[T - 1] = loss_grad_last
     omega = 0.0
     for t in range(T - 2, -1, -1):
-        v = (d[t + 1] * (1 - H[t + 1] ** 2)) @ W_hh   # δ_{t+1} ∂h_{t+1}/∂h_t
+        v = (d[t + 1] * (1 - H[t + 1] ** 2)) @ W_hh  # δ_{t+1} ∂h_{t+1}/∂h_t
         d[t] = v
         # the documented formula with its ε = 1e-8 (it shifts the ratio by about ε/‖δ‖, visible at rel 1e-9)
         vn = np.sqrt((v * v).sum(axis=1) + 1e-16)
@@ -168,7 +169,9 @@ def test_penalty_bad_inputs():
     for fused in (True, False):
         rnn = nn.RNN(1, 2, fused=fused)
         out, _ = rnn(tg.randn(3, 2, 1))
-        with pytest.raises(ValueError, match=r"does not depend on hidden state 0; .*nn.RNNCell called in a Python loop"):
+        with pytest.raises(
+            ValueError, match=r"does not depend on hidden state 0; .*nn.RNNCell called in a Python loop"
+        ):
             gradient_flow_penalty(out.sum(), [out[t] for t in range(3)])
 
 
@@ -242,8 +245,24 @@ def test_regulariser_learns_a_longer_lag():
 
 def test_example_main_smoke(tmp_path, capsys):
     mod = _example()
-    res = mod.main(["--steps", "5", "--T", "6", "--hidden", "4", "--lag-steps", "3", "--lag-T", "6", "--lags",
-                    "1,3", "--out", str(tmp_path)])
+    res = mod.main(
+        [
+            "--steps",
+            "5",
+            "--T",
+            "6",
+            "--hidden",
+            "4",
+            "--lag-steps",
+            "3",
+            "--lag-T",
+            "6",
+            "--lags",
+            "1,3",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     printed = capsys.readouterr().out
     assert set(res["clipping"]) == {"none", "value", "norm"}
     assert set(res["regularizer"]) == {"without", "with_omega"}
@@ -251,6 +270,7 @@ def test_example_main_smoke(tmp_path, capsys):
     assert "clip fired" in printed and "with Ω" in printed
     try:
         import matplotlib  # noqa: F401
+
         assert (tmp_path / "clipping.png").exists() and (tmp_path / "regularizer.png").exists()
     except ImportError:
         assert "matplotlib is not importable" in printed and res["plots"] == []

@@ -1,6 +1,7 @@
 """Recurrent cells and sequence layers: float64 gradchecks (inputs, states and every parameter), the cell
 equations in plain NumPy, PyTorch parity (outputs, final states and all gradients), padded-batch semantics,
 input validation, and the O(T) size of the tape."""
+
 import numpy as np
 import pytest
 
@@ -32,6 +33,7 @@ def _rng(seed=0):
 
 # ---- NumPy references --------------------------------------------------------------------------------
 
+
 def _sig(v):
     return 1.0 / (1.0 + np.exp(-v))
 
@@ -46,7 +48,7 @@ def np_cell(kind, x, h, c, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"
     if kind == "LSTM":
         Hc = c.shape[-1]
         gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
-        i, f, g, o = (gates[:, k * Hc:(k + 1) * Hc] for k in range(4))
+        i, f, g, o = (gates[:, k * Hc : (k + 1) * Hc] for k in range(4))
         c_new = _sig(f) * c + _sig(i) * np.tanh(g)
         h_new = _sig(o) * np.tanh(c_new)
         return (h_new if W_hr is None else h_new @ W_hr.T), c_new
@@ -54,10 +56,10 @@ def np_cell(kind, x, h, c, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"
         Hh = h.shape[-1]
         bi = np.broadcast_to(b_ih, (3 * Hh,))
         bh = np.broadcast_to(b_hh, (3 * Hh,))
-        Wi = [W_ih[k * Hh:(k + 1) * Hh] for k in range(3)]
-        Wh = [W_hh[k * Hh:(k + 1) * Hh] for k in range(3)]
-        bis = [bi[k * Hh:(k + 1) * Hh] for k in range(3)]
-        bhs = [bh[k * Hh:(k + 1) * Hh] for k in range(3)]
+        Wi = [W_ih[k * Hh : (k + 1) * Hh] for k in range(3)]
+        Wh = [W_hh[k * Hh : (k + 1) * Hh] for k in range(3)]
+        bis = [bi[k * Hh : (k + 1) * Hh] for k in range(3)]
+        bhs = [bh[k * Hh : (k + 1) * Hh] for k in range(3)]
         r = _sig(x @ Wi[0].T + bis[0] + h @ Wh[0].T + bhs[0])
         z = _sig(x @ Wi[1].T + bis[1] + h @ Wh[1].T + bhs[1])
         if reset_after:
@@ -83,10 +85,20 @@ def np_layer(kind, p, x, h0, c0=None, lengths=None, num_layers=1, bidirectional=
             h, c = h0[idx].copy(), None if c0 is None else c0[idx].copy()
             out = np.zeros((Tn, Nn, h.shape[-1]))
             for n in range(Nn):
-                hh, cc = h[n:n + 1], None if c is None else c[n:n + 1]
-                for t in (range(lens[n] - 1, -1, -1) if d else range(lens[n])):
-                    hh, cc = np_cell(kind, inp[t, n:n + 1], hh, cc, w["weight_ih"], w["weight_hh"], w["bias_ih"],
-                                     w["bias_hh"], W_hr=w["weight_hr"], **opts)
+                hh, cc = h[n : n + 1], None if c is None else c[n : n + 1]
+                for t in range(lens[n] - 1, -1, -1) if d else range(lens[n]):
+                    hh, cc = np_cell(
+                        kind,
+                        inp[t, n : n + 1],
+                        hh,
+                        cc,
+                        w["weight_ih"],
+                        w["weight_hh"],
+                        w["bias_ih"],
+                        w["bias_hh"],
+                        W_hr=w["weight_hr"],
+                        **opts,
+                    )
                     out[t, n] = hh[0]
                 h[n] = hh[0]
                 if c is not None:
@@ -156,12 +168,14 @@ LAYER_CASES = {
     "lstm_1layer": ("LSTM", {}, {}),
     "lstm_1layer_h0": ("LSTM", {}, {"h0": True}),
     "lstm_2layer_bidir": ("LSTM", {"num_layers": 2, "bidirectional": True}, {}),
-    "lstm_2layer_bidir_lengths_h0": ("LSTM", {"num_layers": 2, "bidirectional": True},
-                                     {"lengths": [1, 3], "h0": True}),
+    "lstm_2layer_bidir_lengths_h0": ("LSTM", {"num_layers": 2, "bidirectional": True}, {"lengths": [1, 3], "h0": True}),
     "lstm_batch_first_lengths": ("LSTM", {"batch_first": True}, {"lengths": [3, 1]}),
     "lstm_proj": ("LSTM", {"proj_size": 2}, {"h0": True}),
-    "lstm_proj_2layer_bidir_lengths": ("LSTM", {"proj_size": 2, "num_layers": 2, "bidirectional": True},
-                                       {"lengths": [3, 2]}),
+    "lstm_proj_2layer_bidir_lengths": (
+        "LSTM",
+        {"proj_size": 2, "num_layers": 2, "bidirectional": True},
+        {"lengths": [3, 2]},
+    ),
     "lstm_dropout_eval": ("LSTM", {"num_layers": 2, "dropout": 0.5}, {"eval": True}),
     "lstm_unbatched": ("LSTM", {"bidirectional": True}, {"unbatched": True}),
     "lstm_unbatched_h0": ("LSTM", {}, {"unbatched": True, "h0": True}),
@@ -173,8 +187,11 @@ LAYER_CASES = {
     "gru_dropout_eval": ("GRU", {"num_layers": 2, "dropout": 0.3}, {"eval": True}),
     "gru_unbatched": ("GRU", {}, {"unbatched": True, "h0": True}),
     "gru_nobias": ("GRU", {"bias": False}, {}),
-    "gru_reset_before_bidir_lengths_h0": ("GRU", {"reset_after": False, "bidirectional": True},
-                                          {"lengths": [3, 1], "h0": True}),
+    "gru_reset_before_bidir_lengths_h0": (
+        "GRU",
+        {"reset_after": False, "bidirectional": True},
+        {"lengths": [3, 1], "h0": True},
+    ),
     "gru_reset_before_2layer": ("GRU", {"reset_after": False, "num_layers": 2}, {}),
 }
 
@@ -251,7 +268,7 @@ def test_dropout_between_layers_is_active_in_train_mode():
     tg.manual_seed(11)
     b = _np(layer(x)[0])
     np.testing.assert_array_equal(a, b)  # repeatable under the seed
-    assert not np.allclose(a, ref)       # and different from the eval (no-dropout) output
+    assert not np.allclose(a, ref)  # and different from the eval (no-dropout) output
     one = nn.LSTM(I, 4, num_layers=1, dropout=0.5)  # dropout only acts between layers
     np.testing.assert_array_equal(_np(one(x)[0]), _np(one.eval()(x)[0]))
 
@@ -266,8 +283,7 @@ CELL_FORMULA_CASES = {
     "lstm_nobias": (lambda: nn.LSTMCell(I, 4, bias=False), "LSTM", {}),
     "gru_reset_after": (lambda: nn.GRUCell(I, 4), "GRU", {"reset_after": True}),
     "gru_reset_before": (lambda: nn.GRUCell(I, 4, reset_after=False), "GRU", {"reset_after": False}),
-    "gru_reset_before_nobias": (lambda: nn.GRUCell(I, 4, bias=False, reset_after=False), "GRU",
-                                {"reset_after": False}),
+    "gru_reset_before_nobias": (lambda: nn.GRUCell(I, 4, bias=False, reset_after=False), "GRU", {"reset_after": False}),
 }
 
 
@@ -278,8 +294,17 @@ def test_cell_matches_numpy_equations(case):
     p = _params(cell)
     rng = _rng(4)
     x, h, c = rng.standard_normal((5, I)), rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
-    ref_h, ref_c = np_cell(kind, x, h, c if kind == "LSTM" else None, p["weight_ih"], p["weight_hh"],
-                           p.get("bias_ih"), p.get("bias_hh"), **opts)
+    ref_h, ref_c = np_cell(
+        kind,
+        x,
+        h,
+        c if kind == "LSTM" else None,
+        p["weight_ih"],
+        p["weight_hh"],
+        p.get("bias_ih"),
+        p.get("bias_hh"),
+        **opts,
+    )
     if kind == "LSTM":
         got_h, got_c = cell(_t(x), (_t(h), _t(c)))
         np.testing.assert_allclose(_np(got_c), ref_c, rtol=1e-12, atol=1e-14)
@@ -288,8 +313,17 @@ def test_cell_matches_numpy_equations(case):
     np.testing.assert_allclose(_np(got_h), ref_h, rtol=1e-12, atol=1e-14)
     # omitted state means zeros; unbatched input means a batch of one
     zeros = np.zeros((1, 4))
-    ref0, _ = np_cell(kind, x[:1], zeros, zeros if kind == "LSTM" else None, p["weight_ih"], p["weight_hh"],
-                      p.get("bias_ih"), p.get("bias_hh"), **opts)
+    ref0, _ = np_cell(
+        kind,
+        x[:1],
+        zeros,
+        zeros if kind == "LSTM" else None,
+        p["weight_ih"],
+        p["weight_hh"],
+        p.get("bias_ih"),
+        p.get("bias_hh"),
+        **opts,
+    )
     got0 = cell(_t(x[0]))
     got0 = got0[0] if kind == "LSTM" else got0
     assert got0.shape == (4,)
@@ -321,8 +355,11 @@ LAYER_REF_CASES = {
     "lstm_2layer_bidir_lengths": ("LSTM", {"num_layers": 2, "bidirectional": True}, [2, 4, 3]),
     "lstm_proj_bidir_lengths": ("LSTM", {"proj_size": 2, "bidirectional": True}, [4, 1, 3]),
     "gru_reset_after_bidir_lengths": ("GRU", {"bidirectional": True}, [3, 4, 1]),
-    "gru_reset_before_2layer_bidir_lengths": ("GRU", {"reset_after": False, "num_layers": 2,
-                                                      "bidirectional": True}, [1, 4, 2]),
+    "gru_reset_before_2layer_bidir_lengths": (
+        "GRU",
+        {"reset_after": False, "num_layers": 2, "bidirectional": True},
+        [1, 4, 2],
+    ),
     "gru_reset_before_nobias": ("GRU", {"reset_after": False, "bias": False}, None),
 }
 
@@ -338,8 +375,17 @@ def test_layer_matches_numpy_reference(case):
         opts["nonlinearity"] = kw.get("nonlinearity", "tanh")
     if cls_name == "GRU":
         opts["reset_after"] = kw.get("reset_after", True)
-    ref = np_layer(cls_name, _params(layer), _np(x), _np(states[0]), _np(states[1]) if len(states) > 1 else None,
-                   lengths, layer.num_layers, layer.bidirectional, **opts)
+    ref = np_layer(
+        cls_name,
+        _params(layer),
+        _np(x),
+        _np(states[0]),
+        _np(states[1]) if len(states) > 1 else None,
+        lengths,
+        layer.num_layers,
+        layer.bidirectional,
+        **opts,
+    )
     for g, r in zip(got, ref):
         np.testing.assert_allclose(_np(g), r, rtol=1e-11, atol=1e-13)
 
@@ -371,21 +417,33 @@ def test_layer_equals_its_cell_unrolled(kind):
 TORCH_LAYER_CASES = {
     "rnn": ("RNN", {}, {}),
     "rnn_relu_2layer_h0": ("RNN", {"num_layers": 2, "nonlinearity": "relu"}, {"h0": True}),
-    "rnn_bidir_batch_first_lengths": ("RNN", {"bidirectional": True, "batch_first": True},
-                                      {"lengths": [2, 5, 3], "h0": True}),
+    "rnn_bidir_batch_first_lengths": (
+        "RNN",
+        {"bidirectional": True, "batch_first": True},
+        {"lengths": [2, 5, 3], "h0": True},
+    ),
     "rnn_nobias_unbatched": ("RNN", {"bias": False, "num_layers": 2}, {"unbatched": True, "h0": True}),
     "lstm": ("LSTM", {}, {}),
     "lstm_2layer_bidir_h0": ("LSTM", {"num_layers": 2, "bidirectional": True}, {"h0": True}),
     "lstm_batch_first_lengths": ("LSTM", {"batch_first": True}, {"lengths": [5, 1, 3]}),
-    "lstm_2layer_bidir_lengths_h0": ("LSTM", {"num_layers": 2, "bidirectional": True},
-                                     {"lengths": [3, 5, 2], "h0": True}),
+    "lstm_2layer_bidir_lengths_h0": (
+        "LSTM",
+        {"num_layers": 2, "bidirectional": True},
+        {"lengths": [3, 5, 2], "h0": True},
+    ),
     "lstm_proj": ("LSTM", {"proj_size": 2}, {"h0": True}),
-    "lstm_proj_2layer_bidir_lengths": ("LSTM", {"proj_size": 3, "num_layers": 2, "bidirectional": True},
-                                       {"lengths": [4, 5, 1], "h0": True}),
+    "lstm_proj_2layer_bidir_lengths": (
+        "LSTM",
+        {"proj_size": 3, "num_layers": 2, "bidirectional": True},
+        {"lengths": [4, 5, 1], "h0": True},
+    ),
     "lstm_dropout_eval_unbatched": ("LSTM", {"num_layers": 2, "dropout": 0.4}, {"eval": True, "unbatched": True}),
     "gru": ("GRU", {}, {}),
-    "gru_2layer_bidir_batch_first_h0": ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True},
-                                        {"h0": True}),
+    "gru_2layer_bidir_batch_first_h0": (
+        "GRU",
+        {"num_layers": 2, "bidirectional": True, "batch_first": True},
+        {"h0": True},
+    ),
     "gru_lengths_nobias": ("GRU", {"bias": False}, {"lengths": [1, 4, 5]}),
     "gru_2layer_bidir_lengths": ("GRU", {"num_layers": 2, "bidirectional": True}, {"lengths": [5, 2, 4]}),
 }
@@ -409,16 +467,16 @@ def test_layer_matches_pytorch_outputs_states_and_all_gradients(case):
     cls_name, kw, opt = TORCH_LAYER_CASES[case]
     tl = _torch_layer(torch, cls_name, kw)
     ours = getattr(nn, cls_name)(I, 4, **kw)
-    assert [(k, p.shape) for k, p in ours.named_parameters()] == \
-           [(k, tuple(p.shape)) for k, p in tl.named_parameters()]
+    assert [(k, p.shape) for k, p in ours.named_parameters()] == [(k, tuple(p.shape)) for k, p in tl.named_parameters()]
     res = ours.load_state_dict({k: v.detach().numpy() for k, v in tl.state_dict().items()})
     assert res.missing_keys == [] and res.unexpected_keys == []
     if opt.get("eval"):
         tl.eval()
         ours.eval()
     Tn, Nn = 5, 3
-    x, states = _layer_inputs(ours, _rng(9), unbatched=opt.get("unbatched", False), h0=opt.get("h0", False),
-                              Tn=Tn, Nn=Nn)
+    x, states = _layer_inputs(
+        ours, _rng(9), unbatched=opt.get("unbatched", False), h0=opt.get("h0", False), Tn=Tn, Nn=Nn
+    )
     lengths = opt.get("lengths")
     got = _call(ours, x, states, lengths)
 
@@ -473,8 +531,7 @@ def test_cell_matches_pytorch(case, batched):
     torch.manual_seed(1)
     tc = getattr(torch.nn, cls_name)(I, 4, **kw).double()
     ours = getattr(nn, cls_name)(I, 4, **kw)
-    assert [(k, p.shape) for k, p in ours.named_parameters()] == \
-           [(k, tuple(p.shape)) for k, p in tc.named_parameters()]
+    assert [(k, p.shape) for k, p in ours.named_parameters()] == [(k, tuple(p.shape)) for k, p in tc.named_parameters()]
     ours.load_state_dict({k: v.detach().numpy() for k, v in tc.state_dict().items()})
     rng = _rng(10)
     lead = (3,) if batched else ()
@@ -499,16 +556,20 @@ def test_cell_matches_pytorch(case, batched):
         np.testing.assert_allclose(_np(p.grad), tparams[k].grad.numpy(), rtol=1e-10, atol=1e-10, err_msg=k)
 
 
-@pytest.mark.parametrize("cls_name,kw", [("RNN", {"num_layers": 3, "bidirectional": True}),
-                                         ("LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
-                                         ("LSTM", {"bias": False}),
-                                         ("GRU", {"num_layers": 2, "bidirectional": True})])
+@pytest.mark.parametrize(
+    "cls_name,kw",
+    [
+        ("RNN", {"num_layers": 3, "bidirectional": True}),
+        ("LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
+        ("LSTM", {"bias": False}),
+        ("GRU", {"num_layers": 2, "bidirectional": True}),
+    ],
+)
 def test_parameter_names_shapes_order_equal_pytorch(cls_name, kw):
     torch = pytest.importorskip("torch")
     tl = getattr(torch.nn, cls_name)(5, 4, **kw)
     ours = getattr(nn, cls_name)(5, 4, **kw)
-    assert [(k, p.shape) for k, p in ours.named_parameters()] == \
-           [(k, tuple(p.shape)) for k, p in tl.named_parameters()]
+    assert [(k, p.shape) for k, p in ours.named_parameters()] == [(k, tuple(p.shape)) for k, p in tl.named_parameters()]
     assert list(ours.state_dict()) == list(tl.state_dict())
 
 
@@ -534,8 +595,8 @@ def test_lengths_padding_zero_and_h_n_at_own_last_step(kind, bidirectional):
     o = _np(out)
     D, Hh = layer.num_directions, 3
     for n, L in enumerate(LENGTHS):
-        assert (o[L:, n] == 0).all()          # padded positions are exactly zero (both directions)
-        assert (np.abs(o[:L, n]) > 0).all()   # real positions are not
+        assert (o[L:, n] == 0).all()  # padded positions are exactly zero (both directions)
+        assert (np.abs(o[:L, n]) > 0).all()  # real positions are not
         # top layer, forward direction: h_n equals the output at the sequence's own last step
         np.testing.assert_array_equal(_np(hn)[(layer.num_layers - 1) * D, n], o[L - 1, n, :Hh])
         if bidirectional:  # the reverse direction ends at t = 0
@@ -557,7 +618,7 @@ def test_padded_batch_equals_each_sequence_run_alone(kind, batch_first):
         hn, cn = hn
     o = _np(out).transpose(1, 0, 2) if batch_first else _np(out)
     for n, L in enumerate(LENGTHS):
-        single = xs[:L, n:n + 1]
+        single = xs[:L, n : n + 1]
         sin = _t(single.transpose(1, 0, 2) if batch_first else single)
         so, sh = layer(sin)
         if kind == "LSTM":
@@ -595,6 +656,7 @@ def test_lengths_forms_and_full_lengths_equal_no_lengths():
 
 
 # ---- output modes ------------------------------------------------------------------------------------
+
 
 class SeqToOne(nn.Module):
     def __init__(self):
@@ -646,6 +708,7 @@ def test_sequence_to_sequence_shapes():
 
 # ---- bad input ---------------------------------------------------------------------------------------
 
+
 def _raises(exc, fn, *fragments):
     with pytest.raises(exc) as ei:
         fn()
@@ -684,17 +747,22 @@ def test_bad_layer_inputs(kind):
 
 
 def test_bad_constructor_arguments():
-    _raises(ValueError, lambda: nn.RNN(I, 4, nonlinearity="sigmoid"), "RNN", "unknown nonlinearity 'sigmoid'",
-            "'tanh' or 'relu'")
+    _raises(
+        ValueError,
+        lambda: nn.RNN(I, 4, nonlinearity="sigmoid"),
+        "RNN",
+        "unknown nonlinearity 'sigmoid'",
+        "'tanh' or 'relu'",
+    )
     _raises(ValueError, lambda: nn.RNNCell(I, 4, nonlinearity="gelu"), "RNNCell", "unknown nonlinearity 'gelu'")
     _raises(ValueError, lambda: nn.LSTM(I, 4, proj_size=4), "proj_size", "hidden_size=4", "got 4")
     _raises(ValueError, lambda: nn.LSTM(I, 4, proj_size=7), "proj_size", "got 7")
     _raises(ValueError, lambda: nn.LSTM(I, 4, proj_size=-1), "proj_size")
     for cls in (nn.RNN, nn.LSTM, nn.GRU):
-        _raises(ValueError, lambda: cls(I, 4, dropout=1.5), "dropout must be in [0, 1]", "1.5")
-        _raises(ValueError, lambda: cls(I, 4, dropout=-0.1), "dropout must be in [0, 1]", "-0.1")
-        _raises(ValueError, lambda: cls(I, 0), "hidden_size", "positive")
-        _raises(ValueError, lambda: cls(I, 4, num_layers=0), "num_layers", "positive")
+        _raises(ValueError, lambda cls=cls: cls(I, 4, dropout=1.5), "dropout must be in [0, 1]", "1.5")
+        _raises(ValueError, lambda cls=cls: cls(I, 4, dropout=-0.1), "dropout must be in [0, 1]", "-0.1")
+        _raises(ValueError, lambda cls=cls: cls(I, 0), "hidden_size", "positive")
+        _raises(ValueError, lambda cls=cls: cls(I, 4, num_layers=0), "num_layers", "positive")
     _raises(ValueError, lambda: nn.GRUCell(0, 4), "input_size", "positive")
 
 
@@ -721,11 +789,11 @@ def test_bad_state_dict_for_recurrent_layer():
     for k, v in layer.state_dict().items():
         np.testing.assert_array_equal(_np(v), before[k])
     gru = nn.GRU(I, 4)
-    _raises(ValueError, lambda: gru.load_state_dict(nn.LSTM(I, 4).state_dict()), "weight_ih_l0", "(16, 3)",
-            "(12, 3)")
+    _raises(ValueError, lambda: gru.load_state_dict(nn.LSTM(I, 4).state_dict()), "weight_ih_l0", "(16, 3)", "(12, 3)")
 
 
 # ---- O(T) tape ---------------------------------------------------------------------------------------
+
 
 def _tape_nodes(*outputs):
     """Distinct tape nodes reachable from the outputs (iterative walk, by id)."""
@@ -764,7 +832,7 @@ def test_fused_lstm_tape_is_one_node_per_layer_and_direction():
     out, (h, c) = layer(x)
     n, kinds = _tape_nodes(out, h, c)
     assert kinds["LSTMSequence"] == 4 and "MatMul" not in kinds  # the projection is inside the node
-    assert n < 60                                                # independent of T
+    assert n < 60  # independent of T
 
 
 def test_long_sequence_backward_runs_and_matches_short_prefix_structure():

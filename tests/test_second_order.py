@@ -1,5 +1,6 @@
 """Second-order tools (tinygrad_rnn.diagnostics.second_order): HVPs against finite differences of gradients
 and closed forms, CG, truncated Newton, Gauss–Newton products and power iteration, all in float64."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,8 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _example_main():
     """The example's main, loaded by path (examples/ is not a package), as tests/test_examples.py does."""
-    spec = importlib.util.spec_from_file_location("pathologies_second_order",
-                                                  os.path.join(ROOT, "examples", "pathologies_second_order.py"))
+    spec = importlib.util.spec_from_file_location(
+        "pathologies_second_order", os.path.join(ROOT, "examples", "pathologies_second_order.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.main
@@ -246,7 +248,7 @@ def test_truncated_newton_with_gauss_newton_on_least_squares(rng):
 def test_truncated_newton_falls_back_to_gradient_at_negative_curvature():
     # L = Σ x⁴ − x² near 0 has H = 12x² − 2 < 0: CG stops at once, the step must still go downhill
     x = tg.Tensor(np.full(3, 0.1), requires_grad=True)
-    st = truncated_newton_step(lambda: (x ** 4 - x ** 2).sum(), [x], cg_iters=5, damping=0.0, lr=0.5)
+    st = truncated_newton_step(lambda: (x**4 - x**2).sum(), [x], cg_iters=5, damping=0.0, lr=0.5)
     assert st["negative_curvature"] and st["fallback"]
     assert st["loss_after"] < st["loss_before"]
 
@@ -304,8 +306,26 @@ def test_bad_inputs_raise_clear_errors(rng):
 # ---------------------------------------------------------------------------------------------------
 def test_example_smoke(tmp_path, capsys):
     main = _example_main()
-    res = main(["--budget", "12", "--cg-iters", "3", "--hidden", "3", "--length", "4", "--batch", "4",
-                "--eigs", "2", "--eig-iters", "3", "--out", str(tmp_path)])
+    res = main(
+        [
+            "--budget",
+            "12",
+            "--cg-iters",
+            "3",
+            "--hidden",
+            "3",
+            "--length",
+            "4",
+            "--batch",
+            "4",
+            "--eigs",
+            "2",
+            "--eig-iters",
+            "3",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert "gradient-evaluation equivalents" in out and "top |λ|" in out
     assert set(res["final"]) == {"sgd", "adam", "truncated Newton (gn)"}

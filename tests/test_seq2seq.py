@@ -1,4 +1,5 @@
 """Encoder–decoder with attention (tinygrad_rnn.models.seq2seq): gradients, masking, decoding, errors, learning."""
+
 import importlib.util
 import pathlib
 
@@ -45,8 +46,8 @@ def test_attention_rows_sum_to_one_and_skip_padding(attention):
     w = w.numpy()
     assert logits.shape == (tin.shape[0], 2, 7) and w.shape == (tin.shape[0], 2, 3)
     np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-6)
-    assert np.all(w[:, 1, 2] < 1e-12)          # the padded position of example 1 gets no weight
-    assert np.all(w[:, 0, :] > 1e-6)           # ...while every real position does
+    assert np.all(w[:, 1, 2] < 1e-12)  # the padded position of example 1 gets no weight
+    assert np.all(w[:, 0, :] > 1e-6)  # ...while every real position does
     assert np.isfinite(logits.numpy()).all()
 
 
@@ -78,7 +79,7 @@ def _random_model(attention, seed=0):
 def _check_stops(seqs, max_len):
     for toks in seqs:
         assert 1 <= len(toks) <= max_len
-        assert EOS not in toks[:-1]                   # nothing after <eos>
+        assert EOS not in toks[:-1]  # nothing after <eos>
         assert toks[-1] == EOS or len(toks) == max_len  # ended by <eos>, or cut at max_len
 
 
@@ -86,7 +87,7 @@ def _check_stops(seqs, max_len):
 def test_greedy_and_beam_stop_at_eos_and_respect_max_len(attention):
     src, lens = pad_batch([[3, 4, 5, 6], [7, 8], [4]], PAD)
     seen_eos = seen_cut = False
-    for seed in range(6):   # random models: some hypotheses end with <eos>, some run to max_len
+    for seed in range(6):  # random models: some hypotheses end with <eos>, some run to max_len
         model = _random_model(attention, seed)
         for max_len in (1, 4):
             greedy = model.greedy_decode(src, lens, max_len=max_len)
@@ -101,7 +102,7 @@ def test_greedy_and_beam_stop_at_eos_and_respect_max_len(attention):
 
 def test_forced_eos_stops_immediately():
     model = _random_model("additive")
-    model.decoder.out.bias.data[EOS] = 100.0   # make <eos> the certain first token
+    model.decoder.out.bias.data[EOS] = 100.0  # make <eos> the certain first token
     src, lens = pad_batch([[3, 4], [5]], PAD)
     assert model.greedy_decode(src, lens, max_len=5) == [[EOS], [EOS]]
     assert model.beam_search(src, lens, beam_size=3, max_len=5) == [[EOS], [EOS]]
@@ -114,7 +115,7 @@ def test_beam_search_scores_at_least_as_well_as_greedy():
 
     def score(n, toks):
         tin = np.array([[BOS] + toks[:-1]]).T
-        logp = model(src[:, n:n + 1], lens[n:n + 1], tin).log_softmax(-1).numpy()[:, 0]
+        logp = model(src[:, n : n + 1], lens[n : n + 1], tin).log_softmax(-1).numpy()[:, 0]
         return logp[np.arange(len(toks)), toks].sum() / len(toks)
 
     greedy = model.greedy_decode(src, lens, max_len=8)
@@ -205,11 +206,11 @@ def test_attention_model_learns_to_reverse_short_strings():
 
 def test_example_runs_and_reports_both_models(capsys):
     spec = importlib.util.spec_from_file_location(
-        "seq2seq_reverse", pathlib.Path(__file__).resolve().parent.parent / "examples" / "seq2seq_reverse.py")
+        "seq2seq_reverse", pathlib.Path(__file__).resolve().parent.parent / "examples" / "seq2seq_reverse.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    res = mod.main(["--steps", "3", "--max-len", "4", "--batch", "8", "--hidden", "8", "--emb", "4",
-                    "--test", "20"])
+    res = mod.main(["--steps", "3", "--max-len", "4", "--batch", "8", "--hidden", "8", "--emb", "4", "--test", "20"])
     assert set(res) == {"none", "additive"}
     assert all(0.0 <= r["exact_match"] <= 1.0 for r in res.values())
     out = capsys.readouterr().out

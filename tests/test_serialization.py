@@ -1,4 +1,5 @@
 """save/load: faithful round trips, atomic writes, and refusal of anything that is not ours (never unpickle)."""
+
 import json
 import math
 import os
@@ -33,14 +34,28 @@ def test_round_trip_nested_structure(tmp_path):
         "params": {
             "W": tg.Tensor(r.standard_normal((3, 4)).astype(np.float32), requires_grad=True),
             "b": tg.Tensor(r.standard_normal(4), requires_grad=True),  # float64
-            "steps": tg.Tensor(np.arange(5)),                              # int64, no grad
-            "scalar": tg.Tensor(np.float32(2.5)),                          # 0-d
+            "steps": tg.Tensor(np.arange(5)),  # int64, no grad
+            "scalar": tg.Tensor(np.float32(2.5)),  # 0-d
         },
         "layers": [tg.Tensor(np.ones((2, 2), np.float32)), [tg.Tensor(np.int32(7)), {"deep": tg.zeros(0)}]],
-        "arrays": {"f": r.standard_normal((2, 3)), "i": np.arange(6, dtype=np.int16).reshape(2, 3),
-                   "b": np.array([True, False]), "s": np.array(["ab", "c"])},
-        "int": 42, "neg": -3, "big": 2**62, "float": 0.1, "true": True, "false": False, "none": None,
-        "str": "héllo ✓", "empty_str": "", "empty_list": [], "empty_dict": {}, "tuple": (1, "two", 3.0),
+        "arrays": {
+            "f": r.standard_normal((2, 3)),
+            "i": np.arange(6, dtype=np.int16).reshape(2, 3),
+            "b": np.array([True, False]),
+            "s": np.array(["ab", "c"]),
+        },
+        "int": 42,
+        "neg": -3,
+        "big": 2**62,
+        "float": 0.1,
+        "true": True,
+        "false": False,
+        "none": None,
+        "str": "héllo ✓",
+        "empty_str": "",
+        "empty_list": [],
+        "empty_dict": {},
+        "tuple": (1, "two", 3.0),
         "np_scalar": np.float32(1.5),
     }
     path = tmp_path / "ckpt.npz"
@@ -125,6 +140,7 @@ def test_overwrite_replaces_contents(tmp_path):
 
 # ---- atomicity ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()], ids=["oserror", "interrupt"])
 def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch, exc):
     path = tmp_path / "ckpt.npz"
@@ -174,6 +190,7 @@ def test_unsupported_object_fails_before_touching_disk(tmp_path):
 
 # ---- refusing files that are not ours -------------------------------------------------------------------
 
+
 def test_refuses_pickled_object_array(tmp_path):
     path = tmp_path / "evil.npz"
     manifest = {"format": 1, "root": {"t": "dict", "v": {"x": {"t": "array", "k": "a0"}}}}
@@ -201,8 +218,9 @@ def test_refuses_plain_npz_without_manifest(tmp_path):
     assert "manifest" in msg and "plain.npz" in msg and "tinygrad_rnn.save" in msg
 
 
-@pytest.mark.parametrize("content", [b"hello, not a zip", b"", b"\x93NUMPY\x01\x00 a .npy header"],
-                         ids=["text", "empty", "npy"])
+@pytest.mark.parametrize(
+    "content", [b"hello, not a zip", b"", b"\x93NUMPY\x01\x00 a .npy header"], ids=["text", "empty", "npy"]
+)
 def test_refuses_non_zip_file(tmp_path, content):
     path = tmp_path / "x.npz"
     path.write_bytes(content)
@@ -230,14 +248,18 @@ def test_refuses_corrupt_manifest(tmp_path, raw):
     assert "manifest" in msg and "corrupt" in msg and "c.npz" in msg
 
 
-@pytest.mark.parametrize("manifest, words", [
-    ([1, 2], ["unsupported manifest", "list"]),
-    ({"format": 99, "root": None}, ["unsupported manifest", "99"]),
-    ({"format": 1, "root": {"t": "array", "k": "a9"}}, ["malformed manifest entry", "a9"]),
-    ({"format": 1, "root": {"t": "mystery"}}, ["unknown kind", "mystery"]),
-    ({"format": 1, "root": {"t": "list", "v": 5}}, ["malformed manifest entry"]),
-    ({"format": 1, "root": "just a string"}, ["malformed manifest entry"]),
-], ids=["not_a_dict", "future_format", "missing_member", "unknown_kind", "bad_list", "bad_root"])
+@pytest.mark.parametrize(
+    "manifest, words",
+    [
+        ([1, 2], ["unsupported manifest", "list"]),
+        ({"format": 99, "root": None}, ["unsupported manifest", "99"]),
+        ({"format": 1, "root": {"t": "array", "k": "a9"}}, ["malformed manifest entry", "a9"]),
+        ({"format": 1, "root": {"t": "mystery"}}, ["unknown kind", "mystery"]),
+        ({"format": 1, "root": {"t": "list", "v": 5}}, ["malformed manifest entry"]),
+        ({"format": 1, "root": "just a string"}, ["malformed manifest entry"]),
+    ],
+    ids=["not_a_dict", "future_format", "missing_member", "unknown_kind", "bad_list", "bad_root"],
+)
 def test_refuses_invalid_manifest_structure(tmp_path, manifest, words):
     path = tmp_path / "m.npz"
     np.savez(path, **{MANIFEST: _manifest_bytes(manifest)})
@@ -254,15 +276,20 @@ def test_missing_file_raises_file_not_found(tmp_path):
 
 # ---- refusing what cannot be saved ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad, where", [
-    (object(), "obj"),
-    ({"a": {1, 2}}, "obj['a']"),
-    ({"a": [1, b"bytes"]}, "obj['a'][1]"),
-    ([1j], "obj[0]"),
-    ({"f": lambda: 0}, "obj['f']"),
-    (np.array([object()], dtype=object), "obj"),
-    ({"x": np.array([1 + 2j])}, "obj['x']"),
-], ids=["object", "set", "bytes", "complex", "function", "object_array", "complex_array"])
+
+@pytest.mark.parametrize(
+    "bad, where",
+    [
+        (object(), "obj"),
+        ({"a": {1, 2}}, "obj['a']"),
+        ({"a": [1, b"bytes"]}, "obj['a'][1]"),
+        ([1j], "obj[0]"),
+        ({"f": lambda: 0}, "obj['f']"),
+        (np.array([object()], dtype=object), "obj"),
+        ({"x": np.array([1 + 2j])}, "obj['x']"),
+    ],
+    ids=["object", "set", "bytes", "complex", "function", "object_array", "complex_array"],
+)
 def test_save_unsupported_types_raise_type_error(tmp_path, bad, where):
     with pytest.raises(TypeError) as info:
         tg.save(bad, tmp_path / "x.npz")

@@ -4,6 +4,7 @@ These tests exercise the backward engine itself (tinygrad_rnn.autograd) rather t
 deep chains and wide fan-ins must run without recursion, gradients must accumulate exactly once per
 edge, and the graph must be freed (and refuse reuse) when nobody asked to keep it.
 """
+
 import gc
 import sys
 import warnings
@@ -22,6 +23,7 @@ def _np(t):
 
 # ---- scale: deep chains and wide fan-ins ------------------------------------------------------------
 
+
 def test_100k_op_chain_mul_backprops_without_recursion_error():
     n = 100_000
     assert sys.getrecursionlimit() < n  # a recursive topological sort would have to blow up here
@@ -30,7 +32,7 @@ def test_100k_op_chain_mul_backprops_without_recursion_error():
     for _ in range(n):
         y = y * 1.00001
     y.sum().backward()
-    expected = 1.00001 ** n
+    expected = 1.00001**n
     np.testing.assert_allclose(_np(x.grad), [expected, expected], rtol=1e-9)
     np.testing.assert_allclose(_np(y), [expected, 2 * expected], rtol=1e-9)
 
@@ -112,6 +114,7 @@ def test_diamond_graph_gradient():
 
 # ---- accumulation and retain_graph --------------------------------------------------------------------
 
+
 def test_leaf_gradients_accumulate_across_backward_calls():
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
     (x * 3.0).sum().backward()
@@ -146,6 +149,7 @@ def test_retain_graph_allows_second_backward_and_doubles_grad():
 
 
 # ---- grad modes, detach, retain_grad -----------------------------------------------------------------
+
 
 def test_no_grad_context_records_nothing():
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
@@ -184,7 +188,7 @@ def test_no_grad_decorator_records_nothing_and_restores_mode():
 def test_no_grad_restores_mode_after_exception():
     with pytest.raises(ZeroDivisionError):
         with tg.no_grad():
-            1 / 0
+            1 / 0  # noqa: B018
     assert tg.is_grad_enabled()
 
 
@@ -241,6 +245,7 @@ def test_retain_grad_on_leaf_without_requires_grad_raises():
 
 # ---- seeds --------------------------------------------------------------------------------------------
 
+
 def test_backward_on_non_scalar_without_grad_raises():
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
     y = x * 2.0
@@ -267,6 +272,7 @@ def test_backward_on_one_element_non_scalar_is_implied():
 
 
 # ---- freeing ------------------------------------------------------------------------------------------
+
 
 def test_dropped_graph_is_freed_by_reference_counting():
     x = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
@@ -303,8 +309,10 @@ def test_backward_frees_saved_arrays_but_keeps_values():
 
 # ---- no work for branches that need no gradient ---------------------------------------------------------
 
+
 class CountingDouble(Function):
     """2x, counting how often its derivative is taken."""
+
     calls = 0
 
     def forward(self, x):
@@ -323,13 +331,13 @@ def counting():
 
 
 def test_branch_without_requires_grad_is_not_run(counting):
-    c = tg.Tensor([1.0, 2.0])             # a constant
+    c = tg.Tensor([1.0, 2.0])  # a constant
     w = tg.Tensor([3.0, 4.0], requires_grad=True)
-    k = counting.apply(c)                  # branch with no requires_grad input
+    k = counting.apply(c)  # branch with no requires_grad input
     assert k.requires_grad is False and k.grad_fn is None
     out = (k * w).sum() + counting.apply(w).sum()
     out.backward()
-    assert counting.calls == 1             # only the w branch ran
+    assert counting.calls == 1  # only the w branch ran
     assert c.grad is None and k.grad is None
     np.testing.assert_array_equal(_np(w.grad), _np(k) + 2.0)
 
@@ -354,6 +362,7 @@ def test_tg_grad_skips_nodes_that_cannot_reach_inputs(counting):
 
 
 # ---- tg.grad ------------------------------------------------------------------------------------------
+
 
 def test_grad_returns_without_touching_dot_grad():
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
@@ -397,6 +406,7 @@ def test_grad_multiple_outputs_and_grad_outputs():
 
 # ---- multi-output ops ---------------------------------------------------------------------------------
 
+
 def test_unbind_1000_slices_then_stack_backward():
     T = 1000
     x = tg.Tensor(np.arange(T * 3, dtype=np.float64).reshape(T, 3), requires_grad=True)
@@ -427,6 +437,7 @@ def test_split_multi_output_backward():
 
 
 # ---- detect_anomaly -----------------------------------------------------------------------------------
+
 
 def test_detect_anomaly_forward_nan_names_op():
     x = tg.Tensor([-1.0, 1.0], requires_grad=True)

@@ -1,4 +1,5 @@
 """Truncated BPTT: windows cover every step (the tail included); carried state matches full BPTT forward."""
+
 import numpy as np
 import pytest
 
@@ -44,11 +45,11 @@ def test_stateful_carry_matches_full_bptt_forward():
         return out.shape[0], state
 
     sizes, (h, c) = nn.utils.truncated_bptt(step, x, k=4)
-    assert sizes == [4, 4, 3]                      # the partial tail window is included
+    assert sizes == [4, 4, 3]  # the partial tail window is included
     np.testing.assert_allclose(np.concatenate([o.numpy() for o in outs]), full.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(h.numpy(), h_full.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(c.numpy(), c_full.numpy(), rtol=1e-5, atol=1e-6)
-    assert h.grad_fn is None and c.grad_fn is None   # the carried state is cut from the tape
+    assert h.grad_fn is None and c.grad_fn is None  # the carried state is cut from the tape
 
 
 def test_truncation_limits_backward_to_the_window():
@@ -64,13 +65,13 @@ def test_truncation_limits_backward_to_the_window():
 
     nn.utils.truncated_bptt(step, x, k=4)
     g = x.grad.numpy()
-    assert np.all(g[:, 0].any(axis=-1))            # every step got a gradient from its own window
+    assert np.all(g[:, 0].any(axis=-1))  # every step got a gradient from its own window
     # full BPTT gives step 0 a gradient from the later windows' losses too; truncation does not
     x2 = tg.Tensor(x.numpy(), requires_grad=True)
     out, _ = rnn(x2)
     out.sum().backward()
     assert not np.allclose(x2.grad.numpy()[:4], g[:4])
-    np.testing.assert_allclose(x2.grad.numpy()[8:], g[8:])   # the last (tail) window sees the same future
+    np.testing.assert_allclose(x2.grad.numpy()[8:], g[8:])  # the last (tail) window sees the same future
 
 
 def test_backward_through_an_undetached_window_is_a_clear_error():
@@ -79,7 +80,7 @@ def test_backward_through_an_undetached_window_is_a_clear_error():
     x = tg.randn(6, 1, 2)
     out, h = rnn(x[:3])
     out.sum().backward()
-    out, h = rnn(x[3:], h)                          # h still carries the first window's graph
+    out, h = rnn(x[3:], h)  # h still carries the first window's graph
     with pytest.raises(RuntimeError, match="retain_graph=True|detach"):
         out.sum().backward()
 

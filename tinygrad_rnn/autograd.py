@@ -5,11 +5,13 @@ each node, the edges from its consumers. A node runs when all its consumers have
 algorithm), so gradients for a node's outputs are complete before its derivative is taken. Both passes
 touch each node and edge once: O(nodes + edges), no recursion, no sorting.
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from itertools import repeat
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .backend import ndarray, xp
 from .function import STATE, check_finite, describe
@@ -31,11 +33,13 @@ class _GradMode:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with type(self)():
                 return f(*args, **kwargs)
+
         return wrapper
 
 
 class no_grad(_GradMode):  # noqa: N801  (used like PyTorch's context manager)
     """Ops run inside record nothing (inference, optimizer updates). Also usable as a decorator."""
+
     _flag = False
 
 
@@ -61,8 +65,10 @@ class detect_anomaly:  # noqa: N801
 def _seed_grad(t: Tensor, g: Any, create_graph: bool, op: str) -> Any:
     if g is None:
         if t.data.size != 1:
-            raise RuntimeError(f"{op}: gradient can be implied only for a scalar (one-element) output; "
-                               f"this one has shape {t.shape}: pass grad / grad_outputs of that shape")
+            raise RuntimeError(
+                f"{op}: gradient can be implied only for a scalar (one-element) output; "
+                f"this one has shape {t.shape}: pass grad / grad_outputs of that shape"
+            )
         g = xp.ones(t.data.shape, dtype=t.data.dtype)
     elif isinstance(g, Tensor):
         if g.shape != t.shape:
@@ -83,8 +89,9 @@ def _add(acc: Any, g: Any) -> Any:
     return g if acc is None else acc + g
 
 
-def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, retain_graph: bool,
-         create_graph: bool) -> dict:
+def _run(
+    roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, retain_graph: bool, create_graph: bool
+) -> dict:
     """Backpropagate ``grads`` from ``roots``.
 
     With ``targets`` (id(tensor) -> tensor) gradients are returned for those tensors only and nothing
@@ -115,7 +122,7 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
             inner.setdefault((t._fn, t._idx), []).append(t)
 
     # 2. seed the output gradients
-    found: dict = {}   # id(leaf or target) -> summed gradient
+    found: dict = {}  # id(leaf or target) -> summed gradient
     leaves: dict = {}  # id(leaf) -> leaf, for the final write into .grad
     owned: set = set()  # keys of found whose array this pass allocated (safe to add into in place)
     buf: dict = {}
@@ -154,7 +161,7 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
     while ready:
         fn = ready.pop()
         slots = buf.pop(fn, None)
-        in_grads = None
+        in_grads: Any = None
         if slots is not None:  # at least one output received a gradient
             if inner:
                 for i, g in enumerate(slots):
@@ -177,8 +184,9 @@ def _run(roots: Sequence[Tensor], grads: Sequence[Any], targets: dict | None, re
                     if type(in_grads) is not tuple:
                         in_grads = (in_grads,)
                 if anomaly:
-                    check_finite(fn.op_name(), "backward",
-                                 [o.data if isinstance(o, Tensor) else o for o in in_grads], fn.parents)
+                    check_finite(
+                        fn.op_name(), "backward", [o.data if isinstance(o, Tensor) else o for o in in_grads], fn.parents
+                    )
                 if not retain_graph:
                     fn.saved = None
                     if fn.buffers:  # a fused op's per-step activations
@@ -217,9 +225,11 @@ def _prune(deps: dict, targets: dict) -> set:
     return needed
 
 
-_FREED = ("backward: the graph through op '{op}' was already freed by an earlier backward(). Pass "
-          "retain_graph=True to the first backward() to backpropagate through it again, or detach() the state "
-          "you carry from one step to the next (truncated BPTT).")
+_FREED = (
+    "backward: the graph through op '{op}' was already freed by an earlier backward(). Pass "
+    "retain_graph=True to the first backward() to backpropagate through it again, or detach() the state "
+    "you carry from one step to the next (truncated BPTT)."
+)
 
 
 def _backward_recorded(fn: Any, slots: list) -> tuple:
@@ -229,8 +239,7 @@ def _backward_recorded(fn: Any, slots: list) -> tuple:
             outs = fn.composed(*fn.parents)
             live = [(o, g) for o, g in zip(outs, slots) if g is not None]
             wanted = [p for p, need in zip(fn.parents, fn.needs_input_grad) if need]
-            gs = iter(grad([o for o, _ in live], wanted, [g for _, g in live], create_graph=True,
-                           allow_unused=True))
+            gs = iter(grad([o for o, _ in live], wanted, [g for _, g in live], create_graph=True, allow_unused=True))
         return tuple(next(gs) if need else None for need in fn.needs_input_grad)
     with enable_grad():
         args = fn.parents
@@ -258,14 +267,22 @@ def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
 
 def backward(tensor: Tensor, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
     if not tensor._requires_grad:
-        raise RuntimeError(f"backward: this tensor (shape {tensor.shape}) does not require grad and has no "
-                           "graph; did you forget requires_grad=True, or run the forward under no_grad()?")
+        raise RuntimeError(
+            f"backward: this tensor (shape {tensor.shape}) does not require grad and has no "
+            "graph; did you forget requires_grad=True, or run the forward under no_grad()?"
+        )
     g = _seed_grad(tensor, grad, create_graph, "backward")
     _run([tensor], [g], None, create_graph if retain_graph is None else retain_graph, create_graph)
 
 
-def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], grad_outputs: Any = None,
-         retain_graph: bool | None = None, create_graph: bool = False, allow_unused: bool = False) -> tuple:
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
     """d(outputs)/d(inputs) weighted by ``grad_outputs``, returned (not accumulated into ``.grad``)."""
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -283,13 +300,15 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], 
     seeds = [_seed_grad(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
     targets = {id(t): t for t in inputs}
     found = _run(outputs, seeds, targets, create_graph if retain_graph is None else retain_graph, create_graph)
-    result = []
+    result: list[Tensor | None] = []
     for i, t in enumerate(inputs):
         g = found.get(id(t))
         if g is None:
             if not allow_unused:
-                raise RuntimeError(f"grad: input {i} ({describe([t])}) is not used in the graph of the outputs; "
-                                   "pass allow_unused=True to get None for it")
+                raise RuntimeError(
+                    f"grad: input {i} ({describe([t])}) is not used in the graph of the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
             result.append(None)
         else:
             if g.shape != t.shape:  # an op returned a gradient of the wrong shape: a bug, say so loudly

@@ -12,6 +12,7 @@ value      meaning
 ``auto``   CuPy when a GPU is usable, else NumPy with one notice on stderr
 ========== =========================================================================
 """
+
 from __future__ import annotations
 
 import os
@@ -61,17 +62,17 @@ def resolve_backend(value: str | None, probe=_probe_cupy) -> tuple[str, ModuleTy
     if cp is not None:
         return "cupy", cp
     if key == "cupy":
-        raise BackendError(f"{ENV_VAR}={raw!r} asks for the GPU backend, but {found}. "
-                           f"Install CuPy for your CUDA version: {_INSTALL_HINT}; "
-                           f"or unset {ENV_VAR} to run on NumPy.")
+        raise BackendError(
+            f"{ENV_VAR}={raw!r} asks for the GPU backend, but {found}. "
+            f"Install CuPy for your CUDA version: {_INSTALL_HINT}; "
+            f"or unset {ENV_VAR} to run on NumPy."
+        )
     print(f"tinygrad_rnn: {ENV_VAR}=auto: no usable GPU ({found}); using NumPy.", file=sys.stderr)
     return "numpy", np
 
 
 name, xp = resolve_backend(os.environ.get(ENV_VAR))
 ndarray = xp.ndarray
-
-
 
 
 def to_backend(a: Any, dtype: Any = None) -> Any:
@@ -150,6 +151,7 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     """``target[index] += values`` where repeated indices accumulate (in place)."""
     if name == "cupy":
         import cupyx  # noqa: PLC0415
+
         cupyx.scatter_add(target, index, values)
     else:
         np.add.at(target, index, values)

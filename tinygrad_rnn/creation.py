@@ -1,4 +1,5 @@
 """Ways to make tensors: ``tensor``, ``zeros``, ``ones``, ``full``, ``randn``, ``rand``, ``arange``, ..."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,14 +55,14 @@ def rand(*shape: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(backend.to_backend(a), requires_grad=requires_grad)
 
 
-def uniform(*shape: int, low: float = 0.0, high: float = 1.0, dtype: Any = None,
-            requires_grad: bool = False) -> Tensor:
+def uniform(*shape: int, low: float = 0.0, high: float = 1.0, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     a = backend.host_rng().uniform(low, high, _shape(shape)).astype(_float(dtype))
     return Tensor(backend.to_backend(a), requires_grad=requires_grad)
 
 
-def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(
+    start: float, stop: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     """NumPy's arange; integer arguments give int64 unless a dtype is given, floats the default dtype."""
     if stop is None:
         start, stop = 0, start

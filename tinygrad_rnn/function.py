@@ -9,6 +9,7 @@ A node keeps its input tensors (``parents``), the input arrays it saw (``saved``
 when ``needs_output``) and a creation number ``seq``. It never references its output tensor, so a graph
 that nobody holds is freed by reference counting.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -27,7 +28,7 @@ class _State:
     anomaly = False
     debug = int(os.environ.get("TINYGRAD_RNN_DEBUG", "0") or 0)
     checks = bool(debug)  # anomaly or debug: one flag test per op when both are off
-    scope: tuple = ()     # labels of the enclosing scope() blocks, stamped on each node for drawing
+    scope: tuple = ()  # labels of the enclosing scope() blocks, stamped on each node for drawing
 
     def set_anomaly(self, on: bool) -> None:
         self.anomaly = on
@@ -49,6 +50,7 @@ def describe(values: Any) -> str:
 
 def _rewrap(op: str, err: Exception, inputs: tuple) -> Exception:
     """Re-raise a backend error with the op's name and the shapes/dtypes it was given."""
+    cls: type[Exception]
     if isinstance(err, TypeError):
         cls = TypeError
     elif isinstance(err, IndexError) and not isinstance(err, ValueError):
@@ -69,7 +71,8 @@ def check_finite(op: str, what: str, arrays: Any, shapes_of: tuple) -> None:
             bad = "NaN" if bool(xp.isnan(a).any()) else "Inf"
             raise FloatingPointError(
                 f"detect_anomaly: {what} of op '{op}' produced {bad} in output {i} of shape {tuple(a.shape)} "
-                f"(inputs: {describe(shapes_of)})")
+                f"(inputs: {describe(shapes_of)})"
+            )
 
 
 class scope:  # noqa: N801  (a context manager, used like a function)
@@ -90,11 +93,18 @@ class scope:  # noqa: N801  (a context manager, used like a function)
 class Function:
     # per-node fields live in slots (set once in apply); an op's own saved values go in its __dict__
     __slots__ = ("parents", "saved", "params", "needs_input_grad", "seq", "scope", "__dict__", "__weakref__")
-    needs_output = False   # backward wants the forward output (tanh, exp, softmax, ...)
-    multi_output = False   # forward returns a tuple; backward gets a list of output grads (None if unused)
-    retained: Any = None   # {output index: weakref to a tensor that called retain_grad()}
-    buffers: Any = None    # large saved activations of fused ops, released with ``saved``
+    needs_output = False  # backward wants the forward output (tanh, exp, softmax, ...)
+    multi_output = False  # forward returns a tuple; backward gets a list of output grads (None if unused)
+    retained: Any = None  # {output index: weakref to a tensor that called retain_grad()}
+    buffers: Any = None  # large saved activations of fused ops, released with ``saved``
     n_out = 1
+    # the slots, filled in by apply() when the node is recorded
+    parents: tuple
+    saved: tuple | None
+    params: dict[str, Any]
+    needs_input_grad: tuple[bool, ...]
+    seq: int
+    scope: tuple
 
     @classmethod
     def op_name(cls) -> str:
@@ -109,10 +119,15 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run forward on the inputs' arrays; record a node when any input requires grad."""
-        fn = cls()
+        fn: Any = cls()  # becomes None when nothing is recorded
         n = len(inputs)  # one or two inputs are the common case: skip the comprehension frames
-        datas = (inputs[0].data,) if n == 1 else (inputs[0].data, inputs[1].data) if n == 2 else \
-            tuple([t.data for t in inputs])
+        datas = (
+            (inputs[0].data,)
+            if n == 1
+            else (inputs[0].data, inputs[1].data)
+            if n == 2
+            else tuple([t.data for t in inputs])
+        )
         try:
             out = fn.forward(*datas, **params)
         except (ValueError, IndexError, TypeError) as e:
@@ -123,13 +138,19 @@ class Function:
             if state.anomaly:
                 check_finite(cls.op_name(), "forward", out if multi else (out,), inputs)
             if state.debug:
-                print(f"[tinygrad_rnn] {cls.op_name()}({describe(inputs)}) -> "
-                      f"{describe(out if multi else (out,))}", file=sys.stderr)
+                print(
+                    f"[tinygrad_rnn] {cls.op_name()}({describe(inputs)}) -> {describe(out if multi else (out,))}",
+                    file=sys.stderr,
+                )
         track = False
         if state.grad_enabled:
-            needs = (inputs[0]._requires_grad,) if n == 1 else \
-                (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
-                tuple([t._requires_grad for t in inputs])
+            needs = (
+                (inputs[0]._requires_grad,)
+                if n == 1
+                else (inputs[0]._requires_grad, inputs[1]._requires_grad)
+                if n == 2
+                else tuple([t._requires_grad for t in inputs])
+            )
             if True in needs:
                 track = True
                 fn.parents = inputs

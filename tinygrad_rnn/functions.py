@@ -1,7 +1,9 @@
 """Function forms of the ops (``tg.concat``, ``tg.where``, ``tg.tanh`` ...), for code that reads like math."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import ops
 from .backend import xp
@@ -88,13 +90,37 @@ def matmul(a: Any, b: Any) -> Tensor:
     return _t(a) @ b
 
 
-def exp(x: Any) -> Tensor: return _t(x).exp()
-def log(x: Any) -> Tensor: return _t(x).log()
-def sqrt(x: Any) -> Tensor: return _t(x).sqrt()
-def tanh(x: Any) -> Tensor: return _t(x).tanh()
-def sigmoid(x: Any) -> Tensor: return _t(x).sigmoid()
-def relu(x: Any) -> Tensor: return _t(x).relu()
-def softmax(x: Any, axis: int = -1) -> Tensor: return _t(x).softmax(axis)
-def log_softmax(x: Any, axis: int = -1) -> Tensor: return _t(x).log_softmax(axis)
+def exp(x: Any) -> Tensor:
+    return _t(x).exp()
+
+
+def log(x: Any) -> Tensor:
+    return _t(x).log()
+
+
+def sqrt(x: Any) -> Tensor:
+    return _t(x).sqrt()
+
+
+def tanh(x: Any) -> Tensor:
+    return _t(x).tanh()
+
+
+def sigmoid(x: Any) -> Tensor:
+    return _t(x).sigmoid()
+
+
+def relu(x: Any) -> Tensor:
+    return _t(x).relu()
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    return _t(x).softmax(axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    return _t(x).log_softmax(axis)
+
+
 def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     return _t(x).clip(min, max)

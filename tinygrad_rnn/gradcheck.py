@@ -1,8 +1,10 @@
 """Finite-difference checks of the analytic derivatives (float64 central differences)."""
+
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +25,7 @@ def _promote(inputs: Sequence[Any]) -> tuple:
     out = []
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.dtype.kind == "f" and t.dtype != np.float64:
-            warnings.warn(f"gradcheck: input {i} is {t.dtype}; promoting it to float64 for the check",
-                          stacklevel=3)
+            warnings.warn(f"gradcheck: input {i} is {t.dtype}; promoting it to float64 for the check", stacklevel=3)
             t = Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
         out.append(t)
     return tuple(out)
@@ -45,12 +46,17 @@ def _jacobians(fn: Callable, inputs: tuple, check: list, eps: float) -> tuple:
                 seed = np.zeros(o.size)
                 seed[j] = 1.0
                 try:
-                    gs = grad(o, [inputs[i] for i in check], backend.to_backend(seed.reshape(o.shape)).astype(o.dtype),
-                              retain_graph=True, allow_unused=True)
-                except RuntimeError as e:  # tg.grad refuses a gradient whose shape differs from its input's
-                    if "gradient of shape" not in str(e):
+                    gs = grad(
+                        o,
+                        [inputs[i] for i in check],
+                        backend.to_backend(seed.reshape(o.shape)).astype(o.dtype),
+                        retain_graph=True,
+                        allow_unused=True,
+                    )
+                except RuntimeError as err:  # tg.grad refuses a gradient whose shape differs from its input's
+                    if "gradient of shape" not in str(err):
                         raise
-                    raise GradcheckError(f"gradcheck: the analytic gradient has the wrong shape ({e})") from None
+                    raise GradcheckError(f"gradcheck: the analytic gradient has the wrong shape ({err})") from None
                 for k, g in enumerate(gs):
                     if g is not None:
                         analytic[k][row] = g.numpy().ravel()
@@ -67,15 +73,19 @@ def _jacobians(fn: Callable, inputs: tuple, check: list, eps: float) -> tuple:
                     pert = flat.copy()
                     pert[e] += step
                     t.data = backend.to_backend(pert.reshape(base.shape))
-                    vals.append(np.concatenate([o.numpy().astype(np.float64).ravel()
-                                                for o in _outputs(fn, inputs)] or [np.zeros(0)]))
+                    vals.append(
+                        np.concatenate(
+                            [o.numpy().astype(np.float64).ravel() for o in _outputs(fn, inputs)] or [np.zeros(0)]
+                        )
+                    )
                 t.data = base
                 numeric[k][:, e] = (vals[0] - vals[1]) / (2 * eps)
     return analytic, numeric
 
 
-def gradcheck(fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True) -> bool:
+def gradcheck(
+    fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True
+) -> bool:
     """Compare the Jacobian from backward with central differences, for every input that requires grad.
 
     ``fn(*inputs)`` returns a tensor or a tuple of tensors. Float32 inputs are promoted to float64 (with a
@@ -105,15 +115,25 @@ def gradcheck(fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
         return True
     _, i, r, c, a_val, n_val = worst
     index = np.unravel_index(c, inputs[i].shape) if inputs[i].ndim else ()
-    msg = (f"gradcheck: d(output element {r})/d(input {i}{list(map(int, index))}): analytic={a_val:.8g} "
-           f"numeric={n_val:.8g} |diff|={abs(a_val - n_val):.3g} exceeds atol={atol} + rtol={rtol}*|numeric|")
+    msg = (
+        f"gradcheck: d(output element {r})/d(input {i}{list(map(int, index))}): analytic={a_val:.8g} "
+        f"numeric={n_val:.8g} |diff|={abs(a_val - n_val):.3g} exceeds atol={atol} + rtol={rtol}*|numeric|"
+    )
     if raise_exception:
         raise GradcheckError(msg)
     return False
 
 
-def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, eps: float = 1e-6, atol: float = 1e-5,
-                  rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
+def gradgradcheck(
+    fn: Callable,
+    inputs: Any,
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+) -> bool:
     """Check second derivatives: gradcheck of x -> d<fn(x), v>/dx built with ``create_graph=True``.
 
     ``v`` (``grad_outputs``) defaults to fixed random tensors shaped like the outputs.
@@ -132,8 +152,9 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, eps: floa
         live = [(o, v) for o, v in zip(os_, grad_outputs) if o.requires_grad]
         if not live:
             return tuple(Tensor(np.zeros(xs[i].shape)) for i in check)
-        gs = grad([o for o, _ in live], [xs[i] for i in check], [v for _, v in live], create_graph=True,
-                  allow_unused=True)
+        gs = grad(
+            [o for o, _ in live], [xs[i] for i in check], [v for _, v in live], create_graph=True, allow_unused=True
+        )
         return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape)) for g, i in zip(gs, check))
 
     return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

@@ -13,6 +13,7 @@ Both trade a little memory for time and are standard for numerical Python; both 
   times longer. The first threshold is raised to 10,000 (never lowered if already higher).
   ``TINYGRAD_RNN_GC_TUNING=0`` turns it off.
 """
+
 from __future__ import annotations
 
 import gc
@@ -25,6 +26,7 @@ def keep_freed_memory() -> bool:
         return False
     try:
         import ctypes  # noqa: PLC0415
+
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
         ok = libc.mallopt(m_mmap_threshold, 32 << 20)

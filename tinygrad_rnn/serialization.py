@@ -4,6 +4,7 @@ Arrays become the archive's members ``a0, a1, ...``; the structure and the plain
 manifest stored as a uint8 member, so nothing is ever pickled. The write goes to a temporary file in
 the same folder that is renamed over the target, so a crash mid-save leaves the previous file intact.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ def _encode(obj: Any, arrays: dict, where: str) -> Any:
     if isinstance(obj, (np.ndarray, backend.ndarray)):
         a = backend.to_numpy(obj)
         if a.dtype.kind not in "biufU":
-            raise TypeError(f"save: {where} is an array of dtype {a.dtype}; only numeric, bool and str arrays "
-                            "can be saved without pickle")
+            raise TypeError(
+                f"save: {where} is an array of dtype {a.dtype}; only numeric, bool and str arrays "
+                "can be saved without pickle"
+            )
         arrays[f"a{len(arrays)}"] = a
         return {"t": "array", "k": f"a{len(arrays) - 1}"}
     if isinstance(obj, dict):
@@ -43,8 +46,9 @@ def _encode(obj: Any, arrays: dict, where: str) -> Any:
         return {"t": "value", "v": obj}
     if isinstance(obj, np.generic):
         return {"t": "value", "v": obj.item()}
-    raise TypeError(f"save: {where} has type {type(obj).__name__}; expected Tensor, array, dict, list, "
-                    "tuple, number, str or None")
+    raise TypeError(
+        f"save: {where} has type {type(obj).__name__}; expected Tensor, array, dict, list, tuple, number, str or None"
+    )
 
 
 def save(obj: Any, path: str | os.PathLike) -> None:
@@ -97,8 +101,10 @@ def load(path: str | os.PathLike) -> Any:
     try:
         with np.load(path, allow_pickle=False) as z:
             if _MANIFEST not in z.files:
-                raise ValueError(f"load: {path} is an .npz without the tinygrad_rnn manifest; "
-                                 "it was not written by tinygrad_rnn.save")
+                raise ValueError(
+                    f"load: {path} is an .npz without the tinygrad_rnn manifest; "
+                    "it was not written by tinygrad_rnn.save"
+                )
             manifest = json.loads(bytes(z[_MANIFEST]).decode())
             if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
                 fmt = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__

@@ -1,8 +1,10 @@
 """``Tensor``: a backend array, a ``requires_grad`` flag, a ``grad``, and the tape node that made it."""
+
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,11 +36,14 @@ def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
         try:
             host = np.asarray(data)
         except ValueError as e:  # NumPy 2 refuses ragged nested sequences
-            raise ValueError(f"{op}: cannot make a tensor from a ragged nested sequence "
-                             f"(sub-lists of different lengths): {e}") from None
+            raise ValueError(
+                f"{op}: cannot make a tensor from a ragged nested sequence (sub-lists of different lengths): {e}"
+            ) from None
         if host.dtype == object:
-            raise TypeError(f"{op}: cannot make a tensor from objects of type "
-                            f"{sorted({type(v).__name__ for v in np.ravel(host)})}; pass numbers or arrays")
+            raise TypeError(
+                f"{op}: cannot make a tensor from objects of type "
+                f"{sorted({type(v).__name__ for v in np.ravel(host)})}; pass numbers or arrays"
+            )
         if host.dtype.kind == "f" and want is None:  # Python floats take the default dtype
             want = backend.get_default_dtype()
         a = backend.to_backend(host)
@@ -70,9 +75,14 @@ class Tensor:
     ``Tensor(data, requires_grad=False, dtype=None)``: Python floats become the default dtype (float32
     unless :func:`set_default_dtype` changed it), Python ints become int64, NumPy arrays keep their dtype.
     """
+
     __slots__ = ("data", "_requires_grad", "grad", "_fn", "_idx", "_cut", "__weakref__")
-    __array_ufunc__ = None      # make NumPy hand `ndarray (op) Tensor` to our reflected operators
+    __array_ufunc__ = None  # make NumPy hand `ndarray (op) Tensor` to our reflected operators
     __array_priority__ = 1000
+    data: Any
+    _fn: Any  # the Function node that made this tensor (None for leaves and untracked results)
+    _idx: int
+    _cut: bool
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = as_array(data, dtype)
@@ -96,8 +106,10 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         if flag and self.data.dtype.kind != "f":
-            raise TypeError(f"requires_grad: only floating-point tensors can require gradients; this one is "
-                            f"{self.data.dtype} with shape {self.shape}. Cast it first, e.g. .astype('float32')")
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients; this one is "
+                f"{self.data.dtype} with shape {self.shape}. Cast it first, e.g. .astype('float32')"
+            )
         if not flag and self._fn is not None:
             raise RuntimeError("requires_grad: cannot turn off gradients of a non-leaf tensor; use .detach()")
         self._requires_grad = bool(flag)
@@ -142,8 +154,9 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; "
-                             "use .any() or .all()")
+            raise ValueError(
+                f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; use .any() or .all()"
+            )
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -223,14 +236,18 @@ class Tensor:
                     a = a.astype(db)
                 else:
                     x, y = (b, a) if reflected else (a, b)
-                    raise TypeError(f"{op}: dtype mismatch, {x.dtype} {x.shape} and {y.dtype} {y.shape}; "
-                                    "tinygrad_rnn never upcasts silently: cast one side with .astype(...)")
+                    raise TypeError(
+                        f"{op}: dtype mismatch, {x.dtype} {x.shape} and {y.dtype} {y.shape}; "
+                        "tinygrad_rnn never upcasts silently: cast one side with .astype(...)"
+                    )
             elif fa:
                 b = Tensor._make(b.data.astype(da), False, None, 0)
             elif fb:
                 a = Tensor._make(a.data.astype(db), False, None, 0)
         return (b, a) if reflected else (a, b)
 
+    # The operator table stays one line per op, like the ops' own forward/backward.
+    # fmt: off
     # ---- arithmetic --------------------------------------------------------------------------------
     def __add__(self, o): return _ops.Add.apply(*self._pair(o, "add"))
     def __radd__(self, o): return _ops.Add.apply(*self._pair(o, "add", True))
@@ -263,8 +280,8 @@ class Tensor:
     def __le__(self, o): return self._cmp(o, xp.less_equal)
     def __gt__(self, o): return self._cmp(o, xp.greater)
     def __ge__(self, o): return self._cmp(o, xp.greater_equal)
-    def __eq__(self, o): return self._cmp(o, xp.equal)  # type: ignore[override]
-    def __ne__(self, o): return self._cmp(o, xp.not_equal)  # type: ignore[override]
+    def __eq__(self, o): return self._cmp(o, xp.equal)
+    def __ne__(self, o): return self._cmp(o, xp.not_equal)
     def __invert__(self): return Tensor._make(~self.data, False, None, 0)
     def any(self) -> bool: return bool(self.data.any())
     def all(self) -> bool: return bool(self.data.all())
@@ -279,13 +296,16 @@ class Tensor:
     def tanh(self): return _ops.Tanh.apply(self)
     def sigmoid(self): return _ops.Sigmoid.apply(self)
     def relu(self): return _ops.Relu.apply(self)
+    # fmt: on
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         if min is None and max is None:
             raise ValueError("clip: give at least one of min and max")
         # NumPy scalar / 0-d bounds (np.float64) would upcast a float32 tensor: use their Python values
-        min, max = (v.item() if isinstance(v, (np.generic, np.ndarray)) and v.ndim == 0 else v  # noqa: A001
-                    for v in (min, max))
+        min, max = (
+            v.item() if isinstance(v, (np.generic, np.ndarray)) and v.ndim == 0 else v  # noqa: A001
+            for v in (min, max)
+        )
         return _ops.Clip.apply(self, lo=min, hi=max)
 
     clamp = clip
@@ -298,8 +318,11 @@ class Tensor:
             return Tensor._make(self.data.astype(d), False, None, 0)
         return _ops.Cast.apply(self, dtype=d)
 
-    def float(self) -> Tensor: return self.astype(np.float32)
-    def double(self) -> Tensor: return self.astype(np.float64)
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
 
     # ---- reductions --------------------------------------------------------------------------------
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -314,8 +337,11 @@ class Tensor:
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return -((-self).max(axis=axis, keepdims=keepdims))
 
-    def softmax(self, axis: int = -1) -> Tensor: return _ops.Softmax.apply(self, axis=axis)
-    def log_softmax(self, axis: int = -1) -> Tensor: return _ops.LogSoftmax.apply(self, axis=axis)
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.LogSoftmax.apply(self, axis=axis)
 
     def argmax(self, axis: int | None = None) -> Tensor:
         return Tensor._make(xp.asarray(self.data.argmax(axis=axis)), False, None, 0)
@@ -327,7 +353,8 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self) -> Tensor: return self.reshape(-1)
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
 
     def unsqueeze(self, axis: int) -> Tensor:
         axis = axis % (self.ndim + 1)
@@ -339,7 +366,7 @@ class Tensor:
         axis = _ops.reduce.normalize_axis("squeeze", axis, self.ndim)
         if self.shape[axis] != 1:
             raise ValueError(f"squeeze: axis {axis} has length {self.shape[axis]}, not 1 (shape {self.shape})")
-        return self.reshape(self.shape[:axis] + self.shape[axis + 1:])
+        return self.reshape(self.shape[:axis] + self.shape[axis + 1 :])
 
     def permute(self, *axes: int) -> Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
@@ -369,8 +396,9 @@ class Tensor:
         """PyTorch's expand: -1 keeps a dimension's size."""
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         lead = len(shape) - self.ndim
-        return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 and i >= lead else n
-                                       for i, n in enumerate(shape)))
+        return self.broadcast_to(
+            tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+        )
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.GetItem.apply(self, index=_as_index(index))

@@ -13,6 +13,7 @@ and its script only swaps what is shown.
 
     python -m viz.explorer [--out viz/explorer.html]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,12 +33,14 @@ T_MAX = 8
 WEIGHTS = ("w^(x)", "w^(a)", "w^(o)")
 KEYS = {"w^(x)": "wx", "w^(a)": "wa", "w^(o)": "wo"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "explorer.html"
-QUESTION = ("Which weights (including copies of the same weight) are used in one backpropagation through "
-            "time gradient descent step when computing ∂C/∂w^(x)? Use the slider to unfold the network given "
-            "an input sequence.")
+QUESTION = (
+    "Which weights (including copies of the same weight) are used in one backpropagation through "
+    "time gradient descent step when computing ∂C/∂w^(x)? Use the slider to unfold the network given "
+    "an input sequence."
+)
 
-USED_FILL = "#fb6a4a"       # a weight copy that the gradient uses
-TARGET_FILL = "#cb181d"     # ... and it is a copy of the weight being differentiated
+USED_FILL = "#fb6a4a"  # a weight copy that the gradient uses
+TARGET_FILL = "#cb181d"  # ... and it is a copy of the weight being differentiated
 
 
 def key(T: int, per_step: bool, weight: str) -> str:
@@ -122,7 +125,7 @@ def _round_attr(m: re.Match) -> str:
 def _clean_svg(svg: str) -> str:
     """Graphviz's SVG, trimmed for inlining: no XML prolog, DOCTYPE, comments, <title> tooltips (node ids),
     element ids or per-text font family (the page's CSS sets it), coordinates to whole points."""
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
     svg = re.sub(r"<title>.*?</title>\n?", "", svg, flags=re.S)
     svg = re.sub(r' id="(?:node|edge|clust)\d+"', "", svg).replace(' font-family="Helvetica,sans-Serif"', "")
@@ -139,6 +142,7 @@ def _svg(dot: str) -> str:
 # ----------------------------------------------------------------------------------------------------
 # Text: the counts and why
 # ----------------------------------------------------------------------------------------------------
+
 
 def _copies_html(weight: str, counts: dict) -> str:
     """'∂C/∂w^(x) uses 3 copies of w^(x), 2 of w^(a) and 1 of w^(o).' with each count in a tagged span."""
@@ -162,46 +166,63 @@ def _explanation_html(T: int, per_step: bool, weight: str) -> str:
     wx, wa, wo = (_html_name(w) for w in WEIGHTS)
     w = _html_name(weight)
     if per_step:
-        model = (f"one output o<sub>t</sub> = {wo}·a<sub>t</sub> + b<sup>(o)</sup> at every step and "
-                 "C = Σ<sub>t</sub> C<sub>t</sub>")
+        model = (
+            f"one output o<sub>t</sub> = {wo}·a<sub>t</sub> + b<sup>(o)</sup> at every step and "
+            "C = Σ<sub>t</sub> C<sub>t</sub>"
+        )
         head = "Σ<sub>t=1</sub><sup>T</sup> Σ<sub>s=1</sub><sup>t</sup> ∂C<sub>t</sub>/∂o<sub>t</sub> · "
         head += "∂o<sub>t</sub>/∂a<sub>t</sub> · ∂a<sub>t</sub>/∂a<sub>t−1</sub> ⋯ ∂a<sub>s+1</sub>/∂a<sub>s</sub>"
-        wo_use = (f"each ∂o<sub>t</sub>/∂a<sub>t</sub> contains the copy of {wo} at step t "
-                  f"(T = {T} copies)")
+        wo_use = f"each ∂o<sub>t</sub>/∂a<sub>t</sub> contains the copy of {wo} at step t (T = {T} copies)"
     else:
         model = f"one output o = {wo}·a<sub>T</sub> + b<sup>(o)</sup> at the end"
-        head = ("Σ<sub>s=1</sub><sup>T</sup> ∂C/∂o · ∂o/∂a<sub>T</sub> · ∂a<sub>T</sub>/∂a<sub>T−1</sub> ⋯ "
-                "∂a<sub>s+1</sub>/∂a<sub>s</sub>")
+        head = (
+            "Σ<sub>s=1</sub><sup>T</sup> ∂C/∂o · ∂o/∂a<sub>T</sub> · ∂a<sub>T</sub>/∂a<sub>T−1</sub> ⋯ "
+            "∂a<sub>s+1</sub>/∂a<sub>s</sub>"
+        )
         wo_use = f"∂o/∂a<sub>T</sub> contains the one copy of {wo}, at t = T"
-    intro = (f"Unfolded over T = {T} step{'s' if T > 1 else ''}, a<sub>t</sub> = g({wx}·x<sub>t</sub> + "
-             f"{wa}·a<sub>t−1</sub> + b<sup>(a)</sup>) with g = tanh and a<sub>0</sub> = 0, and {model}. ")
+    intro = (
+        f"Unfolded over T = {T} step{'s' if T > 1 else ''}, a<sub>t</sub> = g({wx}·x<sub>t</sub> + "
+        f"{wa}·a<sub>t−1</sub> + b<sup>(a)</sup>) with g = tanh and a<sub>0</sub> = 0, and {model}. "
+    )
     if weight == "w^(o)":
         if per_step:
-            formula = (f"∂C/∂{wo} = Σ<sub>t=1</sub><sup>T</sup> ∂C<sub>t</sub>/∂o<sub>t</sub> · "
-                       "∂o<sub>t</sub>/∂" + wo + " = Σ<sub>t</sub> ∂C<sub>t</sub>/∂o<sub>t</sub> · a<sub>t</sub>")
-            why = (f"One term per output, each with the copy of {wo} at its own step (T = {T} copies). ")
+            formula = (
+                f"∂C/∂{wo} = Σ<sub>t=1</sub><sup>T</sup> ∂C<sub>t</sub>/∂o<sub>t</sub> · "
+                "∂o<sub>t</sub>/∂" + wo + " = Σ<sub>t</sub> ∂C<sub>t</sub>/∂o<sub>t</sub> · a<sub>t</sub>"
+            )
+            why = f"One term per output, each with the copy of {wo} at its own step (T = {T} copies). "
         else:
             formula = f"∂C/∂{wo} = ∂C/∂o · ∂o/∂{wo} = ∂C/∂o · a<sub>T</sub>"
             why = f"Only the one copy of {wo}, at t = T, is used. "
-        why += (f"The gradient never goes back through the recurrence ({wo} multiplies the activations, which "
-                f"do not depend on it), so no copy of {wx} or {wa} is used.")
+        why += (
+            f"The gradient never goes back through the recurrence ({wo} multiplies the activations, which "
+            f"do not depend on it), so no copy of {wx} or {wa} is used."
+        )
     else:
         formula = f"∂C/∂{w} = {head} · ∂a<sub>s</sub>/∂{w}"
         direct = "x<sub>s</sub>" if weight == "w^(x)" else "a<sub>s−1</sub>"
-        why = (f"Every copy of {w} (one per step, T = {T}) is differentiated directly: "
-               f"∂a<sub>s</sub>/∂{w} = g′(…) {direct}. ")
+        why = (
+            f"Every copy of {w} (one per step, T = {T}) is differentiated directly: "
+            f"∂a<sub>s</sub>/∂{w} = g′(…) {direct}. "
+        )
         if weight == "w^(x)":
-            why += (f"Each Jacobian ∂a<sub>s+1</sub>/∂a<sub>s</sub> = g′(…) {wa} contains the copy of {wa} at "
-                    f"step s + 1, so T − 1 = {T - 1} cop{'y' if T - 1 == 1 else 'ies'} of {wa} "
-                    f"{'is' if T - 1 == 1 else 'are'} used; the copy at t = 1 multiplies a<sub>0</sub> = 0, "
-                    f"which does not depend on {wx}. ")
+            why += (
+                f"Each Jacobian ∂a<sub>s+1</sub>/∂a<sub>s</sub> = g′(…) {wa} contains the copy of {wa} at "
+                f"step s + 1, so T − 1 = {T - 1} cop{'y' if T - 1 == 1 else 'ies'} of {wa} "
+                f"{'is' if T - 1 == 1 else 'are'} used; the copy at t = 1 multiplies a<sub>0</sub> = 0, "
+                f"which does not depend on {wx}. "
+            )
         else:
-            why += (f"The copies at steps 2…T also appear in the Jacobians ∂a<sub>s+1</sub>/∂a<sub>s</sub> = "
-                    f"g′(…) {wa}. {wx} multiplies only the inputs x<sub>t</sub>, which do not depend on {wa}, "
-                    f"so no copy of it is used. ")
+            why += (
+                f"The copies at steps 2…T also appear in the Jacobians ∂a<sub>s+1</sub>/∂a<sub>s</sub> = "
+                f"g′(…) {wa}. {wx} multiplies only the inputs x<sub>t</sub>, which do not depend on {wa}, "
+                f"so no copy of it is used. "
+            )
         why += wo_use[0].upper() + wo_use[1:] + "."
-    return (f'<p>{intro}</p><p class="formula">{formula}</p><p>{why} The biases b<sup>(a)</sup>, '
-            "b<sup>(o)</sup> are only added, never multiplied, so they are in no factor of the gradient.</p>")
+    return (
+        f'<p>{intro}</p><p class="formula">{formula}</p><p>{why} The biases b<sup>(a)</sup>, '
+        "b<sup>(o)</sup> are only added, never multiplied, so they are in no factor of the gradient.</p>"
+    )
 
 
 def _table_html(path_copies: dict, weight: str) -> str:
@@ -209,15 +230,21 @@ def _table_html(path_copies: dict, weight: str) -> str:
     for w in WEIGHTS:
         steps = path_copies.get(w, [])
         cls = ' class="target"' if w == weight else ""
-        rows.append(f'<tr{cls} data-weight="{KEYS[w]}"><th>{_html_name(w)}</th><td class="n">{len(steps)}</td>'
-                    f"<td>{_steps(steps)}</td></tr>")
-    return ("<table><thead><tr><th>weight</th><th>copies used</th><th>at steps</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+        rows.append(
+            f'<tr{cls} data-weight="{KEYS[w]}"><th>{_html_name(w)}</th><td class="n">{len(steps)}</td>'
+            f"<td>{_steps(steps)}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>weight</th><th>copies used</th><th>at steps</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # The data and the page
 # ----------------------------------------------------------------------------------------------------
+
 
 def settings() -> list:
     """Every (T, per_step, weight) the page offers, in a fixed order."""
@@ -235,7 +262,9 @@ def build_data(workers: int = 8) -> dict:
         dots.append(_restyle(dot, g, path))
         counts = {w: path.count(w) for w in WEIGHTS}
         entries[key(T, per_step, weight)] = {
-            "T": T, "per_step": per_step, "weight": weight,
+            "T": T,
+            "per_step": per_step,
+            "weight": weight,
             "copies": {w: list(path.copies.get(w, [])) for w in WEIGHTS},
             "counts": counts,
             "summary": path.summary(),
@@ -358,10 +387,13 @@ def page(data: dict) -> str:
     """The HTML page for ``data`` (from :func:`build_data`)."""
     radios = "".join(
         f'<label><input type="radio" name="param" value="{KEYS[w]}" id="param-{KEYS[w]}"'
-        f'{" checked" if w == "w^(x)" else ""}><span>∂C/∂{_html_name(w)}</span></label>' for w in WEIGHTS)
+        f'{" checked" if w == "w^(x)" else ""}><span>∂C/∂{_html_name(w)}</span></label>'
+        for w in WEIGHTS
+    )
     text = {k: {f: v for f, v in e.items() if f != "svg"} for k, e in data.items()}
-    svgs = "\n".join(f'<script type="image/svg+xml" class="svg-data" data-key="{k}">\n{e["svg"]}</script>'
-                     for k, e in data.items())
+    svgs = "\n".join(
+        f'<script type="image/svg+xml" class="svg-data" data-key="{k}">\n{e["svg"]}</script>' for k, e in data.items()
+    )
     question = html.escape(QUESTION).replace("∂C/∂w^(x)", "∂C/∂" + _html_name("w^(x)"))
     return f"""<!DOCTYPE html>
 <html lang="en">

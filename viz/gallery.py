@@ -12,21 +12,22 @@ question); the output-recurrent RNN; one step of an LSTM cell and of a GRU cell;
 bidirectional ``nn.RNN``; an LSTM over 30 steps; truncated BPTT; the Euler-integrated spring; a
 recursive net over a tree; one attention decoder step of a Seq2Seq; one transformer encoder block.
 """
+
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from tinygrad_rnn.graph import (Graph, GraphvizMissing, Node, collapse_cells, gradient_path, graph, render,
-                                step_of)
+from tinygrad_rnn.graph import Graph, GraphvizMissing, Node, collapse_cells, gradient_path, graph, render, step_of
 from tinygrad_rnn.graph import build as build_graph
 from tinygrad_rnn.graph.dot import to_dot_text
 from tinygrad_rnn.models.recursive import RecursiveNet, Tree
@@ -40,10 +41,10 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gallery"
 
 @dataclass
 class Figure:
-    name: str        # file stem
-    title: str       # drawn above the graph and used as the index heading
-    caption: str     # one line for index.md
-    dot: str         # DOT text
+    name: str  # file stem
+    title: str  # drawn above the graph and used as the index heading
+    caption: str  # one line for index.md
+    dot: str  # DOT text
 
 
 # ---- naming leaves and outputs (the drawing model is plain data: relabel it before emitting DOT) --------
@@ -91,14 +92,24 @@ def name_notes_leaves(g: Graph, output: str = "C") -> Graph:
     x_t feeds a product with w^(x); the zero initial state a₀ (o₀) one with w^(a) (w^(y)); the target y_t
     the subtraction of the squared error. The single output is the cost C.
     """
+
     def rule(n: Node, consumers: list, inc: dict) -> str | None:
         if len(consumers) != 1 or consumers[0].kind != "op":
             return None
         dst = consumers[0]
         k = (step_of(dst.scope) or "t=")[2:].translate(SUB)
         others = {g.nodes[e.src].name for e in inc[dst.id] if g.nodes[e.src].kind == "param"}
-        label = ("x" + k if "w^(x)" in others else "a₀ = 0" if "w^(a)" in others else
-                 "o₀ = 0" if "w^(y)" in others else f"y{k} (target)" if dst.op == "Sub" else None)
+        label = (
+            "x" + k
+            if "w^(x)" in others
+            else "a₀ = 0"
+            if "w^(a)" in others
+            else "o₀ = 0"
+            if "w^(y)" in others
+            else f"y{k} (target)"
+            if dst.op == "Sub"
+            else None
+        )
         if label:
             n.scope = dst.scope  # drawn inside the step that reads it, as in the notes
         return label
@@ -110,6 +121,7 @@ def name_layer_leaves(g: Graph, lstm: bool = False, where: bool = False) -> Grap
     """Name the leaves of an ``nn.RNN``/``LSTM``/``GRU`` graph (op level): the input sequence x₁…x_T feeds
     the input projection; the initial state feeds the first step of each layer and direction (``where``:
     say which)."""
+
     def rule(n: Node, consumers: list, inc: dict) -> str | None:
         steps = [c for c in consumers if step_of(c.scope)]
         if not steps:
@@ -121,16 +133,16 @@ def name_layer_leaves(g: Graph, lstm: bool = False, where: bool = False) -> Grap
     return name_leaves(g, rule)
 
 
-def prepared(*outputs: tg.Tensor, namer: Callable[[Graph], Any], detail: str = "op", params: Any = None,
-             copies: bool = False) -> Graph:
+def prepared(
+    *outputs: tg.Tensor, namer: Callable[[Graph], Any], detail: str = "op", params: Any = None, copies: bool = False
+) -> Graph:
     """:func:`graph` with the leaves named at op level before the steps are collapsed into cells."""
     g = build_graph(*outputs, params=params, copies=copies)
     namer(g)
     return collapse_cells(g) if detail == "cell" else g
 
 
-def figure(name: str, title: str, caption: str, g: Graph, highlight: str | None = None,
-           rankdir: str = "LR") -> Figure:
+def figure(name: str, title: str, caption: str, g: Graph, highlight: str | None = None, rankdir: str = "LR") -> Figure:
     """A figure of a prepared graph; ``highlight``: draw the gradient path to that parameter in red and
     append the weights it uses (with their copies) to the caption."""
     path = gradient_path(g, highlight) if highlight else None
@@ -156,34 +168,49 @@ def seed_graphs() -> list:
     x, W, b = t(3, grad=False), nn.Parameter(t(3, 2).data), nn.Parameter(t(2).data)
     out = (x @ W + b).sigmoid()
     g = name_tensors(graph(out, params={"W": W, "b": b}), {"x": x, "y": out})
-    figs.append(figure("seed_sigmoid", "y = σ(xᵀW + b)",
-                       "`y = σ(xᵀW + b)`: a single sigmoid unit layer, parameters W and b.", g))
+    figs.append(
+        figure(
+            "seed_sigmoid", "y = σ(xᵀW + b)", "`y = σ(xᵀW + b)`: a single sigmoid unit layer, parameters W and b.", g
+        )
+    )
 
     X, W, b = t(4, 3, grad=False), nn.Parameter(t(3, 2).data), nn.Parameter(t(2).data)
     H = (X @ W + b).relu()
     g = name_tensors(graph(H, params={"W": W, "b": b}), {"X": X, "H": H})
-    figs.append(figure("seed_relu", "H = max{0, XW + b}",
-                       "`H = max{0, XW + b}`: a ReLU layer on a batch X of 4 examples (relu = max{0, ·}).", g))
+    figs.append(
+        figure(
+            "seed_relu",
+            "H = max{0, XW + b}",
+            "`H = max{0, XW + b}`: a ReLU layer on a batch X of 4 examples (relu = max{0, ·}).",
+            g,
+        )
+    )
     return figs
 
 
 def notes_rnn() -> list:
     """The notes' vanilla RNN unfolded for T = 3, plus the ∂C/∂w^(x) gradient-path variants."""
     figs = []
-    for per_step, stem, what in ((False, "rnn_unfolded_T3", "one output o = w^(o)·a₃ + b^(o) at the end"),
-                                 (True, "rnn_per_step_T3", "an output o_t at every step")):
+    for per_step, stem, what in (
+        (False, "rnn_unfolded_T3", "one output o = w^(o)·a₃ + b^(o) at the end"),
+        (True, "rnn_per_step_T3", "an output o_t at every step"),
+    ):
         for copies in (False, True):
             loss, params = vanilla_rnn(T=3, output_per_step=per_step, seed=0)
             g = name_notes_leaves(graph(loss, params=params, copies=copies))
             if copies:
                 title = f"∂C/∂w^(x): the weights used in one BPTT step (vanilla RNN, T = 3, {what})"
-                caption = (f"Unfolded vanilla RNN ({what}) with one copy of each weight per step; red: the "
-                           "gradient path to w^(x).")
+                caption = (
+                    f"Unfolded vanilla RNN ({what}) with one copy of each weight per step; red: the "
+                    "gradient path to w^(x)."
+                )
                 figs.append(figure(stem + "_wx", title, caption, g, highlight="w^(x)"))
             else:
                 title = f"vanilla RNN unfolded, T = 3, {what}: a_t = tanh(w^(x)·x_t + w^(a)·a_(t-1) + b^(a))"
-                caption = (f"The notes' vanilla RNN unfolded for T = 3 with {what}; each weight is one shared "
-                           "node with an edge into every step; blue: the recurrent edges a_(t-1) → a_t.")
+                caption = (
+                    f"The notes' vanilla RNN unfolded for T = 3 with {what}; each weight is one shared "
+                    "node with an edge into every step; blue: the recurrent edges a_(t-1) → a_t."
+                )
                 figs.append(figure(stem, title, caption, g))
     return figs
 
@@ -192,8 +219,10 @@ def notes_output_recurrent() -> list:
     loss, params = output_recurrent_rnn(T=3, seed=0)
     g = name_notes_leaves(graph(loss, params=params))
     title = "output-recurrent RNN, T = 3: a_t = tanh(w^(x)·x_t + w^(y)·o_(t-1) + b^(a)), o_t = w^(o)·a_t + b^(o)"
-    caption = ("The notes' second model: the recurrence runs from the output o_(t-1) to the next hidden "
-               "unit (through w^(y)), not from hidden to hidden.")
+    caption = (
+        "The notes' second model: the recurrence runs from the output o_(t-1) to the next hidden "
+        "unit (through w^(y)), not from hidden to hidden."
+    )
     return [figure("rnn_output_recurrent_T3", title, caption, g)]
 
 
@@ -205,23 +234,33 @@ def cells() -> list:
     x, h, c = (tg.tensor(rng.standard_normal((1, 2)).astype(np.float32)) for _ in range(3))
     with tg.scope("LSTMCell"):
         h1, c1 = lstm(x, (h, c))
-    g = name_tensors(graph(h1, c1, params=lstm), {"x_t": x, "a^(h)_(t-1)": h, "a^(c)_(t-1)": c,
-                                                   "a^(h)_t": h1, "a^(c)_t": c1})
-    figs.append(figure(
-        "lstm_cell", "one LSTM step: gates i, f, g, o; a^(c)_t = a^(f)·a^(c)_(t-1) + a^(i)·a^(g), "
-        "a^(h)_t = a^(o)·tanh(a^(c)_t)",
-        "One step of `nn.LSTMCell(2, 2)` at op detail: one matmul per weight, the split into the gates "
-        "i, f, g, o (#0-#3), the cell update and the new hidden state.", g))
+    g = name_tensors(
+        graph(h1, c1, params=lstm), {"x_t": x, "a^(h)_(t-1)": h, "a^(c)_(t-1)": c, "a^(h)_t": h1, "a^(c)_t": c1}
+    )
+    figs.append(
+        figure(
+            "lstm_cell",
+            "one LSTM step: gates i, f, g, o; a^(c)_t = a^(f)·a^(c)_(t-1) + a^(i)·a^(g), a^(h)_t = a^(o)·tanh(a^(c)_t)",
+            "One step of `nn.LSTMCell(2, 2)` at op detail: one matmul per weight, the split into the gates "
+            "i, f, g, o (#0-#3), the cell update and the new hidden state.",
+            g,
+        )
+    )
 
     gru = nn.GRUCell(2, 2, reset_after=False)
     x, h = (tg.tensor(rng.standard_normal((1, 2)).astype(np.float32)) for _ in range(2))
     with tg.scope("GRUCell"):
         h1 = gru(x, h)
     g = name_tensors(graph(h1, params=gru), {"x_t": x, "a_(t-1)": h, "a_t": h1})
-    figs.append(figure(
-        "gru_cell", "one GRU step (the notes' formula, reset_after=False): gates r, z, candidate g",
-        "One step of `nn.GRUCell(2, 2, reset_after=False)`: the reset gate r scales a_(t-1) before the "
-        "candidate's matmul (weight_hh[4:]ᵀ), and a_t = g + z·(a_(t-1) - g).", g))
+    figs.append(
+        figure(
+            "gru_cell",
+            "one GRU step (the notes' formula, reset_after=False): gates r, z, candidate g",
+            "One step of `nn.GRUCell(2, 2, reset_after=False)`: the reset gate r scales a_(t-1) before the "
+            "candidate's matmul (weight_hh[4:]ᵀ), and a_t = g + z·(a_(t-1) - g).",
+            g,
+        )
+    )
     return figs
 
 
@@ -247,35 +286,55 @@ def layers() -> list:
     for detail, rankdir in (("cell", "LR"), ("op", "TB")):
         out, _ = _sequence(rnn, 3)
         loss = (out[-1] ** 2).sum()
-        g = prepared(loss, namer=lambda g: name_layer_leaves(name_outputs(g, "C"), where=True), detail=detail,
-                     params=rnn)
-        what = ("each time step of each layer collapsed into one cell box" if detail == "cell" else
-                "every op, top to bottom; each layer projects all 3 inputs with one matmul before its time loop")
-        figs.append(figure(f"rnn_2layer_T3_{detail}", f"nn.RNN(1, 2, num_layers=2), T = 3, detail='{detail}'",
-                           f"A 2-layer `nn.RNN` over 3 steps, C = (last output)²: {what}; layer 1 reads layer 0's "
-                           "outputs.", g, rankdir=rankdir))
+        g = prepared(
+            loss, namer=lambda g: name_layer_leaves(name_outputs(g, "C"), where=True), detail=detail, params=rnn
+        )
+        what = (
+            "each time step of each layer collapsed into one cell box"
+            if detail == "cell"
+            else "every op, top to bottom; each layer projects all 3 inputs with one matmul before its time loop"
+        )
+        figs.append(
+            figure(
+                f"rnn_2layer_T3_{detail}",
+                f"nn.RNN(1, 2, num_layers=2), T = 3, detail='{detail}'",
+                f"A 2-layer `nn.RNN` over 3 steps, C = (last output)²: {what}; layer 1 reads layer 0's outputs.",
+                g,
+                rankdir=rankdir,
+            )
+        )
 
     tg.manual_seed(0)
     birnn = nn.RNN(1, 2, bidirectional=True)
     out, _ = _sequence(birnn, 3)
     loss = (out[-1] ** 2).sum()
-    g = prepared(loss, namer=lambda g: name_layer_leaves(name_outputs(g, "C"), where=True), detail="cell",
-                 params=birnn)
-    figs.append(figure("rnn_bidirectional_T3_cell", "nn.RNN(1, 2, bidirectional=True), T = 3, detail='cell'",
-                       "A bidirectional `nn.RNN`: the forward direction runs t = 1 → 3, the reverse one t = 3 → 1, "
-                       "and their outputs are concatenated.", g))
+    g = prepared(loss, namer=lambda g: name_layer_leaves(name_outputs(g, "C"), where=True), detail="cell", params=birnn)
+    figs.append(
+        figure(
+            "rnn_bidirectional_T3_cell",
+            "nn.RNN(1, 2, bidirectional=True), T = 3, detail='cell'",
+            "A bidirectional `nn.RNN`: the forward direction runs t = 1 → 3, the reverse one t = 3 → 1, "
+            "and their outputs are concatenated.",
+            g,
+        )
+    )
 
     tg.manual_seed(0)
     lstm = nn.LSTM(1, 2)
     _, (h_n, _) = _sequence(lstm, 30)
-    loss = (h_n ** 2).sum()
-    g = prepared(loss, namer=lambda g: name_layer_leaves(name_outputs(g, "C"), lstm=True), detail="cell",
-                 params=lstm)
+    loss = (h_n**2).sum()
+    g = prepared(loss, namer=lambda g: name_layer_leaves(name_outputs(g, "C"), lstm=True), detail="cell", params=lstm)
     n_op = len(graph(loss, params=lstm).nodes)
-    figs.append(figure("lstm_T30_cell", "nn.LSTM(1, 2) unrolled over T = 30, detail='cell', C = |h_T|²",
-                       "An `nn.LSTM` over 30 steps at cell detail (sequence-to-one, C = |h_T|²): one box per step, "
-                       f"the (h, c) recurrence in blue; {len(g.nodes)} nodes instead of {n_op} at op detail.", g,
-                       rankdir="TB"))
+    figs.append(
+        figure(
+            "lstm_T30_cell",
+            "nn.LSTM(1, 2) unrolled over T = 30, detail='cell', C = |h_T|²",
+            "An `nn.LSTM` over 30 steps at cell detail (sequence-to-one, C = |h_T|²): one box per step, "
+            f"the (h, c) recurrence in blue; {len(g.nodes)} nodes instead of {n_op} at op detail.",
+            g,
+            rankdir="TB",
+        )
+    )
     return figs
 
 
@@ -295,9 +354,15 @@ def tbptt() -> list:
     for n in g.nodes.values():
         if n.kind == "cut":
             n.label = n.label.replace("a₀", "a₃")
-    return [figure("tbptt_window2", "truncated BPTT, k = 3: the loss of window 2 (steps 4-6)",
-                   "Truncated BPTT with windows of 3 steps: window 2's loss C₂ reaches back only to the detached "
-                   "state a₃ (dashed ⊣ edge), never into window 1.", g)]
+    return [
+        figure(
+            "tbptt_window2",
+            "truncated BPTT, k = 3: the loss of window 2 (steps 4-6)",
+            "Truncated BPTT with windows of 3 steps: window 2's loss C₂ reaches back only to the detached "
+            "state a₃ (dashed ⊣ edge), never into window 1.",
+            g,
+        )
+    ]
 
 
 def spring() -> list:
@@ -319,11 +384,15 @@ def spring() -> list:
         src = g.nodes[e.src]
         if src.label.startswith("cos("):
             src.scope = g.nodes[e.dst].scope
-    return [figure("spring_euler_T3",
-                   "Euler's method for m s'' = -k s + A cos t: s_(t+1) = s_t + h v_t, "
-                   "v_(t+1) = v_t + h (A/m cos t - k/m s_t)",
-                   "The spring of notes 003 integrated by Euler's method over 3 steps: a recurrence with "
-                   "parameters k, m, A and step size h shared by every step.", g)]
+    return [
+        figure(
+            "spring_euler_T3",
+            "Euler's method for m s'' = -k s + A cos t: s_(t+1) = s_t + h v_t, v_(t+1) = v_t + h (A/m cos t - k/m s_t)",
+            "The spring of notes 003 integrated by Euler's method over 3 steps: a recurrence with "
+            "parameters k, m, A and step size h shared by every step.",
+            g,
+        )
+    ]
 
 
 # ---- beyond the chain: trees, attention, transformers ----------------------------------------------------
@@ -359,12 +428,17 @@ def recursive_tree() -> list:
     for n in g.nodes.values():
         if n.kind == "param" and (n.name or "").startswith("embed.weight"):
             n.label = f"E[leaf tokens 0, 1, 2, 3]\n{_shape(n.shape)}"
-    return [figure("recursive_tree",
-                   "RecursiveNet(vocab=4, dim=2) on the tree ((0, 1), (2, 3)): h(node) = tanh(W [h_left; h_right] + b)",
-                   "A recursive (tree-structured) net over a balanced tree of 4 leaves, at op detail: the two "
-                   "internal nodes of height 1 are composed in one matmul, then the root; the same composition "
-                   "weights W = compose.weight and b = compose.bias (one shared node each) are used at every "
-                   "internal node, as an RNN ties its weights across time.", g)]
+    return [
+        figure(
+            "recursive_tree",
+            "RecursiveNet(vocab=4, dim=2) on the tree ((0, 1), (2, 3)): h(node) = tanh(W [h_left; h_right] + b)",
+            "A recursive (tree-structured) net over a balanced tree of 4 leaves, at op detail: the two "
+            "internal nodes of height 1 are composed in one matmul, then the root; the same composition "
+            "weights W = compose.weight and b = compose.bias (one shared node each) are used at every "
+            "internal node, as an RNN ties its weights across time.",
+            g,
+        )
+    ]
 
 
 def seq2seq_attention_step() -> list:
@@ -385,8 +459,10 @@ def seq2seq_attention_step() -> list:
         logits = dec.out(tg.concat([s1, c], axis=-1))
     ref, s_ref, _ = dec.step(prev, s0, Memory(keys, mask, None, memory.context))
     assert np.allclose(ref.numpy(), logits.numpy()) and np.allclose(s_ref.numpy(), s1.numpy())
-    g = name_tensors(graph(logits, s1, params=dec), {"s₀ (decoder state)": s0, "H^enc = h₁…h₃ (keys)": keys,
-                                                      "logits": logits, "s₁": s1})
+    g = name_tensors(
+        graph(logits, s1, params=dec),
+        {"s₀ (decoder state)": s0, "H^enc = h₁…h₃ (keys)": keys, "logits": logits, "s₁": s1},
+    )
     for n in g.nodes.values():
         if n.kind == "param" and (n.name or "").startswith("embed.weight"):
             n.label = f"embed.weight[<bos>]\n{_shape(n.shape)}"
@@ -398,13 +474,19 @@ def seq2seq_attention_step() -> list:
         return None
 
     name_constants(g, const)
-    return [figure("seq2seq_attention_step",
-                   "Seq2Seq(attention='additive'), one decoder step over a 3-token source: score_j = vᵀ tanh(W_q s₀ + "
-                   "W_k h_j + b_k), α = softmax(score), c₁ = Σ α_j h_j, s₁ = GRUCell([E[<bos>]; c₁], s₀)",
-                   "One decoder step of a tiny `Seq2Seq` (emb = hidden = 2) with additive (Bahdanau) attention "
-                   "over the encoder outputs h₁…h₃: the scores vᵀ tanh(W_q s₀ + W_k h_j + b_k), their masked "
-                   "softmax α, the weighted sum c₁ = Σ α_j h_j (a batched matmul), then the GRU cell and the "
-                   "output layer; parameters are named relative to `model.decoder`.", g, rankdir="TB")]
+    return [
+        figure(
+            "seq2seq_attention_step",
+            "Seq2Seq(attention='additive'), one decoder step over a 3-token source: score_j = vᵀ tanh(W_q s₀ + "
+            "W_k h_j + b_k), α = softmax(score), c₁ = Σ α_j h_j, s₁ = GRUCell([E[<bos>]; c₁], s₀)",
+            "One decoder step of a tiny `Seq2Seq` (emb = hidden = 2) with additive (Bahdanau) attention "
+            "over the encoder outputs h₁…h₃: the scores vᵀ tanh(W_q s₀ + W_k h_j + b_k), their masked "
+            "softmax α, the weighted sum c₁ = Σ α_j h_j (a batched matmul), then the GRU cell and the "
+            "output layer; parameters are named relative to `model.decoder`.",
+            g,
+            rankdir="TB",
+        )
+    ]
 
 
 def transformer_block() -> list:
@@ -436,16 +518,32 @@ def transformer_block() -> list:
     for n in g.nodes.values():  # x needs no gradient, so LN₁'s normalisation of it is recorded as data
         if n.kind in ("const", "input") and n.label.startswith("constant") and tuple(n.shape or ()) == (1, 3, 4):
             n.label = f"(x - μ)/σ of LN₁\n{_shape(n.shape)}"
-    return [figure("transformer_block",
-                   "TransformerEncoderBlock(dim=4, heads=2), pre-norm, on 3 positions with a key-padding mask",
-                   "One pre-norm transformer encoder block on a length-3 input whose last position is padding: "
-                   "q, k, v projections split into 2 heads, scores q kᵀ/√d_h, the padded key set to -1e9 before "
-                   "the softmax and its weight zeroed after, the heads merged by out_proj, then the feed-forward "
-                   "sublayer; each sublayer is a residual around a LayerNorm.", g, rankdir="TB")]
+    return [
+        figure(
+            "transformer_block",
+            "TransformerEncoderBlock(dim=4, heads=2), pre-norm, on 3 positions with a key-padding mask",
+            "One pre-norm transformer encoder block on a length-3 input whose last position is padding: "
+            "q, k, v projections split into 2 heads, scores q kᵀ/√d_h, the padded key set to -1e9 before "
+            "the softmax and its weight zeroed after, the heads merged by out_proj, then the feed-forward "
+            "sublayer; each sublayer is a residual around a LayerNorm.",
+            g,
+            rankdir="TB",
+        )
+    ]
 
 
-BUILDERS: list = [seed_graphs, notes_rnn, notes_output_recurrent, cells, layers, tbptt, spring,
-                  recursive_tree, seq2seq_attention_step, transformer_block]
+BUILDERS: list = [
+    seed_graphs,
+    notes_rnn,
+    notes_output_recurrent,
+    cells,
+    layers,
+    tbptt,
+    spring,
+    recursive_tree,
+    seq2seq_attention_step,
+    transformer_block,
+]
 
 
 def figures() -> list:
@@ -459,10 +557,14 @@ def figures() -> list:
 
 
 def write_index(figs: list, out_dir: str, fmt: str) -> str:
-    lines = ["# Gallery", "",
-             "The lecture notes' figures drawn from real forward passes by `python -m viz.gallery` "
-             "(`make gallery`). Orange: parameters; grey ellipses: ops; purple boxes: collapsed time steps; "
-             "blue edges: the recurrence; red: the gradient path to the highlighted weight.", ""]
+    lines = [
+        "# Gallery",
+        "",
+        "The lecture notes' figures drawn from real forward passes by `python -m viz.gallery` "
+        "(`make gallery`). Orange: parameters; grey ellipses: ops; purple boxes: collapsed time steps; "
+        "blue edges: the recurrence; red: the gradient path to the highlighted weight.",
+        "",
+    ]
     for f in figs:
         lines += [f"## {f.title}", "", f"![{f.name}]({f.name}.{fmt})", "", f.caption, ""]
     path = os.path.join(out_dir, "index.md")

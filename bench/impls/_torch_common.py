@@ -1,4 +1,5 @@
 """Helpers shared by the two PyTorch implementations (imported only once torch is known to import)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,4 +17,5 @@ def torch_available() -> tuple[bool, str]:
 
 def torch_dtype(dtype: np.dtype | type) -> Any:
     import torch
+
     return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]

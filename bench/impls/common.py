@@ -12,6 +12,7 @@ and the backward pass through time to dL/dW for all four weights and dL/dx. No o
 
 This module imports only NumPy so the driver can use it without importing any framework.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ SEED = 20240611
 @dataclasses.dataclass(frozen=True)
 class Config:
     """One benchmark case: cell type, batch B, sequence length T, input size I, hidden size H."""
+
     cell: str
     batch: int
     T: int
@@ -62,14 +64,17 @@ class Config:
 
 
 # The benchmark spec: (cell, batch, T, input, hidden).
-DEFAULT_CONFIGS = [Config(*c) for c in (
-    ("lstm", 32, 50, 64, 128),
-    ("lstm", 64, 100, 128, 256),
-    ("lstm", 16, 200, 32, 64),
-    ("gru", 32, 50, 64, 128),
-    ("rnn-tanh", 32, 50, 64, 128),
-    ("lstm", 1, 1000, 8, 32),
-)]
+DEFAULT_CONFIGS = [
+    Config(*c)
+    for c in (
+        ("lstm", 32, 50, 64, 128),
+        ("lstm", 64, 100, 128, 256),
+        ("lstm", 16, 200, 32, 64),
+        ("gru", 32, 50, 64, 128),
+        ("rnn-tanh", 32, 50, 64, 128),
+        ("lstm", 1, 1000, 8, 32),
+    )
+]
 QUICK_CONFIGS = [Config(*c) for c in (("lstm", 32, 50, 64, 128), ("gru", 8, 20, 16, 32), ("rnn-tanh", 8, 20, 16, 32))]
 # Linear-scaling study: LSTM, B=16, I=H=64, growing T (tinygrad_rnn fused and composed, NumPy reference).
 SCALING_TS = (100, 1_000, 10_000)

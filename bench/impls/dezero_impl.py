@@ -7,6 +7,7 @@ composed from DeZero's ``Linear`` layers and functions in the same per-gate styl
 of T per-step Variables (so the input gradient costs O(T), not O(T²) as slicing one Variable would).
 Optional: reported as absent when ``import dezero`` fails (note that dezero 0.0.13 imports matplotlib).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,6 +26,7 @@ def available() -> tuple[bool, str]:
     except Exception as e:  # ImportError, or a broken optional dependency failing inside dezero's import
         return False, f"dezero not importable ({type(e).__name__}: {e})"
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         v = version("dezero")
     except PackageNotFoundError:
@@ -81,11 +83,11 @@ class DezeroRunner:
             self.gates = ("h",)
         for k, g in enumerate(self.gates):
             xl, hl = getattr(layer, f"x2{g}"), getattr(layer, f"h2{g}")
-            xl.W.data = np.ascontiguousarray(W_ih[sl(k)].T)   # DeZero's Linear computes x @ W, W (in, out)
+            xl.W.data = np.ascontiguousarray(W_ih[sl(k)].T)  # DeZero's Linear computes x @ W, W (in, out)
             hl.W.data = np.ascontiguousarray(W_hh[sl(k)].T)
             if cfg.cell == "gru":
                 xl.b.data, hl.b.data = b_ih[sl(k)].copy(), b_hh[sl(k)].copy()
-            else:                                              # h2* has no bias: both biases go to x2*
+            else:  # h2* has no bias: both biases go to x2*
                 xl.b.data = b_ih[sl(k)] + b_hh[sl(k)]
         self.layer, self.cfg = layer, cfg
         self.xs = [Variable(np.ascontiguousarray(x[t], dtype=dt)) for t in range(cfg.T)]
@@ -120,10 +122,13 @@ class DezeroRunner:
             "bias_ih_l0": np.concatenate([lyr.b.grad.data for lyr in xl]),
             "x": np.stack([v.grad.data for v in self.xs]),
         }
-        grads["bias_hh_l0"] = (np.concatenate([lyr.b.grad.data for lyr in hl]) if cfg.cell == "gru"
-                               else grads["bias_ih_l0"].copy())  # b_ih + b_hh: same gradient
+        grads["bias_hh_l0"] = (
+            np.concatenate([lyr.b.grad.data for lyr in hl]) if cfg.cell == "gru" else grads["bias_ih_l0"].copy()
+        )  # b_ih + b_hh: same gradient
         return float(self.loss.data), grads
 
 
-def build(cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32) -> DezeroRunner:
+def build(
+    cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32
+) -> DezeroRunner:
     return DezeroRunner(cfg, weights, x, dtype)

@@ -4,6 +4,7 @@ Optional: reported as absent when JAX is not installed. Gates are concatenated (
 per step) and the input projection is one matmul over all steps, as in the NumPy reference; XLA then
 fuses the elementwise work. The first call compiles; the benchmark's warm-up steps absorb that.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,14 +40,17 @@ def make_loss_fn(cell: str, hidden: int) -> Any:
         xw = (x.reshape(T * B, I) @ W_ih.T + b_in).reshape(T, B, W_ih.shape[0])
         h0 = jnp.zeros((B, H), x.dtype)
         if cell == "lstm":
+
             def step(carry: tuple, xw_t: Any) -> tuple:
                 h, c = carry
                 i, f, g, o = jnp.split(xw_t + h @ W_hh.T, 4, axis=-1)
                 c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
                 h = jax.nn.sigmoid(o) * jnp.tanh(c)
                 return (h, c), h
+
             _, hs = lax.scan(step, (h0, h0), xw)
         elif cell == "gru":
+
             def step(h: Any, xw_t: Any) -> tuple:
                 xr, xz, xn = jnp.split(xw_t, 3, axis=-1)
                 hr, hz, hn = jnp.split(h @ W_hh.T + b_hh, 3, axis=-1)
@@ -54,11 +58,14 @@ def make_loss_fn(cell: str, hidden: int) -> Any:
                 n = jnp.tanh(xn + r * hn)
                 h = n + z * (h - n)
                 return h, h
+
             _, hs = lax.scan(step, h0, xw)
         else:
+
             def step(h: Any, xw_t: Any) -> tuple:
                 h = jnp.tanh(xw_t + h @ W_hh.T)
                 return h, h
+
             _, hs = lax.scan(step, h0, xw)
         return jnp.mean(hs * hs)
 

@@ -56,6 +56,7 @@ as (T*B, H)::
 
     δW_ih = δPᵀ X;  δW_hh = δRᵀ H_prev;  δb_ih = Σ_rows δP;  δb_hh = Σ_rows δR;  δx = δP W_ih
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -77,8 +78,9 @@ class NumpyBPTT:
     ``step()`` runs forward + loss + backward; ``result()`` returns the loss and the gradients.
     """
 
-    def __init__(self, cell: str, weights: dict[str, np.ndarray], x: np.ndarray,
-                 dtype: np.dtype | type = np.float32) -> None:
+    def __init__(
+        self, cell: str, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32
+    ) -> None:
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}")
         dt = np.dtype(dtype)
@@ -94,31 +96,31 @@ class NumpyBPTT:
         e = lambda *shape: np.empty(shape, dtype=dt)  # noqa: E731
         # forward state: A holds the gate pre-activations, overwritten in place by the activations
         self.A = e(T, B, GH)
-        self.Hs = np.zeros((T + 1, B, H), dtype=dt)       # Hs[0] = h_0 = 0, Hs[t] = h_t
-        self.rec = e(B, GH)                              # one step's recurrent product
+        self.Hs = np.zeros((T + 1, B, H), dtype=dt)  # Hs[0] = h_0 = 0, Hs[t] = h_t
+        self.rec = e(B, GH)  # one step's recurrent product
         self.tmp, self.tmp2 = e(B, H), e(B, H)
         # backward: dP = gradient of the input projection (T, B, G*H); P = precomputed derivative factors
         self.dP = e(T, B, GH)
         self.P = e(T, B, GH)
-        self.dHout = e(T, B, H)                          # 2 h_t / (TBH), then accumulates δh_t in place
-        self.dh_rec = e(B, H)                            # recurrent part of δh_{t-1}
+        self.dHout = e(T, B, H)  # 2 h_t / (TBH), then accumulates δh_t in place
+        self.dh_rec = e(B, H)  # recurrent part of δh_{t-1}
         self.dW_ih, self.dW_hh = e(GH, I), e(GH, H)
         self.db_ih, self.db_hh = e(GH), e(GH)
         self.dx = e(T, B, I)
         if cell == "lstm":
-            self.Cs = np.zeros((T + 1, B, H), dtype=dt)   # Cs[0] = c_0 = 0
-            self.tC = e(T, B, H)                         # tanh(c_t)
-            self.Q = e(T, B, H)                          # o ⊙ (1 - tanh² c_t)
+            self.Cs = np.zeros((T + 1, B, H), dtype=dt)  # Cs[0] = c_0 = 0
+            self.tC = e(T, B, H)  # tanh(c_t)
+            self.Q = e(T, B, H)  # o ⊙ (1 - tanh² c_t)
             self.dc = e(B, H)
             # column scales: ½ on the sigmoid gates (i, f, o), 1 on g; then σ = ½·tanh(·) + ½ there
             s = np.full(GH, 0.5, dtype=dt)
-            s[2 * H:3 * H] = 1.0
+            s[2 * H : 3 * H] = 1.0
             self.gate_scale, self.gate_shift = s, np.where(s == 0.5, 0.5, 0.0).astype(dt)
         elif cell == "gru":
-            self.Hn = e(T, B, H)                         # h_n = (h_{t-1} W_hnᵀ + b_hn), needed for δa_r
-            self.dR = e(T, B, GH)                        # gradient of the recurrent projection
+            self.Hn = e(T, B, H)  # h_n = (h_{t-1} W_hnᵀ + b_hn), needed for δa_r
+            self.dR = e(T, B, GH)  # gradient of the recurrent projection
             s = np.full(GH, 0.5, dtype=dt)
-            s[2 * H:] = 1.0                              # r, z are sigmoids; n is not scaled (r multiplies h_n)
+            s[2 * H :] = 1.0  # r, z are sigmoids; n is not scaled (r multiplies h_n)
             self.gate_scale = s
         self.loss = 0.0
 
@@ -155,8 +157,13 @@ class NumpyBPTT:
         np.matmul(dP2, self.W_ih, out=self.dx.reshape(T * B, I))
 
     def result(self) -> tuple[float, dict[str, np.ndarray]]:
-        return self.loss, {"weight_ih_l0": self.dW_ih, "weight_hh_l0": self.dW_hh, "bias_ih_l0": self.db_ih,
-                           "bias_hh_l0": self.db_hh, "x": self.dx}
+        return self.loss, {
+            "weight_ih_l0": self.dW_ih,
+            "weight_hh_l0": self.dW_hh,
+            "bias_ih_l0": self.db_ih,
+            "bias_hh_l0": self.db_hh,
+            "x": self.dx,
+        }
 
     # ---- LSTM ------------------------------------------------------------------------------------------
     def _lstm_forward(self, x2: np.ndarray, A2: np.ndarray) -> None:
@@ -171,10 +178,10 @@ class NumpyBPTT:
             a = A[t]
             np.matmul(Hs[t], W_hhT_s, out=rec)
             a += rec
-            np.tanh(a, out=a)            # tanh(a_g) and tanh(a_{i,f,o}/2) in one call
-            a *= s                       # ... then ½·(·) + ½ on the sigmoid gates
+            np.tanh(a, out=a)  # tanh(a_g) and tanh(a_{i,f,o}/2) in one call
+            a *= s  # ... then ½·(·) + ½ on the sigmoid gates
             a += shift
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             c = Cs[t + 1]
             np.multiply(f, Cs[t], out=c)
             np.multiply(i, g, out=tmp)
@@ -185,32 +192,42 @@ class NumpyBPTT:
     def _lstm_backward(self) -> None:
         H = self.H
         A, P, Q, tC, Cs = self.A, self.P, self.Q, self.tC, self.Cs
-        i, f, g, o = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
-        Pi, Pf, Pg, Po = P[..., :H], P[..., H:2 * H], P[..., 2 * H:3 * H], P[..., 3 * H:]
+        i, f, g, o = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
+        Pi, Pf, Pg, Po = P[..., :H], P[..., H : 2 * H], P[..., 2 * H : 3 * H], P[..., 3 * H :]
         # Whole-sequence derivative factors (they do not depend on the recurrence), so the loop below
         # does only the few ops that do:  P = [g·i(1-i), c_{t-1}·f(1-f), i·(1-g²), tanh c·o(1-o)],
         # Q = o·(1 - tanh² c).  dP is free until the loop, so it serves as scratch here.
         S = self.dP[..., :H]
-        np.multiply(i, i, out=S); np.subtract(i, S, out=S); np.multiply(S, g, out=Pi)        # noqa: E702
-        np.multiply(f, f, out=S); np.subtract(f, S, out=S); np.multiply(S, Cs[:-1], out=Pf)  # noqa: E702
-        np.multiply(g, g, out=S); np.subtract(1.0, S, out=S); np.multiply(S, i, out=Pg)      # noqa: E702
-        np.multiply(o, o, out=S); np.subtract(o, S, out=S); np.multiply(S, tC, out=Po)       # noqa: E702
-        np.multiply(tC, tC, out=Q); np.subtract(1.0, Q, out=Q); Q *= o                       # noqa: E702
+        np.multiply(i, i, out=S)
+        np.subtract(i, S, out=S)
+        np.multiply(S, g, out=Pi)  # noqa: E702
+        np.multiply(f, f, out=S)
+        np.subtract(f, S, out=S)
+        np.multiply(S, Cs[:-1], out=Pf)  # noqa: E702
+        np.multiply(g, g, out=S)
+        np.subtract(1.0, S, out=S)
+        np.multiply(S, i, out=Pg)  # noqa: E702
+        np.multiply(o, o, out=S)
+        np.subtract(o, S, out=S)
+        np.multiply(S, tC, out=Po)  # noqa: E702
+        np.multiply(tC, tC, out=Q)
+        np.subtract(1.0, Q, out=Q)
+        Q *= o  # noqa: E702
         dHout, dP, dc, dh_rec, tmp = self.dHout, self.dP, self.dc, self.dh_rec, self.tmp
         B = self.B
         dc.fill(0.0)
         for t in range(self.T - 1, -1, -1):
-            dh = dHout[t]                               # δh_t = direct part (+ recurrent part below)
+            dh = dHout[t]  # δh_t = direct part (+ recurrent part below)
             if t < self.T - 1:
                 dh += dh_rec
             np.multiply(dh, Q[t], out=tmp)
-            dc += tmp                                   # δc_t
+            dc += tmp  # δc_t
             d4 = dP[t].reshape(B, 4, H)
             # δa_i, δa_f, δa_g = δc_t ⊙ P[t] (one broadcast op for three gates); δa_o = δh_t ⊙ P_o
             np.multiply(dc[:, None, :], P[t].reshape(B, 4, H)[:, :3], out=d4[:, :3])
             np.multiply(dh, Po[t], out=d4[:, 3])
-            dc *= f[t]                                  # δc_{t-1}
-            np.matmul(dP[t], self.W_hh, out=dh_rec)     # recurrent part of δh_{t-1}
+            dc *= f[t]  # δc_{t-1}
+            np.matmul(dP[t], self.W_hh, out=dh_rec)  # recurrent part of δh_{t-1}
 
     # ---- GRU -------------------------------------------------------------------------------------------
     def _gru_forward(self, x2: np.ndarray, A2: np.ndarray) -> None:
@@ -220,51 +237,59 @@ class NumpyBPTT:
         W_hhT_s = self.W_hh.T * s
         # b_hr, b_hz go into the input projection; b_hn stays in the step since r multiplies it
         b = self.b_ih.copy()
-        b[:2 * H] += self.b_hh[:2 * H]
+        b[: 2 * H] += self.b_hh[: 2 * H]
         np.matmul(x2, W_ihT_s, out=A2)
         A2 += b * s
-        b_hn = self.b_hh[2 * H:]
+        b_hn = self.b_hh[2 * H :]
         for t in range(self.T):
             a = A[t]
             np.matmul(Hs[t], W_hhT_s, out=rec)
-            rz = a[:, :2 * H]
-            rz += rec[:, :2 * H]
+            rz = a[:, : 2 * H]
+            rz += rec[:, : 2 * H]
             np.tanh(rz, out=rz)
             rz *= 0.5
-            rz += 0.5                                    # r, z = σ(·)
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-            np.add(rec[:, 2 * H:], b_hn, out=Hn[t])      # h_n
+            rz += 0.5  # r, z = σ(·)
+            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+            np.add(rec[:, 2 * H :], b_hn, out=Hn[t])  # h_n
             np.multiply(r, Hn[t], out=tmp)
             n += tmp
-            np.tanh(n, out=n)                            # n = tanh(x_n + r ⊙ h_n)
+            np.tanh(n, out=n)  # n = tanh(x_n + r ⊙ h_n)
             np.subtract(Hs[t], n, out=tmp)
             tmp *= z
-            np.add(n, tmp, out=Hs[t + 1])                # h_t = n + z ⊙ (h_{t-1} - n)
+            np.add(n, tmp, out=Hs[t + 1])  # h_t = n + z ⊙ (h_{t-1} - n)
 
     def _gru_backward(self) -> None:
         H = self.H
         A, P, Hn, Hs = self.A, self.P, self.Hn, self.Hs
-        r, z, n = A[..., :H], A[..., H:2 * H], A[..., 2 * H:]
-        Pr, Pz, Pn = P[..., :H], P[..., H:2 * H], P[..., 2 * H:]
+        r, z, n = A[..., :H], A[..., H : 2 * H], A[..., 2 * H :]
+        Pr, Pz, Pn = P[..., :H], P[..., H : 2 * H], P[..., 2 * H :]
         # P = [h_n·r(1-r), (h_{t-1} - n)·z(1-z), (1-z)(1-n²)] for all steps at once (dP as scratch)
         S = self.dP[..., :H]
-        np.multiply(r, r, out=S); np.subtract(r, S, out=S); np.multiply(S, Hn, out=Pr)          # noqa: E702
-        np.multiply(z, z, out=S); np.subtract(z, S, out=S); np.subtract(Hs[:-1], n, out=Pz); Pz *= S  # noqa: E702
-        np.multiply(n, n, out=S); np.subtract(1.0, S, out=S); np.subtract(1.0, z, out=Pn); Pn *= S    # noqa: E702
+        np.multiply(r, r, out=S)
+        np.subtract(r, S, out=S)
+        np.multiply(S, Hn, out=Pr)  # noqa: E702
+        np.multiply(z, z, out=S)
+        np.subtract(z, S, out=S)
+        np.subtract(Hs[:-1], n, out=Pz)
+        Pz *= S  # noqa: E702
+        np.multiply(n, n, out=S)
+        np.subtract(1.0, S, out=S)
+        np.subtract(1.0, z, out=Pn)
+        Pn *= S  # noqa: E702
         dHout, dP, dR, dh_rec, tmp = self.dHout, self.dP, self.dR, self.dh_rec, self.tmp
         for t in range(self.T - 1, -1, -1):
             dh = dHout[t]
             if t < self.T - 1:
                 dh += dh_rec
             dp, dr = dP[t], dR[t]
-            np.multiply(dh, Pn[t], out=dp[:, 2 * H:])                  # δa_n
-            np.multiply(dh, Pz[t], out=dr[:, H:2 * H])                 # δa_z
-            np.multiply(dp[:, 2 * H:], Pr[t], out=dr[:, :H])           # δa_r
-            np.multiply(dp[:, 2 * H:], r[t], out=dr[:, 2 * H:])        # δh_n
+            np.multiply(dh, Pn[t], out=dp[:, 2 * H :])  # δa_n
+            np.multiply(dh, Pz[t], out=dr[:, H : 2 * H])  # δa_z
+            np.multiply(dp[:, 2 * H :], Pr[t], out=dr[:, :H])  # δa_r
+            np.multiply(dp[:, 2 * H :], r[t], out=dr[:, 2 * H :])  # δh_n
             np.matmul(dr, self.W_hh, out=dh_rec)
             np.multiply(dh, z[t], out=tmp)
-            dh_rec += tmp                                              # δh_{t-1} recurrent part
-        dP[..., :2 * H] = dR[..., :2 * H]                               # r, z gradients are shared
+            dh_rec += tmp  # δh_{t-1} recurrent part
+        dP[..., : 2 * H] = dR[..., : 2 * H]  # r, z gradients are shared
 
     # ---- Elman RNN (tanh) ------------------------------------------------------------------------------
     def _rnn_forward(self, x2: np.ndarray, A2: np.ndarray) -> None:
@@ -280,7 +305,7 @@ class NumpyBPTT:
     def _rnn_backward(self) -> None:
         P, Hs = self.P, self.Hs
         np.multiply(Hs[1:], Hs[1:], out=P)
-        np.subtract(1.0, P, out=P)                                     # 1 - h_t²
+        np.subtract(1.0, P, out=P)  # 1 - h_t²
         dHout, dP, dh_rec = self.dHout, self.dP, self.dh_rec
         for t in range(self.T - 1, -1, -1):
             dh = dHout[t]

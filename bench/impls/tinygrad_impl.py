@@ -5,6 +5,7 @@ By default the layers run *fused* (one tape node per layer and direction with a 
 ``ops/recurrent.py``) unless ``TINYGRAD_RNN_FUSED=0``; ``tinygrad_composed.py`` times the composed
 path (``fused=False``: the cell's ops recorded on the tape at every step) next to it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,15 +29,23 @@ def available() -> tuple[bool, str]:
         from tinygrad_rnn import nn
     except ImportError as e:  # pragma: no cover - the package is the repo itself
         return False, f"tinygrad_rnn not importable: {e}"
-    return True, (f"tinygrad_rnn {getattr(tg, '__version__', '?')} (backend {tg.backend.name}, "
-                  f"default mode {_mode(nn.LSTM(1, 1))})")
+    return True, (
+        f"tinygrad_rnn {getattr(tg, '__version__', '?')} (backend {tg.backend.name}, "
+        f"default mode {_mode(nn.LSTM(1, 1))})"
+    )
 
 
 class TinygradRunner:
     """One tinygrad_rnn layer with loaded weights; ``fused=None`` keeps the library's default mode."""
 
-    def __init__(self, cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type,
-                 fused: bool | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        weights: dict[str, np.ndarray],
+        x: np.ndarray,
+        dtype: np.dtype | type,
+        fused: bool | None = None,
+    ) -> None:
         import tinygrad_rnn as tg
         from tinygrad_rnn import nn
 
@@ -60,7 +69,7 @@ class TinygradRunner:
         for p in self.params.values():  # a fresh step, as after optimizer.zero_grad()
             p.grad = None
         self.x.grad = None
-        out, _ = self.m(self.x)          # (T, B, H), time-major
+        out, _ = self.m(self.x)  # (T, B, H), time-major
         loss = (out * out).mean()
         loss.backward()
         self.loss = loss
@@ -72,5 +81,7 @@ class TinygradRunner:
         return float(self.loss.numpy()), grads
 
 
-def build(cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32) -> TinygradRunner:
+def build(
+    cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32
+) -> TinygradRunner:
     return TinygradRunner(cfg, weights, x, dtype)

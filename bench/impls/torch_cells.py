@@ -5,6 +5,7 @@ structure (one autograd graph node per op per step) executed by PyTorch's C++ au
 The input is split with ``unbind`` (one graph node whose backward stacks all T gradients at once),
 not indexed per step, which would make the input gradient O(T²).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,5 +68,7 @@ class TorchCellsRunner:
         return float(self.loss.item()), grads
 
 
-def build(cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32) -> TorchCellsRunner:
+def build(
+    cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32
+) -> TorchCellsRunner:
     return TorchCellsRunner(cfg, weights, x, dtype)

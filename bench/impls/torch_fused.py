@@ -1,4 +1,5 @@
 """PyTorch's fused sequence layers (torch.nn.LSTM / GRU / RNN on CPU): the speed anchor."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,7 @@ class TorchFusedRunner:
         for p in self.params.values():  # zero_grad(set_to_none=True)
             p.grad = None
         self.x.grad = None
-        out, _ = self.m(self.x)          # (T, B, H)
+        out, _ = self.m(self.x)  # (T, B, H)
         loss = out.pow(2).mean()
         loss.backward()
         self.loss = loss
@@ -48,5 +49,7 @@ class TorchFusedRunner:
         return float(self.loss.item()), grads
 
 
-def build(cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32) -> TorchFusedRunner:
+def build(
+    cfg: Config, weights: dict[str, np.ndarray], x: np.ndarray, dtype: np.dtype | type = np.float32
+) -> TorchFusedRunner:
     return TorchFusedRunner(cfg, weights, x, dtype)

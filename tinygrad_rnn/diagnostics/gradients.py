@@ -22,6 +22,7 @@ Functions here:
 * :func:`spectral_radius`, :func:`decay_rate` (fitted per-step factor), and the plotting helpers
   :func:`plot_gradient_norms`, :func:`plot_gradient_heatmap` (matplotlib, imported only when called).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -34,14 +35,15 @@ from ..autograd import no_grad
 from ..backend import to_numpy
 from ..tensor import Tensor
 
-Step = Callable[[Tensor, Any], Any]   # step(x_t, state) -> state; state: Tensor or tuple (h first)
+Step = Callable[[Tensor, Any], Any]  # step(x_t, state) -> state; state: Tensor or tuple (h first)
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
 def _check_step(cell: Any, where: str) -> Step:
     if not callable(cell):
-        raise TypeError(f"{where}: cell must be a cell module or a callable step(x_t, state) -> state, "
-                        f"got {type(cell).__name__}")
+        raise TypeError(
+            f"{where}: cell must be a cell module or a callable step(x_t, state) -> state, got {type(cell).__name__}"
+        )
     return cell
 
 
@@ -49,7 +51,7 @@ def _as_input(x: Any, where: str) -> Tensor:
     if isinstance(x, Tensor):
         t = x
     elif isinstance(x, np.ndarray) or hasattr(x, "__array__"):
-        t = Tensor(x)                                   # keeps the array's dtype (float64 stays float64)
+        t = Tensor(x)  # keeps the array's dtype (float64 stays float64)
     else:
         raise TypeError(f"{where}: x must be an array or Tensor of shape (T, N, I), got {type(x).__name__}")
     if t.ndim != 3:
@@ -67,8 +69,10 @@ def _hidden(state: Any, where: str) -> Tensor:
     """The hidden state h of a state: the tensor itself, or the first element of an (h, c) tuple."""
     h = state[0] if isinstance(state, (tuple, list)) else state
     if not isinstance(h, Tensor):
-        raise TypeError(f"{where}: the step must return a Tensor or a tuple whose first element is the hidden "
-                        f"state Tensor, got {type(h).__name__}")
+        raise TypeError(
+            f"{where}: the step must return a Tensor or a tuple whose first element is the hidden "
+            f"state Tensor, got {type(h).__name__}"
+        )
     return h
 
 
@@ -110,9 +114,11 @@ def hidden_state_grad_norms(cell: Any, x: Any, loss_fn: Callable[[list], Tensor]
         raise TypeError(f"{where}: loss_fn must be callable (list of h_t -> scalar Tensor)")
     hs = _unroll(step, x, h0, where)
     for t, h in enumerate(hs, 1):
-        if not h.requires_grad:   # off the tape: its gradient cannot be read, and 0 would be a lie
-            raise RuntimeError(f"{where}: h_{t} does not require grad: the step put no trainable parameter "
-                               "(or h0 with requires_grad) on the tape (inside no_grad?)")
+        if not h.requires_grad:  # off the tape: its gradient cannot be read, and 0 would be a lie
+            raise RuntimeError(
+                f"{where}: h_{t} does not require grad: the step put no trainable parameter "
+                "(or h0 with requires_grad) on the tape (inside no_grad?)"
+            )
         h.retain_grad()
     loss = loss_fn(hs)
     if not isinstance(loss, Tensor) or loss.data.size != 1:
@@ -165,11 +171,13 @@ def jacobian_products(cell: Any, x: Any, h0: Any = None, k: int = 3) -> dict:
         prev = [Tensor(to_numpy(p.data).copy(), requires_grad=True) for p in _parts(state)]
         new = step(x[t], _rebuild(state, prev))
         outs = _parts(new)
-        _hidden(new, where)                                   # the same type check as the one-pass path
+        _hidden(new, where)  # the same type check as the one-pass path
         sizes = [o.shape[-1] for o in outs]
         if [p.shape for p in prev] != [o.shape for o in outs]:
-            raise ValueError(f"{where}: the step must return a state of the same shapes as it takes, got "
-                             f"{[o.shape for o in outs]} from {[p.shape for p in prev]}")
+            raise ValueError(
+                f"{where}: the step must return a state of the same shapes as it takes, got "
+                f"{[o.shape for o in outs]} from {[p.shape for p in prev]}"
+            )
         N, D = outs[0].shape[0], sum(sizes)
         J = np.zeros((N, D, D))
         for j in range(D):
@@ -182,19 +190,25 @@ def jacobian_products(cell: Any, x: Any, h0: Any = None, k: int = 3) -> dict:
                 off += n
             grads = _grad(outs, prev, grad_outputs=seeds, retain_graph=True, allow_unused=True)
             # row j of J: ∂s_t[j]/∂s_{t-1}, across all N sequences at once
-            J[:, j, :] = np.concatenate([np.zeros(p.shape) if g is None else to_numpy(g.data)
-                                         for g, p in zip(grads, prev)], axis=-1)
+            J[:, j, :] = np.concatenate(
+                [np.zeros(p.shape) if g is None else to_numpy(g.data) for g, p in zip(grads, prev)], axis=-1
+            )
         jac.append(J)
         state = _rebuild(new, [Tensor(to_numpy(o.data)) for o in outs])
-    J_all = np.stack(jac)                                     # (T, N, D, D)
+    J_all = np.stack(jac)  # (T, N, D, D)
     N, D = J_all.shape[1], J_all.shape[2]
     P = np.empty_like(J_all)
     P[T - 1] = np.eye(D)
-    for t in range(T - 2, -1, -1):                            # P_t = P_{t+1} J_{t+1} (0-based: J_all[t+1])
+    for t in range(T - 2, -1, -1):  # P_t = P_{t+1} J_{t+1} (0-based: J_all[t+1])
         P[t] = P[t + 1] @ J_all[t + 1]
-    sv = np.linalg.svd(P, compute_uv=False)                   # (T, N, D), descending
-    return {"step_jacobians": J_all, "products": P, "norms": sv[..., 0], "singular_values": sv[..., :min(k, D)],
-            "lags": np.arange(T - 1, -1, -1)}
+    sv = np.linalg.svd(P, compute_uv=False)  # (T, N, D), descending
+    return {
+        "step_jacobians": J_all,
+        "products": P,
+        "norms": sv[..., 0],
+        "singular_values": sv[..., : min(k, D)],
+        "lags": np.arange(T - 1, -1, -1),
+    }
 
 
 # ---- (c), (d) ---------------------------------------------------------------------------------------------
@@ -238,8 +252,9 @@ def _pyplot(where: str) -> Any:
         import matplotlib
     except ImportError as e:
         raise ImportError(f"{where}: needs matplotlib (pip install matplotlib, or the examples extra)") from e
-    matplotlib.use("Agg")   # files only: no display needed
+    matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -252,7 +267,7 @@ def plot_gradient_norms(curves: dict, path: str, title: str = "‖∂L/∂h_t‖
     for label, norms in curves.items():
         n = np.asarray(norms, dtype=np.float64)
         lags = np.arange(n.size - 1, -1, -1)
-        ok = n > 0                                          # log scale: zero norms cannot be drawn
+        ok = n > 0  # log scale: zero norms cannot be drawn
         ax.semilogy(lags[ok], n[ok], label=str(label))
     ax.set_xlabel("lag T − t")
     ax.set_ylabel("‖∂L/∂h_t‖")
@@ -264,8 +279,9 @@ def plot_gradient_norms(curves: dict, path: str, title: str = "‖∂L/∂h_t‖
     return path
 
 
-def plot_gradient_heatmap(norms_over_training: Sequence[Sequence[float]], path: str,
-                          title: str = "log10 ‖∂L/∂h_t‖ over training") -> str:
+def plot_gradient_heatmap(
+    norms_over_training: Sequence[Sequence[float]], path: str, title: str = "log10 ‖∂L/∂h_t‖ over training"
+) -> str:
     """Write a PNG heat map of log10 ‖∂L/∂h_t‖: rows are training steps, columns t = 1..T."""
     m = np.asarray(norms_over_training, dtype=np.float64)
     if m.ndim != 2 or m.size == 0:
@@ -274,8 +290,9 @@ def plot_gradient_heatmap(norms_over_training: Sequence[Sequence[float]], path: 
     with np.errstate(divide="ignore"):
         z = np.log10(np.where(m > 0, m, np.nan))
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    im = ax.imshow(z, aspect="auto", origin="lower", cmap="viridis",
-                   extent=(0.5, m.shape[1] + 0.5, -0.5, m.shape[0] - 0.5))
+    im = ax.imshow(
+        z, aspect="auto", origin="lower", cmap="viridis", extent=(0.5, m.shape[1] + 0.5, -0.5, m.shape[0] - 0.5)
+    )
     fig.colorbar(im, ax=ax, label="log10 ‖∂L/∂h_t‖")
     ax.set_xlabel("time step t")
     ax.set_ylabel("training step")

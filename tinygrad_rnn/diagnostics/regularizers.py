@@ -12,6 +12,7 @@ r"""Remedies for exploding and vanishing gradients through time (Pascanu, Mikolo
 * :func:`clip_and_count` / :class:`ClipStats`: clip by norm (direction kept) or by value (direction
   changed) through :mod:`tinygrad_rnn.nn.utils`, and count how often the clip actually fired.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ from ..tensor import Tensor
 __all__ = ["ClipStats", "clip_and_count", "gradient_flow_penalty"]
 
 
-def gradient_flow_penalty(loss: Tensor | None, hidden_states: Sequence[Tensor], *,
-                          upstream: Sequence[Any] | None = None, eps: float = 1e-8) -> Tensor:
+def gradient_flow_penalty(
+    loss: Tensor | None, hidden_states: Sequence[Tensor], *, upstream: Sequence[Any] | None = None, eps: float = 1e-8
+) -> Tensor:
     r"""Pascanu et al.'s information-flow regulariser Ω, differentiable w.r.t. the model's parameters.
 
     .. math::
@@ -58,8 +60,10 @@ def gradient_flow_penalty(loss: Tensor | None, hidden_states: Sequence[Tensor], 
     """
     op = "gradient_flow_penalty"
     if isinstance(hidden_states, Tensor):
-        raise TypeError(f"{op}: hidden_states must be a list [h_1, ..., h_T] of Tensors, got a single Tensor of "
-                        f"shape {hidden_states.shape}; collect the states of a cell loop in a list")
+        raise TypeError(
+            f"{op}: hidden_states must be a list [h_1, ..., h_T] of Tensors, got a single Tensor of "
+            f"shape {hidden_states.shape}; collect the states of a cell loop in a list"
+        )
     hs = list(hidden_states)
     if len(hs) < 2:
         raise ValueError(f"{op}: need at least 2 hidden states (one transition h_t -> h_(t+1)), got {len(hs)}")
@@ -67,18 +71,23 @@ def gradient_flow_penalty(loss: Tensor | None, hidden_states: Sequence[Tensor], 
         if not isinstance(h, Tensor):
             raise TypeError(f"{op}: hidden state {i} is a {type(h).__name__}, expected a Tensor")
         if h.shape != hs[0].shape:
-            raise ValueError(f"{op}: hidden state {i} has shape {h.shape} but hidden state 0 has {hs[0].shape}; "
-                             "all states of one loop share a shape")
+            raise ValueError(
+                f"{op}: hidden state {i} has shape {h.shape} but hidden state 0 has {hs[0].shape}; "
+                "all states of one loop share a shape"
+            )
         if not h.requires_grad:
-            raise RuntimeError(f"{op}: hidden state {i} does not require grad; build the states with grad enabled "
-                               "from parameters that require grad")
+            raise RuntimeError(
+                f"{op}: hidden state {i} does not require grad; build the states with grad enabled "
+                "from parameters that require grad"
+            )
     if not eps > 0:
         raise ValueError(f"{op}: eps must be > 0, got {eps!r}")
 
     if upstream is None:
         if not isinstance(loss, Tensor):
-            raise TypeError(f"{op}: loss must be a scalar Tensor (or pass upstream= and loss=None), "
-                            f"got {type(loss).__name__}")
+            raise TypeError(
+                f"{op}: loss must be a scalar Tensor (or pass upstream= and loss=None), got {type(loss).__name__}"
+            )
         if loss.size != 1:
             raise ValueError(f"{op}: loss must be a scalar, got shape {loss.shape}")
         # the total ∂L/∂h_{t+1} for t+1 = 2..T; retain_graph so loss.backward() still works afterwards
@@ -103,14 +112,16 @@ def gradient_flow_penalty(loss: Tensor | None, hidden_states: Sequence[Tensor], 
         except RuntimeError as e:
             if "not used in the graph" not in str(e):
                 raise
-            raise ValueError(f"{op}: hidden state {t + 1} does not depend on hidden state {t}; pass the states of a "
-                             "composed cell loop (nn.RNNCell called in a Python loop, collecting each h_t), not "
-                             "slices out[t] of an nn.RNN/LSTM/GRU output (fused or under nn.use_fused(False), the "
-                             "output is stacked, so its slices do not depend on one another)") from None
-        vn = ((v * v).sum(axis=-1) + eps * eps).sqrt()               # ‖δJ‖, smooth at 0
-        dn = xp.sqrt((d * d).sum(axis=-1)) + eps                    # ‖δ‖, a constant
+            raise ValueError(
+                f"{op}: hidden state {t + 1} does not depend on hidden state {t}; pass the states of a "
+                "composed cell loop (nn.RNNCell called in a Python loop, collecting each h_t), not "
+                "slices out[t] of an nn.RNN/LSTM/GRU output (fused or under nn.use_fused(False), the "
+                "output is stacked, so its slices do not depend on one another)"
+            ) from None
+        vn = ((v * v).sum(axis=-1) + eps * eps).sqrt()  # ‖δJ‖, smooth at 0
+        dn = xp.sqrt((d * d).sum(axis=-1)) + eps  # ‖δ‖, a constant
         r = vn / Tensor(dn) - 1.0
-        term = (r * r).mean() if r.ndim else r * r                 # mean over samples, sum over time
+        term = (r * r).mean() if r.ndim else r * r  # mean over samples, sum over time
         total = term if total is None else total + term
     assert total is not None
     return total
@@ -119,6 +130,7 @@ def gradient_flow_penalty(loss: Tensor | None, hidden_states: Sequence[Tensor], 
 @dataclass
 class ClipStats:
     """What :func:`clip_and_count` saw: one entry per call (the total 2-norm *before* clipping)."""
+
     steps: int = 0
     triggered: int = 0
     norms: list = field(default_factory=list)
@@ -129,8 +141,12 @@ class ClipStats:
         return self.triggered / self.steps if self.steps else 0.0
 
 
-def clip_and_count(params: Tensor | Iterable[Tensor], max_norm: float | None = None,
-                   max_value: float | None = None, stats: ClipStats | None = None) -> bool:
+def clip_and_count(
+    params: Tensor | Iterable[Tensor],
+    max_norm: float | None = None,
+    max_value: float | None = None,
+    stats: ClipStats | None = None,
+) -> bool:
     r"""Clip the gradients of ``params`` by norm or by value and return whether the clip fired.
 
     Exactly one of ``max_norm`` (:func:`nn.utils.clip_grad_norm_`: g ← g·max_norm/‖g‖ when ‖g‖ exceeds it,
@@ -141,8 +157,9 @@ def clip_and_count(params: Tensor | Iterable[Tensor], max_norm: float | None = N
     """
     op = "clip_and_count"
     if (max_norm is None) == (max_value is None):
-        raise ValueError(f"{op}: give exactly one of max_norm and max_value, got max_norm={max_norm!r}, "
-                         f"max_value={max_value!r}")
+        raise ValueError(
+            f"{op}: give exactly one of max_norm and max_value, got max_norm={max_norm!r}, max_value={max_value!r}"
+        )
     ps = [p for p in _params(op, params) if p.grad is not None]
     norm = 0.0
     if ps:
@@ -162,4 +179,3 @@ def clip_and_count(params: Tensor | Iterable[Tensor], max_norm: float | None = N
         stats.triggered += int(fired)
         stats.norms.append(norm if math.isfinite(norm) else float("nan"))
     return fired
-

@@ -14,6 +14,7 @@ Conventions: ``params`` is a sequence of tensors that require grad (e.g. ``list(
 vectors are lists of arrays with the parameters' shapes, or flat NumPy vectors via ``flat``/``unflat``.
 The linear algebra (CG, power iteration) runs on the host in float64 whatever the parameters' dtype.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -46,8 +47,10 @@ def _check_params(params: Sequence[Tensor], what: str) -> list:
 def _check_vectors(params: Sequence[Tensor], vectors: Vectors, what: str) -> list:
     """The vectors as host float64 arrays, after checking there is one per parameter with its shape."""
     if isinstance(vectors, (np.ndarray, Tensor)):
-        raise TypeError(f"{what}: vectors must be a list with one array per parameter, not one array; "
-                        "use unflat(v, params) to split a flat vector")
+        raise TypeError(
+            f"{what}: vectors must be a list with one array per parameter, not one array; "
+            "use unflat(v, params) to split a flat vector"
+        )
     vectors = list(vectors)
     if len(vectors) != len(params):
         raise ValueError(f"{what}: {len(vectors)} vectors for {len(params)} params")
@@ -62,8 +65,10 @@ def _check_vectors(params: Sequence[Tensor], vectors: Vectors, what: str) -> lis
 
 def flat(arrays: Sequence[Any]) -> np.ndarray:
     """Concatenate arrays (or tensors) into one float64 host vector, in order, each raveled C-style."""
-    parts = [np.asarray(a.numpy() if isinstance(a, Tensor) else backend.to_numpy(a), dtype=np.float64).ravel()
-             for a in arrays]
+    parts = [
+        np.asarray(a.numpy() if isinstance(a, Tensor) else backend.to_numpy(a), dtype=np.float64).ravel()
+        for a in arrays
+    ]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -76,7 +81,7 @@ def unflat(vector: Any, params: Sequence[Tensor]) -> list:
     out, k = [], 0
     for p in params:
         m = int(np.prod(p.shape))
-        out.append(v[k:k + m].reshape(p.shape))
+        out.append(v[k : k + m].reshape(p.shape))
         k += m
     return out
 
@@ -89,8 +94,9 @@ def _scalar_loss(loss_fn: LossFn, what: str) -> Tensor:
     if not isinstance(loss, Tensor):
         raise TypeError(f"{what}: loss_fn() returned a {type(loss).__name__}, not a Tensor")
     if loss.data.size != 1:
-        raise ValueError(f"{what}: loss_fn() must return a scalar loss; got shape {loss.shape} "
-                         "(reduce it with .mean() or .sum())")
+        raise ValueError(
+            f"{what}: loss_fn() must return a scalar loss; got shape {loss.shape} (reduce it with .mean() or .sum())"
+        )
     return loss
 
 
@@ -103,8 +109,9 @@ def gradient(loss_fn: LossFn, params: Sequence[Tensor]) -> tuple[float, list]:
     params = _check_params(params, "gradient")
     loss = _scalar_loss(loss_fn, "gradient")
     gs = autograd.grad(loss, params, allow_unused=True)
-    return float(loss.item()), [np.zeros(p.shape) if g is None else np.asarray(g.numpy(), dtype=np.float64)
-                                for p, g in zip(params, gs)]
+    return float(loss.item()), [
+        np.zeros(p.shape) if g is None else np.asarray(g.numpy(), dtype=np.float64) for p, g in zip(params, gs)
+    ]
 
 
 def hvp(loss_fn: LossFn, params: Sequence[Tensor], vectors: Vectors) -> list:
@@ -132,8 +139,9 @@ def hvp(loss_fn: LossFn, params: Sequence[Tensor], vectors: Vectors) -> list:
     return [np.zeros(p.shape) if h is None else np.asarray(h.numpy(), dtype=np.float64) for p, h in zip(params, hs)]
 
 
-def gauss_newton_vector_product(residual_fn: Callable[[], Tensor], params: Sequence[Tensor], vectors: Vectors,
-                                scale: float | None = None) -> list:
+def gauss_newton_vector_product(
+    residual_fn: Callable[[], Tensor], params: Sequence[Tensor], vectors: Vectors, scale: float | None = None
+) -> list:
     r"""Gauss–Newton product G v = scale · Jᵀ (J v), J = ∂r/∂θ, for a squared loss L = (scale/2) ‖r(θ)‖².
 
     ``scale`` defaults to 2 / r.size, the Gauss–Newton matrix of ``mean(r²)`` (i.e. ``F.mse_loss``).
@@ -161,15 +169,20 @@ def gauss_newton_vector_product(residual_fn: Callable[[], Tensor], params: Seque
     if jv is None:
         return [np.zeros(p.shape) for p in params]
     gv = autograd.grad(r, params, grad_outputs=jv.data, allow_unused=True)
-    return [np.zeros(p.shape) if g is None else c * np.asarray(g.numpy(), dtype=np.float64)
-            for p, g in zip(params, gv)]
+    return [np.zeros(p.shape) if g is None else c * np.asarray(g.numpy(), dtype=np.float64) for p, g in zip(params, gv)]
 
 
 # ---------------------------------------------------------------------------------------------------
 # conjugate gradient
 # ---------------------------------------------------------------------------------------------------
-def conjugate_gradient(Av: Callable[[np.ndarray], np.ndarray], b: Any, iters: int = 50, tol: float = 1e-10,
-                       damping: float = 0.0, x0: Any = None) -> tuple[np.ndarray, dict]:
+def conjugate_gradient(
+    Av: Callable[[np.ndarray], np.ndarray],
+    b: Any,
+    iters: int = 50,
+    tol: float = 1e-10,
+    damping: float = 0.0,
+    x0: Any = None,
+) -> tuple[np.ndarray, dict]:
     r"""Solve (A + λI) x = b for symmetric positive-definite A given only v ↦ A v (λ = ``damping``).
 
     Standard CG: r₀ = b − (A+λI)x₀, p₀ = r₀; α_k = rₖᵀrₖ / pₖᵀ(A+λI)pₖ, x ← x + α p, r ← r − α (A+λI)p,
@@ -212,8 +225,12 @@ def conjugate_gradient(Av: Callable[[np.ndarray], np.ndarray], b: Any, iters: in
         rr_new = float(r @ r)
         p = r + (rr_new / rr) * p
         rr = rr_new
-    return x, {"iters": k, "residual_norm": float(np.sqrt(rr)), "relative_residual": float(np.sqrt(rr)) / bnorm,
-               "negative_curvature": neg}
+    return x, {
+        "iters": k,
+        "residual_norm": float(np.sqrt(rr)),
+        "relative_residual": float(np.sqrt(rr)) / bnorm,
+        "negative_curvature": neg,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -225,9 +242,15 @@ def _set_params(params: Sequence[Tensor], arrays: Sequence[np.ndarray]) -> None:
         p.data = backend.to_backend(np.asarray(a), p.data.dtype)
 
 
-def truncated_newton_step(loss_fn: LossFn, params: Sequence[Tensor], cg_iters: int = 10, damping: float = 1e-3,
-                          lr: float = 1.0, residual_fn: Callable[[], Tensor] | None = None,
-                          tol: float = 1e-10) -> dict:
+def truncated_newton_step(
+    loss_fn: LossFn,
+    params: Sequence[Tensor],
+    cg_iters: int = 10,
+    damping: float = 1e-3,
+    lr: float = 1.0,
+    residual_fn: Callable[[], Tensor] | None = None,
+    tol: float = 1e-10,
+) -> dict:
     r"""One Hessian-free (truncated Newton) step, applied in place: θ ← θ + lr · d with
 
         (B + λI) d = −g,   g = ∇L(θ),  λ = ``damping``,
@@ -263,17 +286,25 @@ def truncated_newton_step(loss_fn: LossFn, params: Sequence[Tensor], cg_iters: i
     start = [np.asarray(p.numpy(), dtype=np.float64) for p in params]
     _set_params(params, [s + lr * di for s, di in zip(start, unflat(d, params))])
     loss1 = float(_scalar_loss(loss_fn, "truncated_newton_step").item())
-    return {"loss_before": loss0, "loss_after": loss1, "grad_norm": float(np.linalg.norm(gflat)),
-            "step_norm": float(lr * np.linalg.norm(d)), "cg_iters": st["iters"],
-            "relative_residual": st["relative_residual"], "negative_curvature": st["negative_curvature"],
-            "fallback": fallback, "grad_evals": 1 + st["iters"]}
+    return {
+        "loss_before": loss0,
+        "loss_after": loss1,
+        "grad_norm": float(np.linalg.norm(gflat)),
+        "step_norm": float(lr * np.linalg.norm(d)),
+        "cg_iters": st["iters"],
+        "relative_residual": st["relative_residual"],
+        "negative_curvature": st["negative_curvature"],
+        "fallback": fallback,
+        "grad_evals": 1 + st["iters"],
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
 # top Hessian eigenvalues
 # ---------------------------------------------------------------------------------------------------
-def hessian_top_eigenvalues(loss_fn: LossFn, params: Sequence[Tensor], k: int = 1, iters: int = 50,
-                            tol: float = 1e-6, seed: int = 0) -> dict:
+def hessian_top_eigenvalues(
+    loss_fn: LossFn, params: Sequence[Tensor], k: int = 1, iters: int = 50, tol: float = 1e-6, seed: int = 0
+) -> dict:
     r"""The ``k`` largest-magnitude eigenvalues of H = ∇²L(θ), by power iteration with deflation.
 
     For eigenpair j, iterate v ← H̃ v / ‖H̃ v‖ with the deflated operator

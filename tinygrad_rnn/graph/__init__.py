@@ -5,6 +5,7 @@ package and the ``dot`` binary (SVG/PNG/PDF) and returns a ``graphviz.Source``, 
 inline. The recurrent layers record a scope per layer, direction and time step while they run, so an
 unfolded network is drawn as clusters ``t = 1 … T``; ``detail="cell"`` collapses each step into one box.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,16 +18,19 @@ from .dot import escape, to_dot_text
 from .model import Edge, Graph, Node, build, collapse_cells, step_of
 from .paths import GradientPath, gradient_path
 
-INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` (Debian/Ubuntu), "
-                "`brew install graphviz` (macOS), or `conda install -c conda-forge graphviz`")
+INSTALL_HINT = (
+    "install Graphviz's `dot` program: `apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS), or `conda install -c conda-forge graphviz`"
+)
 
 
 class GraphvizMissing(RuntimeError):
     """Rendering needs the Graphviz `dot` binary (the DOT file was written anyway)."""
 
 
-def graph(*outputs: Tensor, detail: str = "op", params: Any = None, copies: bool = False,
-          max_nodes: int = 2000) -> Graph:
+def graph(
+    *outputs: Tensor, detail: str = "op", params: Any = None, copies: bool = False, max_nodes: int = 2000
+) -> Graph:
     """The :class:`Graph` model behind ``outputs`` at the given level of detail ('op' or 'cell')."""
     if detail not in ("op", "cell"):
         raise ValueError(f"graph: detail must be 'op' or 'cell', got {detail!r}")
@@ -35,14 +39,26 @@ def graph(*outputs: Tensor, detail: str = "op", params: Any = None, copies: bool
         g = collapse_cells(g)
     n = len(g.nodes)
     if n > max_nodes:
-        raise ValueError(f"graph: {n} nodes exceed max_nodes={max_nodes}; use detail='cell', fewer time "
-                         "steps or a smaller model, or pass a larger max_nodes")
+        raise ValueError(
+            f"graph: {n} nodes exceed max_nodes={max_nodes}; use detail='cell', fewer time "
+            "steps or a smaller model, or pass a larger max_nodes"
+        )
     return g
 
 
-def to_dot(*outputs: Tensor, detail: str = "op", highlight: Any = None, params: Any = None,
-           copies: bool = False, show_values: bool = False, show_grad: bool = False, legend: bool = True,
-           title: str | None = None, rankdir: str = "LR", max_nodes: int = 2000) -> str:
+def to_dot(
+    *outputs: Tensor,
+    detail: str = "op",
+    highlight: Any = None,
+    params: Any = None,
+    copies: bool = False,
+    show_values: bool = False,
+    show_grad: bool = False,
+    legend: bool = True,
+    title: str | None = None,
+    rankdir: str = "LR",
+    max_nodes: int = 2000,
+) -> str:
     """DOT text of the graph behind ``outputs``.
 
     ``highlight``: a parameter (tensor or name) whose gradient path is drawn in red. ``params``: a Module
@@ -51,12 +67,17 @@ def to_dot(*outputs: Tensor, detail: str = "op", highlight: Any = None, params: 
     """
     g = graph(*outputs, detail=detail, params=params, copies=copies, max_nodes=max_nodes)
     path = gradient_path(g, highlight) if highlight is not None else None
-    return to_dot_text(g, path, show_values=show_values, show_grad=show_grad, legend=legend, title=title,
-                       rankdir=rankdir)
+    return to_dot_text(
+        g, path, show_values=show_values, show_grad=show_grad, legend=legend, title=title, rankdir=rankdir
+    )
 
 
-def draw(*outputs: Tensor, path: str | os.PathLike | None = None, format: str = "svg",  # noqa: A002
-         **options: Any) -> Any:
+def draw(
+    *outputs: Tensor,
+    path: str | os.PathLike | None = None,
+    format: str = "svg",  # noqa: A002
+    **options: Any,
+) -> Any:
     """Render with Graphviz; returns a ``graphviz.Source`` (shown inline by Jupyter).
 
     With ``path`` (a file name without extension) the DOT text is written to ``path + '.dot'`` and the
@@ -80,11 +101,16 @@ def render(text: str, path: str | os.PathLike | None = None, format: str = "svg"
     try:
         import graphviz  # noqa: PLC0415  (optional: the `viz` extra)
     except ImportError:
-        raise GraphvizMissing("draw: the `graphviz` Python package is missing (pip install 'tinygrad_rnn[viz]')"
-                              + (f"; the DOT text was written to {base}.dot" if base else "")) from None
+        raise GraphvizMissing(
+            "draw: the `graphviz` Python package is missing (pip install 'tinygrad_rnn[viz]')"
+            + (f"; the DOT text was written to {base}.dot" if base else "")
+        ) from None
     if shutil.which("dot") is None:
-        raise GraphvizMissing("draw: the Graphviz `dot` program was not found on PATH; " + INSTALL_HINT
-                              + (f". The DOT text was written to {base}.dot" if base else ""))
+        raise GraphvizMissing(
+            "draw: the Graphviz `dot` program was not found on PATH; "
+            + INSTALL_HINT
+            + (f". The DOT text was written to {base}.dot" if base else "")
+        )
     src = graphviz.Source(text, format=format)
     if base is not None:
         out = src.pipe(format=format)
@@ -93,5 +119,20 @@ def render(text: str, path: str | os.PathLike | None = None, format: str = "svg"
     return src
 
 
-__all__ = ["to_dot", "draw", "render", "graph", "build", "collapse_cells", "gradient_path", "GradientPath",
-           "Graph", "Node", "Edge", "scope", "escape", "step_of", "GraphvizMissing"]
+__all__ = [
+    "to_dot",
+    "draw",
+    "render",
+    "graph",
+    "build",
+    "collapse_cells",
+    "gradient_path",
+    "GradientPath",
+    "Graph",
+    "Node",
+    "Edge",
+    "scope",
+    "escape",
+    "step_of",
+    "GraphvizMissing",
+]

@@ -1,4 +1,5 @@
 """DOT text for a :class:`~.model.Graph`: clusters per scope, a colour per node kind, a legend. No dependency."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,9 +19,15 @@ STYLE = {  # kind -> DOT node attributes
     "cut": 'shape=box style="filled,dashed" fillcolor="#fee0d2" color="#cb181d"',
     "output": 'shape=doubleoctagon style=filled fillcolor="#c7e9c0" color="#238b45"',
 }
-LEGEND = [("param", "parameter"), ("input", "input (requires grad)"), ("const", "constant input"),
-          ("op", "op"), ("cell", "cell step (collapsed)"), ("cut", "detached state (✂ BPTT cut)"),
-          ("output", "output")]
+LEGEND = [
+    ("param", "parameter"),
+    ("input", "input (requires grad)"),
+    ("const", "constant input"),
+    ("op", "op"),
+    ("cell", "cell step (collapsed)"),
+    ("cut", "detached state (✂ BPTT cut)"),
+    ("output", "output"),
+]
 HIGHLIGHT = "#e31a1c"
 RECURRENT = "#08519c"
 
@@ -41,13 +48,23 @@ def _values(t: Any, what: str, limit: int = 6) -> str:
     return f"\n{what}={flat}"
 
 
-def to_dot_text(g: Graph, path: GradientPath | None = None, show_values: bool = False, show_grad: bool = False,
-                legend: bool = True, title: str | None = None, rankdir: str = "LR") -> str:
-    lines = ["digraph tinygrad_rnn {",
-             f'  graph [rankdir={rankdir} fontname="Helvetica" fontsize=11 newrank=true compound=true'
-             + (f' label="{escape(title)}" labelloc=t' if title else "") + "];",
-             '  node [fontname="Helvetica" fontsize=10];',
-             '  edge [fontname="Helvetica" fontsize=8 color="#555555"];']
+def to_dot_text(
+    g: Graph,
+    path: GradientPath | None = None,
+    show_values: bool = False,
+    show_grad: bool = False,
+    legend: bool = True,
+    title: str | None = None,
+    rankdir: str = "LR",
+) -> str:
+    lines = [
+        "digraph tinygrad_rnn {",
+        f'  graph [rankdir={rankdir} fontname="Helvetica" fontsize=11 newrank=true compound=true'
+        + (f' label="{escape(title)}" labelloc=t' if title else "")
+        + "];",
+        '  node [fontname="Helvetica" fontsize=10];',
+        '  edge [fontname="Helvetica" fontsize=8 color="#555555"];',
+    ]
     on_nodes = path.nodes if path else set()
     on_edges = path.edges if path else set()
 
@@ -69,7 +86,7 @@ def to_dot_text(g: Graph, path: GradientPath | None = None, show_values: bool = 
         for i in range(1, len(scope) + 1):
             if scope[:i] not in tree:
                 tree[scope[:i]] = {"nodes": [], "children": []}
-                tree[scope[:i - 1]]["children"].append(scope[:i])
+                tree[scope[: i - 1]]["children"].append(scope[:i])
         tree[scope]["nodes"].append(n)
     counter = [0]
 

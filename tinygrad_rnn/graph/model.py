@@ -6,10 +6,12 @@ that are only transposed/reshaped/sliced before use (``W.T`` computed once per s
 into one parameter node, so a shared weight shows as one node with an edge into every step using it;
 ``copies=True`` instead draws one copy per time step, as the lecture notes draw the unfolded network.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..tensor import Tensor
 
@@ -21,14 +23,14 @@ PRODUCT_OPS = {"MatMul", "Mul", "Div", "Pow"}
 @dataclass
 class Node:
     id: str
-    kind: str                      # op | param | input | const | cut | output | cell
+    kind: str  # op | param | input | const | cut | output | cell
     label: str
     scope: tuple = ()
     shape: tuple | None = None
     dtype: str | None = None
-    op: str | None = None          # Function class name for op nodes
-    name: str | None = None        # parameter name for param nodes
-    tensor: Any = None             # the leaf/output tensor (values and grads), if any
+    op: str | None = None  # Function class name for op nodes
+    name: str | None = None  # parameter name for param nodes
+    tensor: Any = None  # the leaf/output tensor (values and grads), if any
     members: list = field(default_factory=list)  # op ids collapsed into a cell node
 
 
@@ -42,10 +44,10 @@ class Edge:
 
 @dataclass
 class Graph:
-    nodes: dict                    # id -> Node, in drawing order
-    edges: list                    # Edge
-    outputs: list                  # output node ids
-    source: Any = None             # detail='cell': the op-level graph this one collapses
+    nodes: dict  # id -> Node, in drawing order
+    edges: list  # Edge
+    outputs: list  # output node ids
+    source: Any = None  # detail='cell': the op-level graph this one collapses
     cell_of: dict = field(default_factory=dict)  # detail='cell': op id -> the cell node holding it
 
     def ops(self) -> list:
@@ -86,8 +88,10 @@ def _fmt_index(idx: Any) -> str:
     out = []
     for p in parts:
         if isinstance(p, slice):
-            out.append(f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
-                       + ("" if p.step is None else f":{p.step}"))
+            out.append(
+                f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
+                + ("" if p.step is None else f":{p.step}")
+            )
         elif p is None:
             out.append("None")
         elif p is Ellipsis:
@@ -139,6 +143,7 @@ def _collect(outputs: Iterable[Tensor], expand: bool) -> tuple:
     """
     from ..autograd import enable_grad  # noqa: PLC0415  (graph builds on the tape, not the reverse)
     from ..function import STATE  # noqa: PLC0415
+
     seen, sub, key, expanded = {}, {}, {}, set()
     stack = [t._fn for t in outputs if t._fn is not None]
     while stack:
@@ -170,33 +175,36 @@ def _collect(outputs: Iterable[Tensor], expand: bool) -> tuple:
     return sorted(seen.values(), key=lambda f: key[id(f)]), sub
 
 
-def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes: int = 2000,
-          expand_fused: bool = True) -> Graph:
+def build(
+    *outputs: Tensor, params: Any = None, copies: bool = False, max_nodes: int = 2000, expand_fused: bool = True
+) -> Graph:
     """Walk the tape behind ``outputs`` into a :class:`Graph`.
 
     ``params``: a Module or a {name: tensor} dict naming parameters (``lstm.weight_hh_l0``).
     ``copies``: one node per time step for each shared parameter instead of one shared node.
     ``expand_fused``: draw fused sequence nodes as the cell steps they compute (default) or as one box.
     """
-    outputs = [o for o in outputs]
-    for o in outputs:
+    out_tensors = list(outputs)
+    for o in out_tensors:
         if not isinstance(o, Tensor):
             raise TypeError(f"graph: outputs must be Tensors, got {type(o).__name__}")
     names = _names(params)
-    fns, sub = _collect(outputs, expand_fused)
+    fns, sub = _collect(out_tensors, expand_fused)
 
     def resolve(t: Tensor) -> Tensor:
         """A fused node's output is drawn as the matching output of its composed expansion."""
         return sub.get((id(t._fn), t._idx), t) if t._fn is not None and sub else t
 
-    outputs = [resolve(o) for o in outputs]
+    out_tensors = [resolve(o) for o in out_tensors]
     if len(fns) > max_nodes:
-        raise ValueError(f"graph: {len(fns)} op nodes exceed max_nodes={max_nodes}; draw with detail='cell', "
-                         "use fewer time steps or a smaller model, or pass a larger max_nodes")
+        raise ValueError(
+            f"graph: {len(fns)} op nodes exceed max_nodes={max_nodes}; draw with detail='cell', "
+            "use fewer time steps or a smaller model, or pass a larger max_nodes"
+        )
     nodes: dict = {}
     edges: list = []
-    folded: dict = {}     # id(fn) of a parameter view -> (leaf key, label suffix)
-    leaf_ids: dict = {}   # leaf key (+ scope in copies mode) -> node id
+    folded: dict = {}  # id(fn) of a parameter view -> (leaf key, label suffix)
+    leaf_ids: dict = {}  # leaf key (+ scope in copies mode) -> node id
     leaf_info: dict = {}  # leaf key -> (kind, label, name, tensor)
 
     def leaf_kind(t: Tensor) -> tuple:
@@ -218,13 +226,13 @@ def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes:
             elif base is not None:
                 folded[id(fn)] = (base[0], base[1] + _view_suffix(fn))
 
-    op_ids = {}
+    op_ids: dict[int, str] = {}
     for fn in fns:
         if id(fn) in folded:
             continue
         op_ids[id(fn)] = f"op{len(op_ids)}"
 
-    def leaf_node(key: Any, t: Tensor | None, suffix: str, consumer_scope: tuple) -> str:
+    def leaf_node(key: Any, t: Any, suffix: str, consumer_scope: tuple) -> str:  # t: Tensor | None
         kind, name = leaf_kind(t)
         if kind == "param" and name is None:
             name = f"param {_fmt_shape(t.shape)}"
@@ -233,12 +241,23 @@ def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes:
         if nid is None:
             nid = leaf_ids[slot] = f"v{len(leaf_ids)}"
             base = {"param": name, "input": "input", "const": "constant", "cut": "detached state"}[kind]
-            label = f"{base}{suffix}\n{_fmt_shape(t.shape)} {t.dtype}" if kind != "param" else \
-                f"{name}{suffix}\n{_fmt_shape(t.shape)}"
+            label = (
+                f"{base}{suffix}\n{_fmt_shape(t.shape)} {t.dtype}"
+                if kind != "param"
+                else f"{name}{suffix}\n{_fmt_shape(t.shape)}"
+            )
             if slot[2] is not None:
                 label += f"\ncopy at {slot[2]}"
-            nodes[nid] = Node(nid, kind, label, scope=consumer_scope if slot[2] else (), shape=t.shape,
-                              dtype=str(t.dtype), name=name, tensor=t)
+            nodes[nid] = Node(
+                nid,
+                kind,
+                label,
+                scope=consumer_scope if slot[2] else (),
+                shape=t.shape,
+                dtype=str(t.dtype),
+                name=name,
+                tensor=t,
+            )
         return nid
 
     for fn in fns:
@@ -256,13 +275,13 @@ def build(*outputs: Tensor, params: Any = None, copies: bool = False, max_nodes:
             else:
                 src = leaf_node(id(p), p, "", fn.scope)
             label = _fmt_shape(p.shape) + (f" #{p._idx}" if p._fn is not None and p._fn.n_out > 1 else "")
-            edges.append(Edge(src, nid, label, _recurrent(nodes[src].scope if src.startswith("op") else (),
-                                                          fn.scope)))
+            edges.append(Edge(src, nid, label, _recurrent(nodes[src].scope if src.startswith("op") else (), fn.scope)))
     outs = []
-    for i, o in enumerate(outputs):
+    for i, o in enumerate(out_tensors):
         oid = f"out{i}"
-        nodes[oid] = Node(oid, "output", f"output {i}\n{_fmt_shape(o.shape)} {o.dtype}", shape=o.shape,
-                          dtype=str(o.dtype), tensor=o)
+        nodes[oid] = Node(
+            oid, "output", f"output {i}\n{_fmt_shape(o.shape)} {o.dtype}", shape=o.shape, dtype=str(o.dtype), tensor=o
+        )
         if o._fn is not None and id(o._fn) in op_ids:
             edges.append(Edge(op_ids[id(o._fn)], oid, _fmt_shape(o.shape)))
         elif o._fn is None:
@@ -329,7 +348,14 @@ def collapse_cells(g: Graph) -> Graph:
         if s == d or (s, d) in seen:
             continue
         seen.add((s, d))
-        edges.append(Edge(s, d, e.label, _recurrent(nodes[s].scope if nodes[s].kind == "cell" else (),
-                                                    nodes[d].scope if nodes[d].kind == "cell" else ())))
-    return Graph(nodes, edges, g.outputs, source=g,
-                 cell_of={k: v for k, v in group.items() if isinstance(k, str)})
+        edges.append(
+            Edge(
+                s,
+                d,
+                e.label,
+                _recurrent(
+                    nodes[s].scope if nodes[s].kind == "cell" else (), nodes[d].scope if nodes[d].kind == "cell" else ()
+                ),
+            )
+        )
+    return Graph(nodes, edges, g.outputs, source=g, cell_of={k: v for k, v in group.items() if isinstance(k, str)})

@@ -12,6 +12,7 @@ holds only what the outputs were computed from. A copy of a weight W at step t i
 Use is structural: the copy of w^(a) at t = 1 counts for ∂C/∂w^(a) even though it multiplies a_0 = 0.
 Ops in which a weight only selects a branch (maximum, minimum, where, clip) do not use it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +24,9 @@ from .model import PRODUCT_OPS, Graph, step_of
 @dataclass
 class GradientPath:
     weight: str
-    nodes: set          # node ids on the path (the weight's nodes included)
-    edges: set          # (src, dst) pairs on the path
-    copies: dict        # weight name -> sorted list of step labels ('t=1', ...; '' outside any step)
+    nodes: set  # node ids on the path (the weight's nodes included)
+    edges: set  # (src, dst) pairs on the path
+    copies: dict  # weight name -> sorted list of step labels ('t=1', ...; '' outside any step)
 
     def count(self, name: str) -> int:
         return len(self.copies.get(name, []))
@@ -46,12 +47,17 @@ def gradient_path(g: Graph, weight: Any) -> GradientPath:
         cell = g.cell_of.get
         edges = {(cell(s, s), cell(d, d)) for s, d in p.edges if cell(s, s) != cell(d, d)}
         return GradientPath(p.weight, {cell(n, n) for n in p.nodes}, edges, p.copies)
-    sources = [n for n in g.nodes.values() if n.kind == "param" and
-               (n.name == weight if isinstance(weight, str) else n.tensor is weight)]
+    sources = [
+        n
+        for n in g.nodes.values()
+        if n.kind == "param" and (n.name == weight if isinstance(weight, str) else n.tensor is weight)
+    ]
     if not sources:
         names = sorted({n.name for n in g.nodes.values() if n.kind == "param"})
-        raise ValueError(f"gradient_path: {weight if isinstance(weight, str) else 'that tensor'} is not a "
-                         f"parameter of this graph; its parameters are {names}")
+        raise ValueError(
+            f"gradient_path: {weight if isinstance(weight, str) else 'that tensor'} is not a "
+            f"parameter of this graph; its parameters are {names}"
+        )
     name = sources[0].name
     on = {n.id for n in sources}
     edges = set()

@@ -24,6 +24,7 @@ hopfield            binary Hopfield network: Hebbian storage, asynchronous energ
 generative          the syllabus tail from framework ops: a tiny GAN and a denoising diffusion model
 =================== ==========================================================================
 """
+
 from .deep import StackedRNN
 from .delays import MultiDelayRNN
 from .dynamics import EulerSpringCell, LeakyRNN
@@ -35,12 +36,41 @@ from .ntm import NTM
 from .output_recurrent import OutputRecurrentRNN
 from .recursive import RecursiveNet, Tree
 from .seq2seq import AdditiveAttention, Decoder, DotAttention, Encoder, Seq2Seq
-from .transformer import (LayerNorm, MultiHeadAttention, TransformerEncoder, TransformerEncoderBlock,
-                          positional_encoding)
+from .transformer import LayerNorm, MultiHeadAttention, TransformerEncoder, TransformerEncoderBlock, positional_encoding
 
-__all__ = ["OutputRecurrentRNN", "StackedRNN", "Seq2Seq", "Encoder", "Decoder", "AdditiveAttention",
-           "DotAttention", "Vocab", "RNNLanguageModel", "sample", "perplexity", "nearest_neighbours", "analogy",
-           "RecursiveNet", "Tree", "LayerNorm", "MultiHeadAttention", "TransformerEncoder",
-           "TransformerEncoderBlock", "positional_encoding", "EulerSpringCell", "LeakyRNN", "MultiDelayRNN",
-           "EchoStateNetwork", "mackey_glass", "nrmse", "NTM", "HopfieldNetwork", "capacity_curve", "GAN", "train_gan",
-           "Diffusion", "train_diffusion", "gaussian_mixture_sampler"]
+__all__ = [
+    "OutputRecurrentRNN",
+    "StackedRNN",
+    "Seq2Seq",
+    "Encoder",
+    "Decoder",
+    "AdditiveAttention",
+    "DotAttention",
+    "Vocab",
+    "RNNLanguageModel",
+    "sample",
+    "perplexity",
+    "nearest_neighbours",
+    "analogy",
+    "RecursiveNet",
+    "Tree",
+    "LayerNorm",
+    "MultiHeadAttention",
+    "TransformerEncoder",
+    "TransformerEncoderBlock",
+    "positional_encoding",
+    "EulerSpringCell",
+    "LeakyRNN",
+    "MultiDelayRNN",
+    "EchoStateNetwork",
+    "mackey_glass",
+    "nrmse",
+    "NTM",
+    "HopfieldNetwork",
+    "capacity_curve",
+    "GAN",
+    "train_gan",
+    "Diffusion",
+    "train_diffusion",
+    "gaussian_mixture_sampler",
+]

@@ -22,6 +22,7 @@ h_n                       ``(num_layers * D, N, H)``, ordered as ``nn.RNN``'s: l
 c_n (LSTM)                ``(num_layers * D, N, H)``; ``forward`` returns ``(out, (h_n, c_n))``
 ========================= ======================================================================
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,16 @@ class StackedRNN(Module):
     docstring. ``self.layers[l]`` is the ``nn.RNN``/``LSTM``/``GRU`` of level l, registered as ``layer{l}``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2, cell: str = "lstm",
-                 bidirectional: bool = False, residual: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 2,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        residual: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if cell not in _CELLS:
             raise ValueError(f"StackedRNN: cell must be one of {sorted(_CELLS)}, got {cell!r}")
@@ -67,8 +76,9 @@ class StackedRNN(Module):
             setattr(self, f"layer{layer}", mod)  # registers its parameters as layer{l}.weight_ih_l0, ...
             self.layers.append(mod)
         # which levels get a skip: only where input width == output width (an identity needs equal sizes)
-        self.skip = [residual and (input_size if l == 0 else self.output_size) == self.output_size
-                     for l in range(num_layers)]
+        self.skip = [
+            residual and (input_size if l == 0 else self.output_size) == self.output_size for l in range(num_layers)
+        ]
 
     def __setattr__(self, name: str, value: Any) -> None:
         # a plain list of the layer modules is kept for indexing; Module registers the modules themselves
@@ -100,5 +110,7 @@ class StackedRNN(Module):
         return (x, (h_n, stack(cs, axis=0))) if self.cell == "lstm" else (x, h_n)
 
     def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, cell={self.cell!r}, "
-                f"bidirectional={self.bidirectional}, residual={self.residual}, skips={self.skip}")
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, cell={self.cell!r}, "
+            f"bidirectional={self.bidirectional}, residual={self.residual}, skips={self.skip}"
+        )

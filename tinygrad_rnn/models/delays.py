@@ -18,6 +18,7 @@ W_d                       ``weight_hh_d{d} (H, H)``, one per delay, in the order
 returns                   ``(T, N, H)``: :math:`a_1 … a_T`
 ========================= ======================================================================
 """
+
 from __future__ import annotations
 
 import math
@@ -73,8 +74,9 @@ class MultiDelayRNN(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"MultiDelayRNN: input must be a Tensor, got {type(x).__name__}")
         if x.ndim != 3 or x.shape[-1] != self.input_size or x.shape[0] == 0:
-            raise ValueError(f"MultiDelayRNN: expected input (T, N, input_size={self.input_size}) with T >= 1, "
-                             f"got shape {x.shape}")
+            raise ValueError(
+                f"MultiDelayRNN: expected input (T, N, input_size={self.input_size}) with T >= 1, got shape {x.shape}"
+            )
         T, N, I = x.shape
         H = self.hidden_size
         with scope("MultiDelayRNN"):

@@ -45,10 +45,12 @@ U / W / b         ``weight_ih (H, I)`` / ``weight_hh (H, H)`` / ``bias (H,)``, U
 outputs, s_T      ``(T, N, H)`` stacking :math:`s^{(1)} … s^{(T)}`, and ``(N, H)`` the last state
 ================= ============================================================================
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +86,7 @@ class EulerSpringCell(Module):
         if isinstance(t0, bool) or not isinstance(t0, (int, float)) or not math.isfinite(t0):
             raise ValueError(f"EulerSpringCell: t0 must be a finite number, got {t0!r}")
         self.h, self.t0 = float(h), float(t0)
-        self.k_over_m = _scalar_param("k_over_m", k_over_m)   # θ: learnable, shared by every step
+        self.k_over_m = _scalar_param("k_over_m", k_over_m)  # θ: learnable, shared by every step
         self.A_over_m = _scalar_param("A_over_m", A_over_m)
 
     def _as_state(self, name: str, x: Any) -> Tensor:
@@ -124,8 +126,10 @@ class EulerSpringCell(Module):
             return stack(rows, axis=0)
 
     def extra_repr(self) -> str:
-        return (f"k_over_m={float(self.k_over_m.item()):.4g}, A_over_m={float(self.A_over_m.item()):.4g}, "
-                f"h={self.h}, t0={self.t0}")
+        return (
+            f"k_over_m={float(self.k_over_m.item()):.4g}, A_over_m={float(self.A_over_m.item()):.4g}, "
+            f"h={self.h}, t0={self.t0}"
+        )
 
 
 _TAU_MODES = ("fixed", "sampled", "learned")
@@ -155,8 +159,14 @@ class LeakyRNN(Module):
     ``forward(x, s0=None) -> (outputs (T, N, H), s_T (N, H))``; shapes in the module docstring.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, tau: str = "fixed",
-                 tau_init: float | Sequence[float] | None = None, tau_range: tuple[float, float] = (1.0, 50.0)) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        tau: str = "fixed",
+        tau_init: float | Sequence[float] | None = None,
+        tau_range: tuple[float, float] = (1.0, 50.0),
+    ) -> None:
         super().__init__()
         for what, v in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -166,14 +176,15 @@ class LeakyRNN(Module):
         lo, hi = self._check_range(tau_range)
         self.input_size, self.hidden_size, self.tau_mode, self.tau_range = input_size, hidden_size, tau, (lo, hi)
         k = init.fan_in_bound(hidden_size)
-        self.weight_ih = init.uniform((hidden_size, input_size), k)   # U
+        self.weight_ih = init.uniform((hidden_size, input_size), k)  # U
         self.weight_hh = init.uniform((hidden_size, hidden_size), k)  # W
-        self.bias = init.uniform((hidden_size,), k)                   # b
+        self.bias = init.uniform((hidden_size,), k)  # b
         d = backend.get_default_dtype()
         if tau == "sampled":
             if tau_init is not None:
-                raise ValueError("LeakyRNN: tau='sampled' draws τ from tau_range; tau_init is only for "
-                                 "'fixed' and 'learned'")
+                raise ValueError(
+                    "LeakyRNN: tau='sampled' draws τ from tau_range; tau_init is only for 'fixed' and 'learned'"
+                )
             taus = self._sample(lo, hi)
         elif tau_init is None:
             taus = np.ones(hidden_size) if tau == "fixed" else self._sample(max(lo, 1.0 + 1e-3), hi)
@@ -202,8 +213,9 @@ class LeakyRNN(Module):
         if taus.ndim == 0:
             taus = np.full(self.hidden_size, float(taus))
         if taus.shape != (self.hidden_size,):
-            raise ValueError(f"LeakyRNN: tau_init must be a number or hidden_size={self.hidden_size} numbers, "
-                             f"got shape {taus.shape}")
+            raise ValueError(
+                f"LeakyRNN: tau_init must be a number or hidden_size={self.hidden_size} numbers, got shape {taus.shape}"
+            )
         bad = ~np.isfinite(taus) | (taus <= 1.0 if strict else taus < 1.0)
         if bad.any():
             need = "> 1 (τ = 1 + softplus(ρ) never reaches 1)" if strict else ">= 1 (τ < 1 overshoots)"
@@ -220,8 +232,9 @@ class LeakyRNN(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
         if x.ndim != 3 or x.shape[-1] != self.input_size or x.shape[0] == 0:
-            raise ValueError(f"{name}: expected input (T, N, input_size={self.input_size}) with T >= 1, "
-                             f"got shape {x.shape}")
+            raise ValueError(
+                f"{name}: expected input (T, N, input_size={self.input_size}) with T >= 1, got shape {x.shape}"
+            )
         if x.dtype != self.weight_ih.dtype:
             raise TypeError(f"{name}: input dtype {x.dtype} != parameter dtype {self.weight_ih.dtype}")
         T, N, I = x.shape
@@ -233,7 +246,7 @@ class LeakyRNN(Module):
                 raise ValueError(f"{name}: s0 must be a Tensor of shape (N, hidden_size) = {(N, H)}, got {got}")
             s = s0
         with scope(name):
-            alpha = 1.0 / self.time_constants()   # (H,), broadcasts over the batch
+            alpha = 1.0 / self.time_constants()  # (H,), broadcasts over the batch
             keep = 1.0 - alpha
             # U x^(t) + b for all T steps in one matmul: the input part never depends on the recurrence
             xu = (x.reshape(T * N, I) @ self.weight_ih.T + self.bias).reshape(T, N, H).unbind(0)

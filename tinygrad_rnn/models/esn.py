@@ -27,6 +27,7 @@ outputs                   ``(T, N, O)``
 
 :func:`mackey_glass` generates the usual chaotic benchmark series locally and :func:`nrmse` scores it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -61,13 +62,20 @@ class EchoStateNetwork(Module):
     radius measured from the eigenvalues of the rescaled matrix (equal to the requested one up to rounding).
     """
 
-    def __init__(self, input_size: int, reservoir_size: int, spectral_radius: float = 0.9,
-                 input_scaling: float = 1.0, leak_rate: float = 1.0, density: float = 0.1,
-                 seed: int | None = None, output_size: int | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        reservoir_size: int,
+        spectral_radius: float = 0.9,
+        input_scaling: float = 1.0,
+        leak_rate: float = 1.0,
+        density: float = 0.1,
+        seed: int | None = None,
+        output_size: int | None = None,
+    ) -> None:
         super().__init__()
         output_size = input_size if output_size is None else output_size
-        for what, v in (("input_size", input_size), ("reservoir_size", reservoir_size),
-                        ("output_size", output_size)):
+        for what, v in (("input_size", input_size), ("reservoir_size", reservoir_size), ("output_size", output_size)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"EchoStateNetwork: {what} must be a positive int, got {v!r}")
         if not float(spectral_radius) > 0:
@@ -88,8 +96,10 @@ class EchoStateNetwork(Module):
         radius0 = float(np.abs(np.linalg.eigvals(w)).max())
         if radius0 < 1e-12:
             # e.g. a strictly triangular draw: nilpotent, no rescaling can give it a radius
-            raise ValueError(f"EchoStateNetwork: the random reservoir (size {R}, density {density}) has spectral "
-                             "radius 0 and cannot be rescaled; increase density or reservoir_size, or change seed")
+            raise ValueError(
+                f"EchoStateNetwork: the random reservoir (size {R}, density {density}) has spectral "
+                "radius 0 and cannot be rescaled; increase density or reservoir_size, or change seed"
+            )
         w *= float(spectral_radius) / radius0
         d = backend.get_default_dtype()
         w, w_in = w.astype(d), w_in.astype(d)
@@ -106,8 +116,10 @@ class EchoStateNetwork(Module):
         if not isinstance(u, Tensor):
             raise TypeError(f"EchoStateNetwork: {what} must be a Tensor, got {type(u).__name__}")
         if u.ndim != 3 or u.shape[-1] != self.input_size or u.shape[0] == 0:
-            raise ValueError(f"EchoStateNetwork: expected {what} (T, N, input_size={self.input_size}) with T >= 1, "
-                             f"got shape {u.shape}")
+            raise ValueError(
+                f"EchoStateNetwork: expected {what} (T, N, input_size={self.input_size}) with T >= 1, "
+                f"got shape {u.shape}"
+            )
         return u
 
     def _step(self, x: Any, uw: Any) -> Any:
@@ -120,8 +132,10 @@ class EchoStateNetwork(Module):
             return backend.xp.zeros((N, self.reservoir_size), dtype=dtype)
         x0 = x0.data if isinstance(x0, Tensor) else backend.to_backend(x0)
         if tuple(x0.shape) != (N, self.reservoir_size):
-            raise ValueError(f"EchoStateNetwork: x0 must have shape (N, reservoir_size) = "
-                             f"{(N, self.reservoir_size)}, got {tuple(x0.shape)}")
+            raise ValueError(
+                f"EchoStateNetwork: x0 must have shape (N, reservoir_size) = "
+                f"{(N, self.reservoir_size)}, got {tuple(x0.shape)}"
+            )
         return x0.astype(dtype)
 
     def run_reservoir(self, u: Tensor, x0: Any = None) -> Tensor:
@@ -149,8 +163,10 @@ class EchoStateNetwork(Module):
         if X.ndim < 2 or X.shape[-1] != R:
             raise ValueError(f"EchoStateNetwork: states must be (..., reservoir_size={R}), got shape {X.shape}")
         if Y.shape[:-1] != X.shape[:-1] or Y.shape[-1] != O:
-            raise ValueError(f"EchoStateNetwork: targets must be {X.shape[:-1] + (O,)} to match states "
-                             f"{X.shape} and output_size={O}, got {Y.shape}")
+            raise ValueError(
+                f"EchoStateNetwork: targets must be {X.shape[:-1] + (O,)} to match states "
+                f"{X.shape} and output_size={O}, got {Y.shape}"
+            )
         return X.reshape(-1, R), Y.reshape(-1, O)
 
     def fit_ridge(self, states: Any, targets: Any, ridge: float = 1e-6) -> EchoStateNetwork:
@@ -198,8 +214,10 @@ class EchoStateNetwork(Module):
         prediction back as the next input (needs ``output_size == input_size``). Returns ``(steps, N, O)``:
         the first generated value predicts the step right after the warm-up."""
         if self.output_size != self.input_size:
-            raise ValueError(f"EchoStateNetwork.generate feeds outputs back as inputs, so it needs output_size "
-                             f"== input_size, got {self.output_size} and {self.input_size}")
+            raise ValueError(
+                f"EchoStateNetwork.generate feeds outputs back as inputs, so it needs output_size "
+                f"== input_size, got {self.output_size} and {self.input_size}"
+            )
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"EchoStateNetwork.generate: steps must be a positive int, got {steps!r}")
         warm = self.run_reservoir(self._check_u(warmup, "warmup"), x0).data
@@ -215,13 +233,24 @@ class EchoStateNetwork(Module):
             return Tensor(backend.xp.stack(outs, axis=0))
 
     def extra_repr(self) -> str:
-        return (f"input_size={self.input_size}, reservoir_size={self.reservoir_size}, "
-                f"spectral_radius={self.spectral_radius_:.4g}, leak_rate={self.leak_rate}, density={self.density}")
+        return (
+            f"input_size={self.input_size}, reservoir_size={self.reservoir_size}, "
+            f"spectral_radius={self.spectral_radius_:.4g}, leak_rate={self.leak_rate}, density={self.density}"
+        )
 
 
 # ---- data and scoring ---------------------------------------------------------------------------------
-def mackey_glass(n: int, tau: float = 17.0, beta: float = 0.2, gamma: float = 0.1, power: float = 10.0,
-                 dt: float = 0.1, sample_every: float = 1.0, x0: float = 1.2, discard: int = 500) -> np.ndarray:
+def mackey_glass(
+    n: int,
+    tau: float = 17.0,
+    beta: float = 0.2,
+    gamma: float = 0.1,
+    power: float = 10.0,
+    dt: float = 0.1,
+    sample_every: float = 1.0,
+    x0: float = 1.2,
+    discard: int = 500,
+) -> np.ndarray:
     r"""``n`` samples of the Mackey–Glass delay differential equation, chaotic for τ = 17:
 
     .. math:: \frac{dx}{dt} = \beta \frac{x(t-\tau)}{1 + x(t-\tau)^{p}} - \gamma\, x(t)
@@ -233,22 +262,24 @@ def mackey_glass(n: int, tau: float = 17.0, beta: float = 0.2, gamma: float = 0.
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"mackey_glass: n must be a positive int, got {n!r}")
     if not (dt > 0 and tau > 0 and sample_every >= dt):
-        raise ValueError(f"mackey_glass: need dt > 0, tau > 0 and sample_every >= dt, got dt={dt}, tau={tau}, "
-                         f"sample_every={sample_every}")
-    lag = round(tau / dt)             # the delay in integration steps
+        raise ValueError(
+            f"mackey_glass: need dt > 0, tau > 0 and sample_every >= dt, got dt={dt}, tau={tau}, "
+            f"sample_every={sample_every}"
+        )
+    lag = round(tau / dt)  # the delay in integration steps
     every = round(sample_every / dt)
     total = (n + discard) * every
     x = np.empty(total + lag + 1)
-    x[: lag + 1] = x0                      # constant history on [-tau, 0]
+    x[: lag + 1] = x0  # constant history on [-tau, 0]
 
     def f(xt: float, xd: float) -> float:
-        return beta * xd / (1.0 + xd ** power) - gamma * xt
+        return beta * xd / (1.0 + xd**power) - gamma * xt
 
     for i in range(lag, lag + total):
         k1 = f(x[i], x[i - lag])
-        k2 = f(x[i] + dt * k1, x[i - lag + 1])   # the delayed value at t + dt is on the grid too
+        k2 = f(x[i] + dt * k1, x[i - lag + 1])  # the delayed value at t + dt is on the grid too
         x[i + 1] = x[i] + 0.5 * dt * (k1 + k2)
-    return x[lag + every::every][discard: discard + n].copy()
+    return x[lag + every :: every][discard : discard + n].copy()
 
 
 def nrmse(pred: Any, target: Any) -> float:

@@ -30,6 +30,7 @@ and a sinusoidal embedding of t) is trained by MSE to predict the noise :math:`\
 (no noise on the last step). Randomness comes from ``tg.backend.host_rng()`` unless a seed is passed, so
 ``tg.manual_seed`` makes training and sampling repeatable.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -154,9 +155,17 @@ class GAN(Module):
         return f"data_dim={self.data_dim}, noise_dim={self.noise_dim}, hidden={self.hidden}"
 
 
-def train_gan(data_sampler: Callable[[int], Any], steps: int, gan: GAN | None = None, data_dim: int | None = None,
-              batch: int = 64, lr_g: float = 1e-3, lr_d: float = 1e-3, betas: tuple = (0.5, 0.999),
-              log_every: int = 0) -> tuple:
+def train_gan(
+    data_sampler: Callable[[int], Any],
+    steps: int,
+    gan: GAN | None = None,
+    data_dim: int | None = None,
+    batch: int = 64,
+    lr_g: float = 1e-3,
+    lr_d: float = 1e-3,
+    betas: tuple = (0.5, 0.999),
+    log_every: int = 0,
+) -> tuple:
     """Alternate one discriminator step and one generator step, ``steps`` times, each with its own Adam.
 
     ``data_sampler(n)`` returns ``(n, data_dim)`` real samples (NumPy or Tensor). Builds ``GAN(data_dim)``
@@ -167,7 +176,9 @@ def train_gan(data_sampler: Callable[[int], Any], steps: int, gan: GAN | None = 
     steps = _pos_int("train_gan", "steps", steps)
     batch = _pos_int("train_gan", "batch", batch)
     if not callable(data_sampler):
-        raise TypeError(f"train_gan: data_sampler must be callable as data_sampler(n), got {type(data_sampler).__name__}")
+        raise TypeError(
+            f"train_gan: data_sampler must be callable as data_sampler(n), got {type(data_sampler).__name__}"
+        )
     if gan is None:
         if data_dim is None:
             data_dim = int(np.asarray(_host(data_sampler(2))).shape[-1])
@@ -224,15 +235,22 @@ class Diffusion(Module):
     """DDPM on ``data_dim``-dimensional points: noise schedule plus the noise-prediction MLP
     ``[x_t, emb(t)] -> hidden -> hidden -> data_dim``. Steps t are 1-based (1 … T)."""
 
-    def __init__(self, data_dim: int = 2, hidden: int = 64, time_dim: int = 16, steps: int = 50,
-                 beta_start: float = 1e-3, beta_end: float = 0.2) -> None:
+    def __init__(
+        self,
+        data_dim: int = 2,
+        hidden: int = 64,
+        time_dim: int = 16,
+        steps: int = 50,
+        beta_start: float = 1e-3,
+        beta_end: float = 0.2,
+    ) -> None:
         super().__init__()
         self.data_dim = _pos_int("Diffusion", "data_dim", data_dim)
         self.hidden = _pos_int("Diffusion", "hidden", hidden)
         self.time_dim = _pos_int("Diffusion", "time_dim", time_dim)
         if time_dim % 2:
             raise ValueError(f"Diffusion: time_dim must be even (sin and cos pairs), got {time_dim}")
-        self.betas = linear_beta_schedule(steps, beta_start, beta_end)   # host float64 constants
+        self.betas = linear_beta_schedule(steps, beta_start, beta_end)  # host float64 constants
         self.alphas = 1.0 - self.betas
         self.alpha_bars = np.cumprod(self.alphas)
         self.steps = int(steps)
@@ -241,8 +259,7 @@ class Diffusion(Module):
     def _t(self, t: Any, n: int) -> np.ndarray:
         t = np.broadcast_to(np.asarray(t), (n,)) if np.ndim(t) == 0 else np.asarray(t)
         if t.shape != (n,) or t.dtype.kind not in "iu" or t.min() < 1 or t.max() > self.steps:
-            raise ValueError(f"Diffusion: t must be integer steps in [1, {self.steps}], one per point ({n}), "
-                             f"got {t!r}")
+            raise ValueError(f"Diffusion: t must be integer steps in [1, {self.steps}], one per point ({n}), got {t!r}")
         return t
 
     def predict_noise(self, x_t: Tensor, t: Any) -> Tensor:
@@ -260,8 +277,10 @@ class Diffusion(Module):
         """MSE between ε and ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t). ``t`` and ``noise`` default to uniform steps
         and standard normal draws from the seeded host generator (pass them to make the loss deterministic)."""
         if not isinstance(x0, Tensor) or x0.ndim != 2 or x0.shape[1] != self.data_dim:
-            raise ValueError(f"Diffusion.loss: expected x0 as a Tensor of shape (N, {self.data_dim}), got "
-                             f"{x0.shape if isinstance(x0, Tensor) else type(x0).__name__}")
+            raise ValueError(
+                f"Diffusion.loss: expected x0 as a Tensor of shape (N, {self.data_dim}), got "
+                f"{x0.shape if isinstance(x0, Tensor) else type(x0).__name__}"
+            )
         n = x0.shape[0]
         rng = backend.host_rng()
         t = rng.integers(1, self.steps + 1, size=n) if t is None else self._t(t, n)
@@ -294,8 +313,14 @@ class Diffusion(Module):
         return f"data_dim={self.data_dim}, hidden={self.hidden}, time_dim={self.time_dim}, steps={self.steps}"
 
 
-def train_diffusion(model: Diffusion, data_sampler: Callable[[int], Any], steps: int, batch: int = 128,
-                    lr: float = 2e-3, log_every: int = 0) -> list:
+def train_diffusion(
+    model: Diffusion,
+    data_sampler: Callable[[int], Any],
+    steps: int,
+    batch: int = 128,
+    lr: float = 2e-3,
+    log_every: int = 0,
+) -> list:
     """Adam on :meth:`Diffusion.loss` with fresh data, steps and noise every iteration; returns the losses."""
     steps = _pos_int("train_diffusion", "steps", steps)
     batch = _pos_int("train_diffusion", "batch", batch)

@@ -13,8 +13,9 @@ For states :math:`a \in \{-1, +1\}^n`, symmetric weights with a zero diagonal an
   :math:`h_i = \sum_{j \ne i} w_{ij} a_j + b_i`. Changing only unit i changes the energy by
   :math:`\Delta E = -(a_i^{new} - a_i^{old})\, h_i \le 0`, so E never increases and, the state space being
   finite, recall ends at a fixed point (a full sweep with no change).
-* **tie rule** (:math:`|h_i| \le 10^{-12}`, i.e. :math:`h_i = 0` up to rounding): ``tie="minus"`` (default) follows the notes literally, "+1 if
-  :math:`h_i > 0`, −1 otherwise"; ``tie="keep"`` leaves :math:`a_i` unchanged. Both keep ΔE ≤ 0 (a tie
+* **tie rule** (:math:`|h_i| \le 10^{-12}`, i.e. :math:`h_i = 0` up to rounding): ``tie="minus"``
+  (default) follows the notes literally, "+1 if :math:`h_i > 0`, −1 otherwise"; ``tie="keep"``
+  leaves :math:`a_i` unchanged. Both keep ΔE ≤ 0 (a tie
   changes E by exactly 0), and both terminate: with "minus" a tie can only move +1 → −1, so the pair
   (E, number of +1 units) strictly decreases at every change.
 
@@ -22,6 +23,7 @@ This is not a gradient model: nothing here is differentiated, so it is plain Num
 framework's tape would only add overhead). :func:`capacity_curve` measures the classic capacity limit: with
 random patterns, recall collapses once the number stored passes about 0.14 n.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -126,8 +128,7 @@ def flip(x: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray
     return y
 
 
-def capacity_curve(n: int, counts: Sequence[int], noise: float = 0.1, trials: int = 5,
-                   seed: int = 0) -> np.ndarray:
+def capacity_curve(n: int, counts: Sequence[int], noise: float = 0.1, trials: int = 5, seed: int = 0) -> np.ndarray:
     """Fraction of stored patterns recalled exactly from probes with ``noise`` of their bits flipped.
 
     For each P in ``counts``: ``trials`` times, store P random ±1 patterns in a fresh ``HopfieldNetwork(n)``,

@@ -12,6 +12,7 @@ Shapes follow the sequence layers (time-major): ``ids`` ``(T, N)`` integers -> l
 :func:`analogy`             ``a : b :: c : ?`` as the rows closest to ``b − a + c``
 =========================== ==========================================================================
 """
+
 from __future__ import annotations
 
 import math
@@ -57,16 +58,19 @@ class Vocab:
         """Count ``tokens`` and keep those seen at least ``min_freq`` times (at most ``max_size`` of them,
         specials not counted); everything else will encode to ``<unk>``."""
         if isinstance(tokens, str):  # a str iterates over characters: almost always a mistake here
-            raise TypeError("Vocab.build: expected a sequence of tokens, got a str; pass list(text) for "
-                            "characters or text.split() for words")
+            raise TypeError(
+                "Vocab.build: expected a sequence of tokens, got a str; pass list(text) for "
+                "characters or text.split() for words"
+            )
         if not isinstance(min_freq, int) or min_freq < 1:
             raise ValueError(f"Vocab.build: min_freq must be an int >= 1, got {min_freq!r}")
         if max_size is not None and (not isinstance(max_size, int) or max_size < 0):
             raise ValueError(f"Vocab.build: max_size must be None or an int >= 0, got {max_size!r}")
         counts = Counter(tokens)
         specials = (PAD, UNK, EOS)
-        kept = sorted((t for t, c in counts.items() if c >= min_freq and t not in specials),
-                      key=lambda t: (-counts[t], t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_freq and t not in specials), key=lambda t: (-counts[t], t)
+        )
         if max_size is not None:
             kept = kept[:max_size]
         return cls(list(specials) + kept)
@@ -96,8 +100,10 @@ class Vocab:
     def encode(self, tokens: Iterable[str], strict: bool = False) -> list[int]:
         """Token ids; unknown tokens become ``<unk>``, or raise ``KeyError`` with ``strict=True``."""
         if isinstance(tokens, str):
-            raise TypeError("Vocab.encode: expected a sequence of tokens, got a str; pass list(text) for "
-                            "characters or a tokenizer's output for words")
+            raise TypeError(
+                "Vocab.encode: expected a sequence of tokens, got a str; pass list(text) for "
+                "characters or a tokenizer's output for words"
+            )
         out = []
         for t in tokens:
             i = self.stoi.get(t)
@@ -136,8 +142,17 @@ class RNNLanguageModel(nn.Module):
 
     CELLS: ClassVar[dict[str, type]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
-    def __init__(self, vocab_size: int, emb: int | None, hidden: int, cell: str = "lstm", one_hot: bool = False,
-                 num_layers: int = 1, tie_weights: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        emb: int | None,
+        hidden: int,
+        cell: str = "lstm",
+        one_hot: bool = False,
+        num_layers: int = 1,
+        tie_weights: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if not isinstance(vocab_size, int) or vocab_size < 2:
             raise ValueError(f"RNNLanguageModel: vocab_size must be an int >= 2, got {vocab_size!r}")
@@ -152,7 +167,7 @@ class RNNLanguageModel(nn.Module):
         self.vocab_size, self.hidden, self.cell, self.one_hot = vocab_size, hidden, cell, one_hot
         self.emb = vocab_size if one_hot else emb
         if not one_hot:
-            self.embedding = nn.Embedding(vocab_size, emb)
+            self.embedding = nn.Embedding(vocab_size, emb)  # type: ignore[arg-type]  # checked int above
         self.drop = nn.Dropout(dropout)
         self.rnn = self.CELLS[cell](self.emb, hidden, num_layers=num_layers)
         self.head = nn.Linear(hidden, vocab_size)
@@ -212,8 +227,15 @@ def next_token_distribution(logits: np.ndarray, temperature: float = 1.0, top_k:
     return p / p.sum()
 
 
-def sample(model: nn.Module, prompt_ids: Sequence[int], length: int, temperature: float = 1.0,
-           top_k: int | None = None, eos_id: int | None = None, rng: Any = None) -> list[int]:
+def sample(
+    model: nn.Module,
+    prompt_ids: Sequence[int],
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    eos_id: int | None = None,
+    rng: Any = None,
+) -> list[int]:
     """Generate up to ``length`` new token ids after ``prompt_ids`` (the prompt is not returned).
 
     The prompt is read in one call; then each step draws from :func:`next_token_distribution` of the last
@@ -270,8 +292,8 @@ def perplexity(model: nn.Module, ids: Any, bptt: int = 64) -> float:
     try:
         with no_grad():
             for start in range(0, arr.shape[0] - 1, bptt):
-                x = arr[start: start + bptt]
-                y = arr[start + 1: start + 1 + bptt]
+                x = arr[start : start + bptt]
+                y = arr[start + 1 : start + 1 + bptt]
                 x = x[: y.shape[0]]
                 logits, state = model(x, state)
                 V = logits.shape[-1]

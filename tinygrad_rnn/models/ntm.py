@@ -28,7 +28,8 @@ One time step t (B examples at once; every head h has its own parameters, comput
 The ε's (``NTM.eps``, 1e-6 by default) make the cosine defined for an all-zero key or row (the √ is never
 of 0, so its gradient is finite too) and keep log(w̃ + ε) finite when a weight underflows to 0. The
 sharpening is normalised as a softmax (max subtracted), not as Σ w̃^γ: for large γ that sum underflows
-(0.3^50 ≈ 7e-27), and dividing by it plus an ε would no longer give weights that sum to 1. Initial state: memory ``M_0`` is a learned ``(N, M)`` parameter
+(0.3^50 ≈ 7e-27), and dividing by it plus an ε would no longer give weights that sum to 1.
+Initial state: memory ``M_0`` is a learned ``(N, M)`` parameter
 (small uniform init; an all-equal memory would make content addressing useless at t = 1), every head's
 ``w_0`` is one-hot on slot 0 (so a location-shifting head has a definite start), ``r_0 = w_0ᵀ M_0`` and
 the controller starts from zeros. k and a go through tanh to keep memory values bounded (the paper
@@ -48,6 +49,7 @@ read weights             ``(T, B, R, N)``        ``return_weights=True``
 write weights            ``(T, B, W, N)``        ``return_weights=True``
 ======================== ======================= =================================================
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -81,10 +83,10 @@ EPS = 1e-6
 def cosine_similarity(key: Tensor, memory: Tensor, eps: float = EPS) -> Tensor:
     """K(k, M_i) for every row i: ``key (B, M)``, ``memory (B, N, M)`` -> ``(B, N)``."""
     B, M = key.shape
-    dots = (memory @ key.reshape(B, M, 1)).reshape(B, memory.shape[1])          # M_i · k, batched
+    dots = (memory @ key.reshape(B, M, 1)).reshape(B, memory.shape[1])  # M_i · k, batched
     # ε inside the √ rather than added to the norm: √0 has an infinite derivative, √ε does not
-    k_norm = ((key * key).sum(axis=-1, keepdims=True) + eps).sqrt()           # (B, 1)
-    m_norm = ((memory * memory).sum(axis=-1) + eps).sqrt()                     # (B, N)
+    k_norm = ((key * key).sum(axis=-1, keepdims=True) + eps).sqrt()  # (B, 1)
+    m_norm = ((memory * memory).sum(axis=-1) + eps).sqrt()  # (B, N)
     return dots / (k_norm * m_norm)
 
 
@@ -104,7 +106,7 @@ def _roll(w: Tensor, shift: int) -> Tensor:
     shift %= N
     if shift == 0:
         return w
-    return concat([w[:, N - shift:], w[:, : N - shift]], axis=1)
+    return concat([w[:, N - shift :], w[:, : N - shift]], axis=1)
 
 
 def circular_shift(w: Tensor, s: Tensor) -> Tensor:
@@ -126,8 +128,16 @@ def sharpen(w: Tensor, gamma: Tensor, eps: float = EPS) -> Tensor:
     return (gamma * (w + eps).log()).softmax(axis=-1)
 
 
-def address(key: Tensor, beta: Tensor, gate: Tensor, shift: Tensor, gamma: Tensor, w_prev: Tensor,
-            memory: Tensor, eps: float = EPS) -> Tensor:
+def address(
+    key: Tensor,
+    beta: Tensor,
+    gate: Tensor,
+    shift: Tensor,
+    gamma: Tensor,
+    w_prev: Tensor,
+    memory: Tensor,
+    eps: float = EPS,
+) -> Tensor:
     """The whole addressing pipeline: content -> interpolation -> shift -> sharpening, ``(B, N)``."""
     w = content_addressing(key, beta, memory, eps)
     w = interpolate(w, w_prev, gate)
@@ -144,11 +154,13 @@ def read_memory(w: Tensor, memory: Tensor) -> Tensor:
 def write_memory(memory: Tensor, ws: list, erases: list, adds: list) -> Tensor:
     """M ∘ Π_h (1 − w^h e^hᵀ) + Σ_h w^h a^hᵀ for write heads h (each ``w (B, N)``, ``e, a (B, M)``)."""
     if not (len(ws) == len(erases) == len(adds)):
-        raise ValueError(f"write_memory: need one erase and one add per weighting, got {len(ws)} weightings, "
-                         f"{len(erases)} erases, {len(adds)} adds")
+        raise ValueError(
+            f"write_memory: need one erase and one add per weighting, got {len(ws)} weightings, "
+            f"{len(erases)} erases, {len(adds)} adds"
+        )
     B, N, M = memory.shape
     for w, e in zip(ws, erases):
-        memory = memory * (1.0 - w.reshape(B, N, 1) * e.reshape(B, 1, M))   # outer products, batched
+        memory = memory * (1.0 - w.reshape(B, N, 1) * e.reshape(B, 1, M))  # outer products, batched
     for w, a in zip(ws, adds):
         memory = memory + w.reshape(B, N, 1) * a.reshape(B, 1, M)
     return memory
@@ -164,12 +176,27 @@ class NTM(Module):
     3M + 6), ``output`` (Linear, C + R·M -> O), ``memory_init`` (N, M).
     """
 
-    def __init__(self, input_size: int, output_size: int, controller_size: int, memory_slots: int,
-                 memory_width: int, read_heads: int = 1, write_heads: int = 1, eps: float = EPS) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        controller_size: int,
+        memory_slots: int,
+        memory_width: int,
+        read_heads: int = 1,
+        write_heads: int = 1,
+        eps: float = EPS,
+    ) -> None:
         super().__init__()
-        sizes = {"input_size": input_size, "output_size": output_size, "controller_size": controller_size,
-                 "memory_slots": memory_slots, "memory_width": memory_width, "read_heads": read_heads,
-                 "write_heads": write_heads}
+        sizes = {
+            "input_size": input_size,
+            "output_size": output_size,
+            "controller_size": controller_size,
+            "memory_slots": memory_slots,
+            "memory_width": memory_width,
+            "read_heads": read_heads,
+            "write_heads": write_heads,
+        }
         for what, v in sizes.items():
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"NTM: {what} must be a positive int, got {v!r}")
@@ -205,8 +232,10 @@ class NTM(Module):
         if T == 0 or B == 0:
             raise ValueError(f"NTM: input has an empty time or batch axis, shape {x.shape}")
         if x.dtype != self.memory_init.dtype:
-            raise TypeError(f"NTM: input dtype {x.dtype} != parameter dtype {self.memory_init.dtype}; "
-                            f"convert one side (.double() / .float())")
+            raise TypeError(
+                f"NTM: input dtype {x.dtype} != parameter dtype {self.memory_init.dtype}; "
+                f"convert one side (.double() / .float())"
+            )
         N, M = self.N, self.M
         memory = self.memory_init.reshape(1, N, M).expand(B, N, M)
         w0 = xp.zeros((B, N), dtype=x.dtype)
@@ -241,6 +270,8 @@ class NTM(Module):
         return y, {"read": stack(read_hist, axis=0), "write": stack(write_hist, axis=0)}
 
     def extra_repr(self) -> str:
-        return (f"input_size={self.input_size}, output_size={self.output_size}, "
-                f"controller_size={self.controller_size}, memory_slots={self.N}, memory_width={self.M}, "
-                f"read_heads={self.R}, write_heads={self.W}")
+        return (
+            f"input_size={self.input_size}, output_size={self.output_size}, "
+            f"controller_size={self.controller_size}, memory_slots={self.N}, memory_width={self.M}, "
+            f"read_heads={self.R}, write_heads={self.W}"
+        )

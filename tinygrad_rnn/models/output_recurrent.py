@@ -29,6 +29,7 @@ w^(o) / c                 ``head.weight (O, H)`` / ``head.bias (O,)``
 a_t                       ``(N, H)``; returned outputs ``(T, N, O)`` stack :math:`o_1 … o_T`
 ========================= ======================================================================
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,18 +55,22 @@ class OutputRecurrentRNN(Module):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"OutputRecurrentRNN: {what} must be a positive int, got {v!r}")
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
-        self.in_proj = Linear(input_size, hidden_size)              # w^(x), b
+        self.in_proj = Linear(input_size, hidden_size)  # w^(x), b
         self.out_proj = Linear(output_size, hidden_size, bias=False)  # w^(y): one bias per unit is enough
-        self.head = Linear(hidden_size, output_size)                # w^(o), c
+        self.head = Linear(hidden_size, output_size)  # w^(o), c
 
     @staticmethod
     def shift_targets(y: Tensor, y0: Tensor | None = None) -> Tensor:
         """``(T, N, O)`` targets -> the ``y_prev`` that teacher forcing feeds: ``[y0, y_1, …, y_{T-1}]``
         (``y0`` defaults to zeros of shape ``(N, O)``)."""
         if not isinstance(y, Tensor) or y.ndim != 3:
-            raise ValueError(f"OutputRecurrentRNN.shift_targets: expected a 3-d (T, N, O) Tensor, got "
-                             f"{y.shape if isinstance(y, Tensor) else type(y).__name__}")
-        first = Tensor(backend.xp.zeros((1,) + y.shape[1:], dtype=y.dtype)) if y0 is None else y0.reshape(1, *y.shape[1:])
+            raise ValueError(
+                f"OutputRecurrentRNN.shift_targets: expected a 3-d (T, N, O) Tensor, got "
+                f"{y.shape if isinstance(y, Tensor) else type(y).__name__}"
+            )
+        first = (
+            Tensor(backend.xp.zeros((1,) + y.shape[1:], dtype=y.dtype)) if y0 is None else y0.reshape(1, *y.shape[1:])
+        )
         return concat([first, y[:-1]], axis=0) if y.shape[0] > 1 else first
 
     # ---- input checking ----------------------------------------------------------------------------
@@ -74,31 +79,39 @@ class OutputRecurrentRNN(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
         if x.ndim != 3 or x.shape[-1] != self.input_size or x.shape[0] == 0:
-            raise ValueError(f"{name}: expected input (T, N, input_size={self.input_size}) with T >= 1, "
-                             f"got shape {x.shape}")
+            raise ValueError(
+                f"{name}: expected input (T, N, input_size={self.input_size}) with T >= 1, got shape {x.shape}"
+            )
         if not 0.0 <= float(sampling_prob) <= 1.0:
             raise ValueError(f"{name}: sampling_prob must be in [0, 1], got {sampling_prob}")
         if sampling_prob and not teacher_forcing:
-            raise ValueError(f"{name}: sampling_prob mixes targets with the model's outputs, so it needs "
-                             "teacher_forcing=True (free running already feeds only the model's outputs)")
+            raise ValueError(
+                f"{name}: sampling_prob mixes targets with the model's outputs, so it needs "
+                "teacher_forcing=True (free running already feeds only the model's outputs)"
+            )
         if y_prev is None:
             if teacher_forcing:
-                raise ValueError(f"{name}: teacher_forcing=True needs y_prev (T, N, output_size="
-                                 f"{self.output_size}), the previous targets; pass teacher_forcing=False to "
-                                 "run on the model's own outputs")
+                raise ValueError(
+                    f"{name}: teacher_forcing=True needs y_prev (T, N, output_size="
+                    f"{self.output_size}), the previous targets; pass teacher_forcing=False to "
+                    "run on the model's own outputs"
+                )
             return
         if not isinstance(y_prev, Tensor):
             raise TypeError(f"{name}: y_prev must be a Tensor, got {type(y_prev).__name__}")
         T, N, _ = x.shape
         if y_prev.shape != (T, N, self.output_size):
-            raise ValueError(f"{name}: y_prev must have shape (T, N, output_size) = {(T, N, self.output_size)} "
-                             f"to match input shape {x.shape}, got {y_prev.shape}")
+            raise ValueError(
+                f"{name}: y_prev must have shape (T, N, output_size) = {(T, N, self.output_size)} "
+                f"to match input shape {x.shape}, got {y_prev.shape}"
+            )
         if y_prev.dtype != x.dtype:
             raise TypeError(f"{name}: y_prev dtype {y_prev.dtype} != input dtype {x.dtype}")
 
     # ---- forward -----------------------------------------------------------------------------------
-    def forward(self, x: Tensor, y_prev: Tensor | None = None, teacher_forcing: bool = True,
-                sampling_prob: float = 0.0) -> Tensor:
+    def forward(
+        self, x: Tensor, y_prev: Tensor | None = None, teacher_forcing: bool = True, sampling_prob: float = 0.0
+    ) -> Tensor:
         """Outputs :math:`o_1 … o_T` as ``(T, N, O)``; ``y_prev[t]`` is fed as :math:`y_{t-1}` at step t."""
         self._check(x, y_prev, teacher_forcing, sampling_prob)
         T, N, I = x.shape
@@ -108,7 +121,8 @@ class OutputRecurrentRNN(Module):
             xw = self.in_proj(x.reshape(T * N, I)).reshape(T, N, H)
             if teacher_forcing and not sampling_prob:
                 # the steps decouple: y_{t-1} is data, so the whole sequence is two more matmuls
-                a = (xw + self.out_proj(y_prev.reshape(T * N, O)).reshape(T, N, H)).tanh()
+                y_data: Any = y_prev  # given with teacher forcing (_check)
+                a = (xw + self.out_proj(y_data.reshape(T * N, O)).reshape(T, N, H)).tanh()
                 return self.head(a.reshape(T * N, H)).reshape(T, N, O)
             y = y_prev[0] if y_prev is not None else Tensor(backend.xp.zeros((N, O), dtype=x.dtype))
             if sampling_prob:
@@ -121,9 +135,9 @@ class OutputRecurrentRNN(Module):
                 with scope(f"t={t + 1}"):
                     if t > 0:
                         if not teacher_forcing:
-                            y = outs[-1]                                   # free running: o_{t-1}
-                        else:                                              # scheduled sampling
-                            y = where(use_own[t], outs[-1], y_prev[t])
+                            y = outs[-1]  # free running: o_{t-1}
+                        else:  # scheduled sampling
+                            y = where(use_own[t], outs[-1], y_prev[t])  # type: ignore[index]  # given: _check
                     a = (xws[t] + self.out_proj(y)).tanh()
                     outs.append(self.head(a))
             return stack(outs, axis=0)

@@ -23,6 +23,7 @@ output of ``encode``         ``(B, dim)``: h(root) of each tree
 output of ``forward``        ``(B, out_features)``
 ============================ ==========================================
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -45,6 +46,7 @@ class Tree:
     is rejected. :meth:`validate` rejects Tree objects shared between two parents (a DAG, not a tree) and
     cycles, which ordinary construction cannot create but attribute hacking could.
     """
+
     __slots__ = ("children", "token")
     token: int | None
     children: tuple
@@ -52,8 +54,10 @@ class Tree:
     def __init__(self, token: int | None = None, children: Sequence[Tree] = ()) -> None:
         children = tuple(children)
         if (token is None) == (not children):
-            raise ValueError("Tree: a node is either a leaf with a token id or an internal node with "
-                             f"children, got token={token!r} and {len(children)} children")
+            raise ValueError(
+                "Tree: a node is either a leaf with a token id or an internal node with "
+                f"children, got token={token!r} and {len(children)} children"
+            )
         if token is not None:
             # bool is an int subclass; True as a token id is almost certainly a mistake
             if isinstance(token, bool) or not isinstance(token, (int, np.integer)):
@@ -63,8 +67,9 @@ class Tree:
             token = int(token)
         for c in children:
             if not isinstance(c, Tree):
-                raise TypeError(f"Tree: children must be Tree nodes, got {type(c).__name__}; "
-                                "use Tree.from_nested for nested tuples")
+                raise TypeError(
+                    f"Tree: children must be Tree nodes, got {type(c).__name__}; use Tree.from_nested for nested tuples"
+                )
         object.__setattr__(self, "token", token)
         object.__setattr__(self, "children", children)
 
@@ -91,20 +96,21 @@ class Tree:
         # post-order build: ("enter", obj, path-ids) pushes children; ("exit", obj) pops their Trees
         built: list = []
         stack: list = [(False, obj)]
-        on_path: set = set()               # ids of containers between the root and the current one
+        on_path: set = set()  # ids of containers between the root and the current one
         while stack:
             done, o = stack.pop()
             if done:
                 on_path.discard(id(o))
-                kids = built[len(built) - len(o):]
-                del built[len(built) - len(o):]
+                kids = built[len(built) - len(o) :]
+                del built[len(built) - len(o) :]
                 built.append(cls(children=kids))
             elif isinstance(o, Tree):
                 built.append(o.validate())
             elif isinstance(o, (tuple, list)):
                 if id(o) in on_path:
-                    raise ValueError("Tree.from_nested: the nested input contains a cycle "
-                                     "(a list that contains itself)")
+                    raise ValueError(
+                        "Tree.from_nested: the nested input contains a cycle (a list that contains itself)"
+                    )
                 if not o:
                     raise ValueError("Tree.from_nested: an empty tuple/list is neither a leaf nor a node")
                 on_path.add(id(o))
@@ -128,8 +134,10 @@ class Tree:
             if id(n) in on_path:
                 raise ValueError("Tree.validate: cycle detected (a node is its own descendant)")
             if id(n) in seen:
-                raise ValueError("Tree.validate: a node is shared by two parents (the structure is a DAG, "
-                                 "not a tree); copy the subtree instead")
+                raise ValueError(
+                    "Tree.validate: a node is shared by two parents (the structure is a DAG, "
+                    "not a tree); copy the subtree instead"
+                )
             if not isinstance(n, Tree):
                 raise TypeError(f"Tree.validate: found a {type(n).__name__} where a Tree node belongs")
             seen.add(id(n))
@@ -171,8 +179,8 @@ def _as_trees(trees: Any) -> list:
     if isinstance(trees, (list, tuple)) and trees and all(isinstance(t, Tree) for t in trees):
         return [t.validate() for t in trees]
     if isinstance(trees, list) and trees and all(isinstance(t, (tuple, list, int, np.integer)) for t in trees):
-        return [Tree.from_nested(t) for t in trees]      # a list of nested expressions
-    return [Tree.from_nested(trees)]                      # a tuple is one nested tree
+        return [Tree.from_nested(t) for t in trees]  # a list of nested expressions
+    return [Tree.from_nested(trees)]  # a tuple is one nested tree
 
 
 class RecursiveNet(Module):
@@ -181,11 +189,13 @@ class RecursiveNet(Module):
     def __init__(self, vocab: int, dim: int, arity: int = 2, out_features: int = 1) -> None:
         super().__init__()
         if vocab < 1 or dim < 1 or arity < 1 or out_features < 1:
-            raise ValueError(f"RecursiveNet: vocab, dim, arity and out_features must be positive, got "
-                             f"{vocab}, {dim}, {arity}, {out_features}")
+            raise ValueError(
+                f"RecursiveNet: vocab, dim, arity and out_features must be positive, got "
+                f"{vocab}, {dim}, {arity}, {out_features}"
+            )
         self.vocab, self.dim, self.arity = vocab, dim, arity
         self.embed = Embedding(vocab, dim)
-        self.compose = Linear(arity * dim, dim)   # W, b shared by all internal nodes
+        self.compose = Linear(arity * dim, dim)  # W, b shared by all internal nodes
         self.head = Linear(dim, out_features)
 
     def encode(self, trees: Any, leaf_vectors: Tensor | None = None) -> Tensor:
@@ -196,7 +206,7 @@ class RecursiveNet(Module):
         index: dict = {}
         for r in roots:
             for n in r.postorder():
-                if id(n) in index:     # a subtree shared *between* batch items is evaluated once
+                if id(n) in index:  # a subtree shared *between* batch items is evaluated once
                     continue
                 index[id(n)] = len(order)
                 order.append(n)
@@ -205,8 +215,10 @@ class RecursiveNet(Module):
         for i, n in enumerate(order):
             if not n.is_leaf:
                 if len(n.children) != self.arity:
-                    raise ValueError(f"RecursiveNet: every internal node needs exactly arity={self.arity} "
-                                     f"children, found one with {len(n.children)}")
+                    raise ValueError(
+                        f"RecursiveNet: every internal node needs exactly arity={self.arity} "
+                        f"children, found one with {len(n.children)}"
+                    )
                 height[i] = 1 + max(height[index[id(c)]] for c in n.children)
         tokens = np.array([order[i].token for i in leaf_ids], np.int64)
         if leaf_vectors is None:
@@ -215,8 +227,10 @@ class RecursiveNet(Module):
             leaf_h = self.embed(tokens)
         else:
             if leaf_vectors.shape != (len(leaf_ids), self.dim):
-                raise ValueError(f"RecursiveNet: leaf_vectors must have shape ({len(leaf_ids)}, {self.dim}) "
-                                 f"(one row per leaf, post-order), got {leaf_vectors.shape}")
+                raise ValueError(
+                    f"RecursiveNet: leaf_vectors must have shape ({len(leaf_ids)}, {self.dim}) "
+                    f"(one row per leaf, post-order), got {leaf_vectors.shape}"
+                )
             leaf_h = leaf_vectors
         # states[i] is node i's row; unbind is one tape node whose backward is O(rows)
         states: list = [None] * len(order)
@@ -225,9 +239,9 @@ class RecursiveNet(Module):
         for lvl in range(1, int(height.max()) + 1):
             nodes = np.flatnonzero(height == lvl)
             kids = [states[index[id(c)]] for i in nodes for c in order[i].children]
-            x = Fn.stack(kids, 0).reshape(len(nodes), self.arity * self.dim)   # [h_1; ...; h_arity] per row
+            x = Fn.stack(kids, 0).reshape(len(nodes), self.arity * self.dim)  # [h_1; ...; h_arity] per row
             h = self.compose(x).tanh()
-            for i, row in zip(nodes, Fn.unbind(h, 0)):
+            for i, row in zip(nodes, Fn.unbind(h, 0)):  # type: ignore[assignment]  # i: NumPy ints here
                 states[i] = row
         return Fn.stack([states[index[id(r)]] for r in roots], 0)
 

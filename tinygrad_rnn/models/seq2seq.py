@@ -34,6 +34,7 @@ logits              ``(T, N, V_tgt)``                     from :meth:`Seq2Seq.fo
 attention weights   ``(T, N, S)``                         ``return_attention=True``; rows sum to 1
 =================== ===================================== =============================================
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -113,23 +114,24 @@ class AdditiveAttention(Module):
             if not isinstance(v, int) or v <= 0:
                 raise ValueError(f"AdditiveAttention: {what} must be a positive int, got {v!r}")
         self.query_size, self.key_size, self.attn_size = query_size, key_size, attn_size
-        self.query_proj = Linear(query_size, attn_size, bias=False)   # W_q
-        self.key_proj = Linear(key_size, attn_size)                   # W_k, b_k
-        self.v = Linear(attn_size, 1, bias=False)                     # vᵀ
+        self.query_proj = Linear(query_size, attn_size, bias=False)  # W_q
+        self.key_proj = Linear(key_size, attn_size)  # W_k, b_k
+        self.v = Linear(attn_size, 1, bias=False)  # vᵀ
 
     def precompute(self, keys: Tensor) -> Tensor:
         """``W_k k + b_k``: ``(N, S, attn_size)``, shared by every decoder step."""
         return self.key_proj(keys)
 
-    def forward(self, query: Tensor, keys: Tensor, mask: Any | None = None,
-                projected: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, mask: Any | None = None, projected: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         _check_attention_args("AdditiveAttention", query, keys, self.query_size, self.key_size)
         N, S, _ = keys.shape
         pk = self.precompute(keys) if projected is None else projected
-        hidden = (pk + self.query_proj(query).reshape(N, 1, self.attn_size)).tanh()   # (N, S, A)
+        hidden = (pk + self.query_proj(query).reshape(N, 1, self.attn_size)).tanh()  # (N, S, A)
         scores = self.v(hidden).reshape(N, S)
         weights = masked_softmax(scores, mask)
-        context = (weights.reshape(N, 1, S) @ keys).reshape(N, self.key_size)         # batched matmul
+        context = (weights.reshape(N, 1, S) @ keys).reshape(N, self.key_size)  # batched matmul
         return context, weights
 
     def extra_repr(self) -> str:
@@ -150,8 +152,10 @@ class DotAttention(Module):
             if not isinstance(v, int) or v <= 0:
                 raise ValueError(f"DotAttention: {what} must be a positive int, got {v!r}")
         if not general and query_size != key_size:
-            raise ValueError(f"DotAttention: plain dot attention needs query_size == key_size, got "
-                             f"{query_size} and {key_size}; use general=True to learn a projection")
+            raise ValueError(
+                f"DotAttention: plain dot attention needs query_size == key_size, got "
+                f"{query_size} and {key_size}; use general=True to learn a projection"
+            )
         self.query_size, self.key_size, self.general = query_size, key_size, general
         if general:
             self.key_proj = Linear(key_size, query_size, bias=False)  # W k_j
@@ -160,12 +164,13 @@ class DotAttention(Module):
         """``W k`` (or ``k`` itself): ``(N, S, query_size)``."""
         return self.key_proj(keys) if self.general else keys
 
-    def forward(self, query: Tensor, keys: Tensor, mask: Any | None = None,
-                projected: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, mask: Any | None = None, projected: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         _check_attention_args("DotAttention", query, keys, self.query_size, self.key_size)
         N, S, _ = keys.shape
         pk = self.precompute(keys) if projected is None else projected
-        scores = (pk @ query.reshape(N, self.query_size, 1)).reshape(N, S)           # qᵀ W k_j
+        scores = (pk @ query.reshape(N, self.query_size, 1)).reshape(N, S)  # qᵀ W k_j
         weights = masked_softmax(scores, mask)
         context = (weights.reshape(N, 1, S) @ keys).reshape(N, self.key_size)
         return context, weights
@@ -189,7 +194,7 @@ class Encoder(Module):
         self.output_size = hidden * (2 if bidirectional else 1)
 
     def forward(self, src: Any, lengths: Any) -> tuple[Tensor, Tensor]:
-        out, h_n = self.rnn(self.embed(src), lengths=lengths)          # h_n: (D, N, H)
+        out, h_n = self.rnn(self.embed(src), lengths=lengths)  # h_n: (D, N, H)
         final = h_n[0] if h_n.shape[0] == 1 else concat(list(h_n.unbind(0)), axis=-1)
         return out, final
 
@@ -202,6 +207,7 @@ class Memory:
     ``projected`` the attention's :meth:`precompute` of the keys (None without attention);
     ``context (N, K)`` the fixed context (the encoder's final state).
     """
+
     keys: Tensor
     mask: Any
     projected: Tensor | None
@@ -210,8 +216,9 @@ class Memory:
     def select(self, rows: Any) -> Memory:
         """The memory of batch rows ``rows`` (repeats allowed: beam search copies one source B times)."""
         r = xp.asarray(rows)
-        return Memory(self.keys[r], self.mask[r], None if self.projected is None else self.projected[r],
-                      self.context[r])
+        return Memory(
+            self.keys[r], self.mask[r], None if self.projected is None else self.projected[r], self.context[r]
+        )
 
 
 class Decoder(Module):
@@ -220,19 +227,20 @@ class Decoder(Module):
     ``step(prev (N,) ids, s (N, H), memory) -> (logits (N, V), s_new (N, H), weights (N, S) or None)``.
     """
 
-    def __init__(self, vocab: int, emb: int, hidden: int, context_size: int,
-                 attention: Module | None = None, pad: int = 0) -> None:
+    def __init__(
+        self, vocab: int, emb: int, hidden: int, context_size: int, attention: Module | None = None, pad: int = 0
+    ) -> None:
         super().__init__()
         self.embed = Embedding(vocab, emb, padding_idx=pad)
         self.cell = GRUCell(emb + context_size, hidden)
         self.out = Linear(hidden + context_size, vocab)
-        self.attention = attention   # a Module registers itself; None just records "fixed context"
+        self.attention = attention  # a Module registers itself; None just records "fixed context"
 
     def step(self, prev: Any, s: Tensor, memory: Memory) -> tuple[Tensor, Tensor, Tensor | None]:
         if self.attention is None:
             c, w = memory.context, None
         else:
-            c, w = self.attention(s, memory.keys, memory.mask, memory.projected)     # attend with s_{t-1}
+            c, w = self.attention(s, memory.keys, memory.mask, memory.projected)  # attend with s_{t-1}
         s = self.cell(concat([self.embed(prev), c], axis=-1), s)
         return self.out(concat([s, c], axis=-1)), s, w
 
@@ -255,9 +263,19 @@ class Seq2Seq(Module):
     of :meth:`loss`.
     """
 
-    def __init__(self, src_vocab: int, tgt_vocab: int, emb: int = 32, hidden: int = 64,
-                 attention: str = "additive", bos: int = 1, eos: int = 2, pad: int = 0,
-                 bidirectional: bool = False, attn_size: int | None = None) -> None:
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        emb: int = 32,
+        hidden: int = 64,
+        attention: str = "additive",
+        bos: int = 1,
+        eos: int = 2,
+        pad: int = 0,
+        bidirectional: bool = False,
+        attn_size: int | None = None,
+    ) -> None:
         super().__init__()
         for what, v in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab), ("emb", emb), ("hidden", hidden)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -296,13 +314,17 @@ class Seq2Seq(Module):
         if lens.shape != (N,):
             raise ValueError(f"Seq2Seq: src_lengths must hold one length per example ({N}), got shape {lens.shape}")
         if lens.min() < 1:
-            raise ValueError(f"Seq2Seq: empty source sequence (length {int(lens.min())}) at example "
-                             f"{int(lens.argmin())}; every source needs at least one token")
+            raise ValueError(
+                f"Seq2Seq: empty source sequence (length {int(lens.min())}) at example "
+                f"{int(lens.argmin())}; every source needs at least one token"
+            )
         if lens.max() > S:
             raise ValueError(f"Seq2Seq: src_lengths max {int(lens.max())} exceeds the padded length S={S}")
         if s.min() < 0 or s.max() >= self.src_vocab:
-            raise ValueError(f"Seq2Seq: source ids must lie in [0, src_vocab={self.src_vocab}), got range "
-                             f"[{int(s.min())}, {int(s.max())}] (mismatched source vocabulary?)")
+            raise ValueError(
+                f"Seq2Seq: source ids must lie in [0, src_vocab={self.src_vocab}), got range "
+                f"[{int(s.min())}, {int(s.max())}] (mismatched source vocabulary?)"
+            )
         return s, lens
 
     def _check_tgt(self, tgt: Any, N: int, what: str) -> np.ndarray:
@@ -312,8 +334,10 @@ class Seq2Seq(Module):
         if t.shape[0] == 0:
             raise ValueError(f"Seq2Seq: {what} is an empty target sequence (T = 0)")
         if t.min() < 0 or t.max() >= self.tgt_vocab:
-            raise ValueError(f"Seq2Seq: {what} ids must lie in [0, tgt_vocab={self.tgt_vocab}), got range "
-                             f"[{int(t.min())}, {int(t.max())}] (mismatched target vocabulary?)")
+            raise ValueError(
+                f"Seq2Seq: {what} ids must lie in [0, tgt_vocab={self.tgt_vocab}), got range "
+                f"[{int(t.min())}, {int(t.max())}] (mismatched target vocabulary?)"
+            )
         return t
 
     # ---- encoder -----------------------------------------------------------------------------------
@@ -322,20 +346,21 @@ class Seq2Seq(Module):
         s, lens = self._check_src(src, src_lengths)
         S = s.shape[0]
         out, final = self.encoder(backend.to_backend(s), lens)
-        keys = out.transpose(0, 1)                                            # (N, S, K): batch-major
-        mask = backend.to_backend(np.arange(S)[None, :] < lens[:, None])      # (N, S)
+        keys = out.transpose(0, 1)  # (N, S, K): batch-major
+        mask = backend.to_backend(np.arange(S)[None, :] < lens[:, None])  # (N, S)
         attn = self.decoder.attention
         projected = None if attn is None else attn.precompute(keys)
         return Memory(keys, mask, projected, final), self.bridge(final).tanh()
 
     # ---- teacher forcing ---------------------------------------------------------------------------
-    def forward(self, src: Any, src_lengths: Any, tgt_in: Any,
-                return_attention: bool = False) -> Tensor | tuple[Tensor, Tensor | None]:
+    def forward(
+        self, src: Any, src_lengths: Any, tgt_in: Any, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor | None]:
         memory, s = self.encode(src, src_lengths)
         tgt = self._check_tgt(tgt_in, memory.keys.shape[0], "tgt_in")
         tgt = backend.to_backend(tgt)
         logits, weights = [], []
-        for t in range(tgt.shape[0]):     # teacher forcing: the true previous token, not the model's guess
+        for t in range(tgt.shape[0]):  # teacher forcing: the true previous token, not the model's guess
             out, s, w = self.decoder.step(tgt[t], s, memory)
             logits.append(out)
             weights.append(w)
@@ -346,7 +371,7 @@ class Seq2Seq(Module):
 
     def loss(self, src: Any, src_lengths: Any, tgt_in: Any, tgt_out: Any) -> Tensor:
         """Mean token cross-entropy of ``tgt_out (T, N)`` (``pad`` positions ignored)."""
-        logits = self.forward(src, src_lengths, tgt_in)
+        logits: Any = self.forward(src, src_lengths, tgt_in)  # no weights asked for: a Tensor
         T, N, V = logits.shape
         target = self._check_tgt(tgt_out, N, "tgt_out")
         if target.shape[0] != T:
@@ -361,8 +386,9 @@ class Seq2Seq(Module):
         if not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"Seq2Seq: beam_size must be a positive int, got {beam_size!r}")
 
-    def greedy_decode(self, src: Any, src_lengths: Any, max_len: int = 50,
-                      return_attention: bool = False) -> list | tuple[list, list]:
+    def greedy_decode(
+        self, src: Any, src_lengths: Any, max_len: int = 50, return_attention: bool = False
+    ) -> list | tuple[list, list]:
         """Argmax decoding of the whole batch at once; a list of N token lists (without ``bos``).
 
         With ``return_attention=True`` also a list of N arrays ``(len(tokens), src_length)`` (None
@@ -384,17 +410,24 @@ class Seq2Seq(Module):
                 for n in np.flatnonzero(~done):
                     tokens[n].append(int(best[n]))
                     if wn is not None:
-                        rows[n].append(wn[n, :lens[n]])
+                        rows[n].append(wn[n, : lens[n]])
                     done[n] = best[n] == self.eos
                 if done.all():
                     break
-                prev = backend.to_backend(best.astype(np.int64))   # finished rows keep running; ignored
+                prev = backend.to_backend(best.astype(np.int64))  # finished rows keep running; ignored
         if not return_attention:
             return tokens
         return tokens, [np.stack(r) if r else None for r in rows]
 
-    def beam_search(self, src: Any, src_lengths: Any, beam_size: int = 4, max_len: int = 50,
-                    length_penalty: float = 1.0, return_attention: bool = False) -> list | tuple[list, list]:
+    def beam_search(
+        self,
+        src: Any,
+        src_lengths: Any,
+        beam_size: int = 4,
+        max_len: int = 50,
+        length_penalty: float = 1.0,
+        return_attention: bool = False,
+    ) -> list | tuple[list, list]:
         """Beam search, one example at a time; a list of N token lists (the best hypothesis each).
 
         Hypotheses are ranked by the length-normalised log-probability ``log p(y) / len(y)**length_penalty``
@@ -410,14 +443,16 @@ class Seq2Seq(Module):
         with no_grad():
             memory, s0 = self.encode(src, src_lengths)
             for n in range(memory.keys.shape[0]):
-                toks, att = self._beam_one(memory.select([n]), s0[n:n + 1], int(lens[n]), beam_size, max_len,
-                                           length_penalty)
+                toks, att = self._beam_one(
+                    memory.select([n]), s0[n : n + 1], int(lens[n]), beam_size, max_len, length_penalty
+                )
                 results.append(toks)
                 attentions.append(att)
         return (results, attentions) if return_attention else results
 
-    def _beam_one(self, memory: Memory, s0: Tensor, src_len: int, beam_size: int, max_len: int,
-                  alpha: float) -> tuple[list, np.ndarray | None]:
+    def _beam_one(
+        self, memory: Memory, s0: Tensor, src_len: int, beam_size: int, max_len: int, alpha: float
+    ) -> tuple[list, np.ndarray | None]:
         # a hypothesis: (tokens, summed log-prob, attention rows)
         live: list = [([], 0.0, [])]
         states = s0
@@ -428,7 +463,7 @@ class Seq2Seq(Module):
             logits, s_new, w = self.decoder.step(prev, states, memory.select(np.zeros(B, dtype=np.int64)))
             logp = backend.to_numpy(logits.log_softmax(axis=-1).data).astype(np.float64)
             wn = None if w is None else backend.to_numpy(w.data)[:, :src_len]
-            cand = np.array([h[1] for h in live])[:, None] + logp               # (B, V)
+            cand = np.array([h[1] for h in live])[:, None] + logp  # (B, V)
             V = cand.shape[1]
             order = np.argsort(-cand.ravel(), kind="stable")
             keep_rows, new_live = [], []
@@ -447,13 +482,15 @@ class Seq2Seq(Module):
             live = new_live
             states = s_new[xp.asarray(keep_rows, dtype=np.int64)]
         else:
-            finished.extend(live)   # max_len reached: unfinished hypotheses compete on the same score
+            finished.extend(live)  # max_len reached: unfinished hypotheses compete on the same score
         best = max(finished, key=lambda h: h[1] / len(h[0]) ** alpha)
         return best[0], (np.stack(best[2]) if best[2] else None)
 
     def extra_repr(self) -> str:
-        return (f"src_vocab={self.src_vocab}, tgt_vocab={self.tgt_vocab}, attention={self.attention_kind!r}, "
-                f"bos={self.bos}, eos={self.eos}, pad={self.pad}")
+        return (
+            f"src_vocab={self.src_vocab}, tgt_vocab={self.tgt_vocab}, attention={self.attention_kind!r}, "
+            f"bos={self.bos}, eos={self.eos}, pad={self.pad}"
+        )
 
 
 # ---- batching helpers ----------------------------------------------------------------------------------
@@ -464,12 +501,13 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad: int = 0) -> tuple[np.ndarray, 
     lens = np.array([len(s) for s in seqs], dtype=np.int64)
     out = np.full((max(int(lens.max()), 1), len(seqs)), pad, dtype=np.int64)
     for n, s in enumerate(seqs):
-        out[:len(s), n] = s
+        out[: len(s), n] = s
     return out, lens
 
 
-def teacher_forcing_batch(targets: Sequence[Sequence[int]], bos: int, eos: int,
-                          pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def teacher_forcing_batch(
+    targets: Sequence[Sequence[int]], bos: int, eos: int, pad: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``tgt_in = <bos> y`` and ``tgt_out = y <eos>``, both ``(max_len + 1, N)`` padded with ``pad``."""
     tin, _ = pad_batch([[bos, *y] for y in targets], pad)
     tout, _ = pad_batch([[*y, eos] for y in targets], pad)

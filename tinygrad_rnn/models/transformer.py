@@ -40,6 +40,7 @@ attention weights           ``(N, H, T, T)``                rows: queries, colum
 output                      ``(N, T, dim)``
 =========================== =============================== =================================
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,7 @@ from ..nn.layers import Dropout, Embedding, Linear
 from ..nn.module import Module, Parameter
 from ..tensor import Tensor
 
-_BLOCKED = -1e9   # finite, so a fully blocked row stays finite (softmax of equal values) before zeroing
+_BLOCKED = -1e9  # finite, so a fully blocked row stays finite (softmax of equal values) before zeroing
 
 
 class LayerNorm(Module):
@@ -89,7 +90,7 @@ def positional_encoding(T: int, dim: int, dtype: Any = None) -> Tensor:
     omega = 10000.0 ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
     pe = np.zeros((T, dim))
     pe[:, 0::2] = np.sin(pos * omega)
-    pe[:, 1::2] = np.cos(pos * omega[: dim // 2])     # odd dim: one fewer cosine column
+    pe[:, 1::2] = np.cos(pos * omega[: dim // 2])  # odd dim: one fewer cosine column
     return Tensor(pe.astype(backend.get_default_dtype() if dtype is None else dtype))
 
 
@@ -118,23 +119,22 @@ class MultiHeadAttention(Module):
         self.dim, self.heads, self.head_dim = dim, heads, dim // heads
         self.q_proj, self.k_proj, self.v_proj = Linear(dim, dim), Linear(dim, dim), Linear(dim, dim)
         self.out_proj = Linear(dim, dim)
-        self.dropout = Dropout(dropout)   # on the attention weights, as in PyTorch
+        self.dropout = Dropout(dropout)  # on the attention weights, as in PyTorch
 
     def _heads(self, y: Tensor, N: int, T: int) -> Tensor:
-        return y.reshape(N, T, self.heads, self.head_dim).permute(0, 2, 1, 3)   # (N, H, T, d_h)
+        return y.reshape(N, T, self.heads, self.head_dim).permute(0, 2, 1, 3)  # (N, H, T, d_h)
 
-    def forward(self, x: Tensor, key_padding_mask: Any = None, causal: bool = False,
-                need_weights: bool = False) -> Any:
+    def forward(self, x: Tensor, key_padding_mask: Any = None, causal: bool = False, need_weights: bool = False) -> Any:
         if x.ndim != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"MultiHeadAttention: expected x of shape (N, T, {self.dim}), got {x.shape}")
         N, T, _ = x.shape
         q, k, v = (self._heads(p(x), N, T) for p in (self.q_proj, self.k_proj, self.v_proj))
-        scores = (q @ k.swapaxes(-1, -2)) * (1.0 / math.sqrt(self.head_dim))       # (N, H, T, T)
+        scores = (q @ k.swapaxes(-1, -2)) * (1.0 / math.sqrt(self.head_dim))  # (N, H, T, T)
         blocked = None
         if key_padding_mask is not None:
             blocked = _check_padding_mask("MultiHeadAttention", key_padding_mask, N, T)[:, None, None, :]
         if causal:
-            future = xp.triu(xp.ones((T, T), dtype=bool), k=1)[None, None]       # key j > query i
+            future = xp.triu(xp.ones((T, T), dtype=bool), k=1)[None, None]  # key j > query i
             blocked = future if blocked is None else (blocked | future)
         if blocked is None:
             w = scores.softmax(-1)
@@ -143,7 +143,7 @@ class MultiHeadAttention(Module):
             w = Fn.where(allowed, scores, _BLOCKED).softmax(-1)
             # zero blocked weights exactly; this is what makes fully blocked rows 0 instead of uniform
             w = Fn.where(allowed, w, 0.0)
-        a = self.dropout(w) @ v                                                   # (N, H, T, d_h)
+        a = self.dropout(w) @ v  # (N, H, T, d_h)
         out = self.out_proj(a.permute(0, 2, 1, 3).reshape(N, T, self.dim))
         return (out, w) if need_weights else out
 
@@ -182,8 +182,17 @@ class TransformerEncoder(Module):
     padded positions are computed but meaningless; pool with :func:`masked_mean` or ignore them in the loss.
     """
 
-    def __init__(self, vocab: int, dim: int, heads: int, layers: int, ff: int, max_len: int,
-                 dropout: float = 0.0, norm_first: bool = True) -> None:
+    def __init__(
+        self,
+        vocab: int,
+        dim: int,
+        heads: int,
+        layers: int,
+        ff: int,
+        max_len: int,
+        dropout: float = 0.0,
+        norm_first: bool = True,
+    ) -> None:
         super().__init__()
         if layers < 1 or max_len < 1:
             raise ValueError(f"TransformerEncoder: layers and max_len must be positive, got {layers}, {max_len}")
@@ -192,7 +201,7 @@ class TransformerEncoder(Module):
         self.register_buffer("pe", positional_encoding(max_len, dim))
         self.blocks = [TransformerEncoderBlock(dim, heads, ff, dropout, norm_first) for _ in range(layers)]
         for i, b in enumerate(self.blocks):
-            setattr(self, f"block{i}", b)      # registers each block's parameters in order
+            setattr(self, f"block{i}", b)  # registers each block's parameters in order
         self.norm = LayerNorm(dim) if norm_first else None
         self.drop = Dropout(dropout)
 

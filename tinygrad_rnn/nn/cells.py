@@ -7,9 +7,11 @@ in its time loop; the cell modules call the same step functions, one time step a
 Notation follows the lecture notes: a_t is the hidden state (PyTorch's h_t), w^(x) the input weights
 (``weight_ih``), w^(a) the recurrent weights (``weight_hh``), b^(a) the bias (``bias_ih + bias_hh``).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..backend import xp
 from ..functions import split
@@ -34,8 +36,9 @@ def lstm_step(xw: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, w_hr_t: Tensor |
     return (h if w_hr_t is None else h @ w_hr_t), c
 
 
-def gru_step(xw: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None, reset_after: bool = True,
-             w_hn_t: Tensor | None = None) -> Tensor:
+def gru_step(
+    xw: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None, reset_after: bool = True, w_hn_t: Tensor | None = None
+) -> Tensor:
     """One GRU step on gates in PyTorch's order (r, z, n); ``xw`` holds x W_ihᵀ + b_ih.
 
     ``reset_after``: ``w_hh_t`` is the whole ``weight_hhᵀ``. Otherwise it is only the r,z part and
@@ -56,7 +59,7 @@ def gru_step(xw: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None, reset_a
         n = (xn + r * hn).tanh()
     else:
         hn = (r * h) @ w_hn_t
-        n = (xn + (hn if b_hh is None else hn + b_hh[2 * H:])).tanh()
+        n = (xn + (hn if b_hh is None else hn + b_hh[2 * H :])).tanh()
     return n + z * (h - n)  # = (1 - z) n + z h
 
 
@@ -75,8 +78,10 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool) -> None:
         super().__init__()
         if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be positive, got "
-                             f"{input_size} and {hidden_size}")
+            raise ValueError(
+                f"{type(self).__name__}: input_size and hidden_size must be positive, got "
+                f"{input_size} and {hidden_size}"
+            )
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         k = init.fan_in_bound(hidden_size)
         G = self.gates * hidden_size
@@ -88,8 +93,9 @@ class _CellBase(Module):
     def _input(self, x: Tensor) -> tuple:
         name = type(self).__name__
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: expected input (N, {self.input_size}) or ({self.input_size},), "
-                             f"got shape {x.shape}")
+            raise ValueError(
+                f"{name}: expected input (N, {self.input_size}) or ({self.input_size},), got shape {x.shape}"
+            )
         batched = x.ndim == 2
         return (x if batched else x.reshape(1, -1)), batched
 
@@ -100,8 +106,9 @@ class _CellBase(Module):
             return Tensor(xp.zeros(want, dtype=x.dtype))
         if not batched:
             if s.shape != (size,):
-                raise ValueError(f"{type(self).__name__}: {what} must have shape ({size},) for unbatched input, "
-                                 f"got {s.shape}")
+                raise ValueError(
+                    f"{type(self).__name__}: {what} must have shape ({size},) for unbatched input, got {s.shape}"
+                )
             return s.reshape(1, -1)
         if s.shape != want:
             raise ValueError(f"{type(self).__name__}: {what} must have shape {want}, got {s.shape}")
@@ -156,6 +163,7 @@ class LSTMCell(_CellBase):
     ``weight_ih`` stacks [w^(i); w^(f); w^(g); w^(o)] as ``(4H, input_size)``, ``weight_hh`` the
     capitalised ones as ``(4H, H)``; each bias is ``(4H,)``. ``forward(x, (h, c))`` returns ``(h', c')``.
     """
+
     gates = 4
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
@@ -187,6 +195,7 @@ class GRUCell(_CellBase):
     follow PyTorch so its checkpoints load unchanged. Weights: ``weight_ih (3H, input_size)``,
     ``weight_hh (3H, H)``, biases ``(3H,)``.
     """
+
     gates = 3
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, reset_after: bool = True) -> None:
@@ -208,4 +217,4 @@ def gru_weights(weight_hh: Tensor, H: int, reset_after: bool) -> tuple:
     """(w_hh_t, w_hn_t) as :func:`gru_step` wants them, transposed once per sequence."""
     if reset_after:
         return weight_hh.T, None
-    return weight_hh[: 2 * H].T, weight_hh[2 * H:].T
+    return weight_hh[: 2 * H].T, weight_hh[2 * H :].T

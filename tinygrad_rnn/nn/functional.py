@@ -1,4 +1,5 @@
 """Stateless functions for models: activations, dropout, linear, and (from :mod:`.losses`) the losses."""
+
 from __future__ import annotations
 
 from typing import Any

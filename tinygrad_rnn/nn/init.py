@@ -1,4 +1,5 @@
 """Parameter initialisers (drawn from the seeded host generator, so one seed gives one model everywhere)."""
+
 from __future__ import annotations
 
 import math

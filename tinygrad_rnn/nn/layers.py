@@ -1,7 +1,9 @@
 """Feed-forward building blocks: Linear, Embedding, Dropout, Sequential and activation modules."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..backend import xp
 from ..tensor import Tensor
@@ -62,8 +64,9 @@ class Embedding(Module):
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: ids must be integers, got dtype {idx.dtype}")
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.num_embeddings):
-            raise IndexError(f"Embedding: ids must lie in [0, {self.num_embeddings}); got range "
-                             f"[{int(idx.min())}, {int(idx.max())}]")
+            raise IndexError(
+                f"Embedding: ids must lie in [0, {self.num_embeddings}); got range [{int(idx.min())}, {int(idx.max())}]"
+            )
         out = self.weight[idx]
         if self.padding_idx is not None:
             keep = (idx != self.padding_idx)[..., None]
@@ -72,7 +75,8 @@ class Embedding(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
-            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        )
 
 
 class Dropout(Module):
@@ -148,4 +152,3 @@ class Softmax(Module):
 class LogSoftmax(Softmax):
     def forward(self, x: Tensor) -> Tensor:
         return x.log_softmax(self.axis)
-

@@ -17,6 +17,7 @@ input                         target (integer class ids)    ``reduction="none"``
 A sequence model's ``(N, T, C)`` (or ``(T, N, C)``) logits are *not* in this layout: flatten them with
 ``logits.reshape(-1, C)`` and ``target.reshape(-1)``, or move the class axis with ``logits.permute(0, 2, 1)``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,16 @@ from ..functions import where
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
-           "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
+__all__ = [
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "binary_cross_entropy_with_logits",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "MSELoss",
+    "BCEWithLogitsLoss",
+]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -63,8 +72,10 @@ def _float_like(op: str, what: str, v: Any, like: Tensor) -> Tensor:
     arrays and lists are data, so they are converted."""
     if isinstance(v, Tensor):
         if v.dtype != like.dtype:
-            raise TypeError(f"{op}: {what} is {v.dtype} {v.shape} but input is {like.dtype} {like.shape}; "
-                            "cast one of them with .astype(...)")
+            raise TypeError(
+                f"{op}: {what} is {v.dtype} {v.shape} but input is {like.dtype} {like.shape}; "
+                "cast one of them with .astype(...)"
+            )
         return v
     a = _raw(v)
     if a.dtype.kind not in "biuf":
@@ -89,23 +100,29 @@ def _class_target(op: str, x: Tensor, target: Any, ignore_index: int) -> tuple:
     unbatched = x.ndim == 1
     if unbatched:
         if t.ndim != 0:
-            raise ValueError(f"{op}: unbatched input of shape {x.shape} needs a scalar (0-d) target, got shape "
-                             f"{tuple(t.shape)}")
+            raise ValueError(
+                f"{op}: unbatched input of shape {x.shape} needs a scalar (0-d) target, got shape {tuple(t.shape)}"
+            )
         x, t = x.reshape(1, x.shape[0]), t.reshape(1)
     want = (x.shape[0],) + x.shape[2:]
     if tuple(t.shape) != want:
         hint = ""
         if x.ndim >= 3 and tuple(t.shape) == x.shape[:-1]:
-            hint = (f". It looks like (N, T, C) logits: the class axis must be axis 1, so pass "
-                    f"input.reshape(-1, {x.shape[-1]}) with target.reshape(-1), or input.permute(0, 2, 1)")
-        raise ValueError(f"{op}: input of shape {x.shape} (N, C, d1, ...) needs a target of shape {want}, got "
-                         f"{tuple(t.shape)}{hint}")
+            hint = (
+                f". It looks like (N, T, C) logits: the class axis must be axis 1, so pass "
+                f"input.reshape(-1, {x.shape[-1]}) with target.reshape(-1), or input.permute(0, 2, 1)"
+            )
+        raise ValueError(
+            f"{op}: input of shape {x.shape} (N, C, d1, ...) needs a target of shape {want}, got {tuple(t.shape)}{hint}"
+        )
     n_classes = x.shape[1]
     bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
     if bool(bad.any()):
         pos = tuple(int(i) for i in np.unravel_index(int(bad.ravel().argmax()), t.shape))
-        raise IndexError(f"{op}: target value {int(t[pos])} at position {pos} is out of range for {n_classes} "
-                         f"classes; expected 0 <= target < {n_classes} or target == ignore_index ({ignore_index})")
+        raise IndexError(
+            f"{op}: target value {int(t[pos])} at position {pos} is out of range for {n_classes} "
+            f"classes; expected 0 <= target < {n_classes} or target == ignore_index ({ignore_index})"
+        )
     return x, t, unbatched
 
 
@@ -128,8 +145,9 @@ def _pick(logp: Tensor, safe: Any) -> Tensor:
     return logp[(grids[0], safe) + tuple(grids[1:])]
 
 
-def _nll(op: str, logp: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str,
-         label_smoothing: float = 0.0) -> Tensor:
+def _nll(
+    op: str, logp: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str, label_smoothing: float = 0.0
+) -> Tensor:
     _check_reduction(op, reduction)
     if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
         raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
@@ -171,8 +189,9 @@ def _nll(op: str, logp: Tensor, target: Any, weight: Any, ignore_index: int, red
 
 
 # ---- functional forms ----------------------------------------------------------------------------
-def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(
+    log_probs: Tensor, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
     r"""Negative log-likelihood of integer targets given log-probabilities (class axis 1).
 
     For element ``i`` with target class ``y_i`` and class weights ``w`` (all ones when ``weight`` is None)::
@@ -187,8 +206,14 @@ def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: i
     return _nll("nll_loss", x, target, weight, ignore_index, reduction)
 
 
-def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    logits: Tensor,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     r"""Softmax cross-entropy of integer targets, from unnormalised logits (class axis 1).
 
     With ``p = log_softmax(logits, axis=1)`` (computed stably), ``C`` classes, smoothing ``ε`` and class
@@ -207,8 +232,9 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     _check_reduction("cross_entropy", reduction)
     if x.ndim == 0:
-        raise ValueError("cross_entropy: logits must have a class axis, shape (C,), (N, C) or (N, C, d1, ...); "
-                         "got a scalar")
+        raise ValueError(
+            "cross_entropy: logits must have a class axis, shape (C,), (N, C) or (N, C, d1, ...); got a scalar"
+        )
     logp = x.log_softmax(axis=0 if x.ndim == 1 else 1)
     return _nll("cross_entropy", logp, target, weight, ignore_index, reduction, float(label_smoothing))
 
@@ -224,8 +250,10 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
     _check_reduction(op, reduction)
     t = _float_like(op, "target", target, x)
     if t.shape != x.shape:
-        raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ; they must be equal "
-                         "(no broadcasting: reshape one side explicitly)")
+        raise ValueError(
+            f"{op}: input shape {x.shape} and target shape {t.shape} differ; they must be equal "
+            "(no broadcasting: reshape one side explicitly)"
+        )
     return _reduce((x - t) ** 2, reduction)
 
 
@@ -240,8 +268,13 @@ def _softplus(z: Tensor) -> Tensor:
     return m + (1.0 + (z - 2.0 * m).exp()).log()
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
-                                     pos_weight: Any = None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,  # noqa: A002
+    pos_weight: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
     r"""Sigmoid + binary cross-entropy in one numerically stable expression.
 
     For logit ``x``, target ``t`` (probabilities, same shape as ``x``), element weight ``w`` (broadcast to
@@ -296,8 +329,9 @@ class _Loss(Module):
 class CrossEntropyLoss(_Loss):
     """Module form of :func:`cross_entropy`."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0
+    ) -> None:
         super().__init__()
         _check_reduction("CrossEntropyLoss", reduction)
         self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction

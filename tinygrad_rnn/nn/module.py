@@ -1,8 +1,10 @@
 """``Module`` and ``Parameter``: ordered, named parameters with PyTorch's names and state_dict semantics."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +31,14 @@ class Module:
     """Base class of layers and models. Assigning a Parameter or Module attribute registers it, in order."""
 
     training: bool
+    _parameters: OrderedDict[str, Any]  # Parameter | None
+    _buffers: OrderedDict[str, Any]  # Tensor | None
+    _modules: OrderedDict[str, Any]  # Module | None
+
+    if TYPE_CHECKING:
+        # Parameters, buffers and submodules are attached with register_parameter/register_buffer or
+        # object.__setattr__, which mypy cannot follow: let attribute reads on a Module type as Any.
+        def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -83,8 +93,7 @@ class Module:
                 continue
             seen.add(id(m))
             yield name, m
-            stack.extend(reversed([(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()
-                                   if c is not None]))
+            stack.extend(reversed([(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c is not None]))
 
     def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
@@ -95,8 +104,9 @@ class Module:
     def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(name, parameter) pairs; a parameter shared by two modules is listed once unless
         ``remove_duplicate=False`` (state_dict lists it under every name, as PyTorch does)."""
         seen = set()
@@ -136,8 +146,9 @@ class Module:
         missing = [k for k in list(own) + list(bufs) if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own and k not in bufs]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
-                           f"unexpected keys {unexpected}")
+            raise KeyError(
+                f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys {unexpected}"
+            )
         problems = []
         updates = []
         for k, v in state_dict.items():

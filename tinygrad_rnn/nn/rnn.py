@@ -14,11 +14,11 @@ lengths                N ints in [1, T]: padded steps output 0, h_n is taken at 
 
 D = 2 if bidirectional else 1; H_out = proj_size if proj_size > 0 else hidden_size.
 """
+
 from __future__ import annotations
 
-from typing import Any
-
 import os
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +32,6 @@ from . import functional as F
 from . import init
 from .cells import activation, gru_step, gru_weights, lstm_step, rnn_step
 from .module import Module
-
 
 _FUSED = [os.environ.get("TINYGRAD_RNN_FUSED", "1").strip().lower() not in ("0", "false", "no", "off")]
 
@@ -58,9 +57,18 @@ class RNNBase(Module):
     mode = "RNN"
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, fused: bool | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        fused: bool | None = None,
+    ) -> None:
         super().__init__()
         self.fused = fused
         name = type(self).__name__
@@ -98,11 +106,14 @@ class RNNBase(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
         if x.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected a 3-d input {'(N, T, I)' if self.batch_first else '(T, N, I)'} "
-                             f"or an unbatched 2-d (T, I), got shape {x.shape}")
+            raise ValueError(
+                f"{name}: expected a 3-d input {'(N, T, I)' if self.batch_first else '(T, N, I)'} "
+                f"or an unbatched 2-d (T, I), got shape {x.shape}"
+            )
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input feature size {x.shape[-1]} != input_size {self.input_size} "
-                             f"(input shape {x.shape})")
+            raise ValueError(
+                f"{name}: input feature size {x.shape[-1]} != input_size {self.input_size} (input shape {x.shape})"
+            )
         batched = x.ndim == 3
         if not batched:
             x = x.reshape(x.shape[0], 1, x.shape[1])
@@ -119,8 +130,10 @@ class RNNBase(Module):
         want = (L, N, size) if batched else (L, size)
         if not isinstance(s, Tensor) or s.shape != want:
             got = s.shape if isinstance(s, Tensor) else type(s).__name__
-            raise ValueError(f"{type(self).__name__}: {what} must have shape {want} "
-                             f"(num_layers * num_directions, {'N, ' if batched else ''}{size}), got {got}")
+            raise ValueError(
+                f"{type(self).__name__}: {what} must have shape {want} "
+                f"(num_layers * num_directions, {'N, ' if batched else ''}{size}), got {got}"
+            )
         if s.dtype != x.dtype:
             raise TypeError(f"{type(self).__name__}: {what} dtype {s.dtype} != input dtype {x.dtype}")
         return s if batched else s.reshape(L, 1, size)
@@ -131,8 +144,9 @@ class RNNBase(Module):
         name = type(self).__name__
         lens = backend.to_numpy(lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths))
         if lens.ndim != 1 or lens.shape[0] != N:
-            raise ValueError(f"{name}: lengths must hold one length per batch element ({N}), got shape "
-                             f"{tuple(lens.shape)}")
+            raise ValueError(
+                f"{name}: lengths must hold one length per batch element ({N}), got shape {tuple(lens.shape)}"
+            )
         if lens.dtype.kind not in "iu":
             raise TypeError(f"{name}: lengths must be integers, got dtype {lens.dtype}")
         if lens.min() < 1 or lens.max() > T:
@@ -177,8 +191,11 @@ class RNNBase(Module):
         return None
 
     def _fused_direction(self, x: Tensor, state: tuple, sfx: str, reverse: bool, mask: Any) -> tuple:
-        weights = [getattr(self, f"{k}{sfx}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                   if self.bias or k.startswith("weight")]
+        weights = [
+            getattr(self, f"{k}{sfx}")
+            for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            if self.bias or k.startswith("weight")
+        ]
         outs = self._fused_op().apply(x, *state, *weights, reverse=reverse, mask=mask, **self._fused_params())
         return outs[0], tuple(outs[1:])
 
@@ -236,8 +253,14 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        for k, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                           ("bidirectional", False), ("proj_size", 0)):
+        for k, default in (
+            ("num_layers", 1),
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            ("proj_size", 0),
+        ):
             if getattr(self, k) != default:
                 s += f", {k}={getattr(self, k)}"
         return s
@@ -249,9 +272,18 @@ class RNN(RNNBase):
     ``forward(x, h0=None, lengths=None) -> (output, h_n)``; shapes in the module docstring.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, fused: bool | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fused: bool | None = None,
+    ) -> None:
         act = activation(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, fused)
         self._act = act
@@ -277,13 +309,24 @@ class LSTM(RNNBase):
     ``forward(x, (h0, c0)=None, lengths=None) -> (output, (h_n, c_n))``; see :class:`~.cells.LSTMCell`
     for the equations and the module docstring for shapes.
     """
+
     gates = 4
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, fused: bool | None = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
-                         fused)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, fused
+        )
 
     def _stepper(self, sfx: str):
         w_t = getattr(self, f"weight_hh{sfx}").T
@@ -313,11 +356,21 @@ class GRU(RNNBase):
 
     ``forward(x, h0=None, lengths=None) -> (output, h_n)``.
     """
+
     gates = 3
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 reset_after: bool = True, fused: bool | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        reset_after: bool = True,
+        fused: bool | None = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, fused)
         self.reset_after = reset_after
 
@@ -333,7 +386,6 @@ class GRU(RNNBase):
 
     def _fused_op(self) -> Any:
         return GRUSequence if self.reset_after else None  # reset_after=False runs on the composed path
-
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")

@@ -3,9 +3,11 @@
 The state that leaves one window is ``detach()``-ed before it enters the next, so each backward pass
 spans at most k steps (memory and time O(k)) while the forward values still carry over exactly.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from ..tensor import Tensor
 
@@ -32,16 +34,18 @@ def windows(*sequences: Any, k: int, axis: int = 0) -> Iterator[tuple]:
         raise ValueError("windows: give at least one sequence")
     lengths = {s.shape[axis] for s in sequences}
     if len(lengths) != 1:
-        raise ValueError(f"windows: sequences differ in length along axis {axis}: "
-                         f"{[tuple(s.shape) for s in sequences]}")
+        raise ValueError(
+            f"windows: sequences differ in length along axis {axis}: {[tuple(s.shape) for s in sequences]}"
+        )
     T = lengths.pop()
     lead = (slice(None),) * (axis % sequences[0].ndim)
     for start in range(0, T, k):
         yield tuple(s[lead + (slice(start, min(start + k, T)),)] for s in sequences)
 
 
-def truncated_bptt(step: Callable[..., tuple], *sequences: Any, k: int, state: Any = None,
-                   axis: int = 0) -> tuple[list, Any]:
+def truncated_bptt(
+    step: Callable[..., tuple], *sequences: Any, k: int, state: Any = None, axis: int = 0
+) -> tuple[list, Any]:
     """Call ``step(*window_slices, state) -> (result, new_state)`` on consecutive windows of k steps.
 
     ``new_state`` is detached before the next window (the tail window included). ``step`` usually runs

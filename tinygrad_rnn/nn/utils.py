@@ -4,10 +4,12 @@ and truncated BPTT (re-exported from :mod:`.tbptt`).
 The clipping functions replace each ``p.grad`` with a new Tensor rather than scaling its array in place:
 arrays are shared between tensors and the tape, so writing into one could change values elsewhere.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +27,9 @@ def _params(op: str, parameters: Any) -> list:
     try:
         ps = list(parameters)
     except TypeError:
-        raise TypeError(f"{op}: parameters must be a Tensor or an iterable of Tensors, got "
-                        f"{type(parameters).__name__}") from None
+        raise TypeError(
+            f"{op}: parameters must be a Tensor or an iterable of Tensors, got {type(parameters).__name__}"
+        ) from None
     for i, p in enumerate(ps):
         if not isinstance(p, Tensor):
             raise TypeError(f"{op}: parameter {i} is a {type(p).__name__}, expected a Tensor")
@@ -46,11 +49,12 @@ def _vector_norm(a: Any, p: float) -> Any:
         return a.sum()
     if p == 2:
         return xp.sqrt((a * a).sum())
-    return ((a ** p).sum()) ** (1.0 / p)
+    return ((a**p).sum()) ** (1.0 / p)
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
     r"""Rescale the gradients of ``parameters`` so that their joint norm is at most ``max_norm``.
 
     The total norm is the ``norm_type``-norm of the vector of each gradient's ``norm_type``-norm (which for
@@ -80,9 +84,11 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     # always the norm of the stacked norms, even for one gradient, so rounding (and p = 0) match PyTorch
     total = _vector_norm(xp.stack(norms), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
-        raise RuntimeError(f"{op}: the total norm of order {norm_type} of the gradients of {len(grads)} "
-                           f"parameter(s) is non-finite ({float(total)}), so it cannot be clipped. To scale the "
-                           "gradients by the non-finite norm anyway, pass error_if_nonfinite=False")
+        raise RuntimeError(
+            f"{op}: the total norm of order {norm_type} of the gradients of {len(grads)} "
+            f"parameter(s) is non-finite ({float(total)}), so it cannot be clipped. To scale the "
+            "gradients by the non-finite norm anyway, pass error_if_nonfinite=False"
+        )
     coef = max_norm / (total + 1e-6)  # a 0-d array in the gradients' dtype, as in PyTorch
     if not bool(coef >= 1.0):  # NaN coefficients scale too, as in PyTorch
         # inf * 0 = NaN is the intended result for a non-finite norm (as in PyTorch), not worth a warning
@@ -111,8 +117,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
             p.grad = Tensor(xp.clip(p.grad.data, -c, c))
 
 
-def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
-                 padding_value: float = 0.0) -> tuple:
+def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False, padding_value: float = 0.0) -> tuple:
     r"""Stack variable-length sequences into one padded tensor, and report their lengths.
 
     ``sequences`` is a list of Tensors of shape ``(L_i, *)`` sharing the trailing dims ``*`` and the dtype.
@@ -123,8 +128,10 @@ def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
     """
     op = "pad_sequence"
     if isinstance(sequences, Tensor):
-        raise TypeError(f"{op}: expected a list of Tensors of shape (L_i, *), got a single Tensor of shape "
-                        f"{sequences.shape}; wrap sequences in a list (or unbind a padded batch)")
+        raise TypeError(
+            f"{op}: expected a list of Tensors of shape (L_i, *), got a single Tensor of shape "
+            f"{sequences.shape}; wrap sequences in a list (or unbind a padded batch)"
+        )
     seqs = list(sequences)
     if not seqs:
         raise ValueError(f"{op}: got an empty list of sequences; need at least one")
@@ -136,14 +143,18 @@ def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
     trailing, dtype = seqs[0].shape[1:], seqs[0].dtype
     for i, s in enumerate(seqs):
         if s.shape[1:] != trailing:
-            raise ValueError(f"{op}: sequence {i} has shape {s.shape} but sequence 0 has shape {seqs[0].shape}; "
-                             f"all sequences must share the trailing dims {trailing} (only the length may differ)")
+            raise ValueError(
+                f"{op}: sequence {i} has shape {s.shape} but sequence 0 has shape {seqs[0].shape}; "
+                f"all sequences must share the trailing dims {trailing} (only the length may differ)"
+            )
         if s.dtype != dtype:
-            raise TypeError(f"{op}: sequence {i} is {s.dtype} but sequence 0 is {dtype}; all sequences must share "
-                            "one dtype")
+            raise TypeError(
+                f"{op}: sequence {i} is {s.dtype} but sequence 0 is {dtype}; all sequences must share one dtype"
+            )
     lengths = [s.shape[0] for s in seqs]
     longest = max(lengths)
     rest = ((0, 0),) * len(trailing)
-    padded = [s if n == longest else pad(s, ((0, longest - n),) + rest, value=padding_value)
-              for s, n in zip(seqs, lengths)]
+    padded = [
+        s if n == longest else pad(s, ((0, longest - n),) + rest, value=padding_value) for s, n in zip(seqs, lengths)
+    ]
     return stack(padded, axis=0 if batch_first else 1), lengths

@@ -1,9 +1,27 @@
 """The op set: one small ``Function`` per op, forward and derivative side by side."""
+
 from . import dual, elementwise, linalg, movement, recurrent, reduce  # noqa: F401
-from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,  # noqa: F401
-                          PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh)
+from .elementwise import (  # noqa: F401
+    Abs,
+    Add,
+    Cast,
+    Clip,
+    Div,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    PowScalar,
+    Relu,
+    Sigmoid,
+    Sqrt,
+    Sub,
+    Tanh,
+)
 from .linalg import MatMul  # noqa: F401
-from .movement import (Concat, Expand, GetItem, IndexPut, Pad, Permute, Reshape, Split, Stack,  # noqa: F401
-                       Unbind, Where)
-from .reduce import LogSoftmax, Max, Mean, Softmax, Sum  # noqa: F401
+from .movement import Concat, Expand, GetItem, IndexPut, Pad, Permute, Reshape, Split, Stack, Unbind, Where  # noqa: F401
 from .recurrent import GRUSequence, LSTMSequence, RNNSequence  # noqa: F401
+from .reduce import LogSoftmax, Max, Mean, Softmax, Sum  # noqa: F401

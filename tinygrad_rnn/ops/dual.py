@@ -3,9 +3,11 @@
 Every ``backward`` is written with these (plus Python operators), so one derivative serves the fast
 path (arrays, nothing recorded) and ``create_graph=True`` (Tensors, the backward itself recorded).
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..backend import scatter_add, xp
 from ..tensor import Tensor
@@ -101,7 +103,21 @@ def stack(gs: Sequence[Any], shape: tuple, axis: int) -> Any:
     return xp.stack(gs, axis=axis)
 
 
-__all__ = ["is_tensor", "value", "unbroadcast", "broadcast_to", "exp", "log", "mask", "permute", "index_put",
-           "split", "unbind", "concat", "stack", "scatter_add"]
+__all__ = [
+    "is_tensor",
+    "value",
+    "unbroadcast",
+    "broadcast_to",
+    "exp",
+    "log",
+    "mask",
+    "permute",
+    "index_put",
+    "split",
+    "unbind",
+    "concat",
+    "stack",
+    "scatter_add",
+]
 
 from . import movement as mv  # noqa: E402  (movement uses these helpers too)

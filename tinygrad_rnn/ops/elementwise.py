@@ -11,6 +11,7 @@ from .dual import unbroadcast, value
 
 class Binary(Function):
     """Broadcasting binary op: each input's gradient is summed back to that input's shape."""
+    op: Any  # the backend ufunc, set by each subclass
     def forward(self, a: Any, b: Any) -> Any:
         return self.op(a, b)
 

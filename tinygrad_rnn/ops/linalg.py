@@ -1,4 +1,5 @@
 """Matrix product with NumPy's ``matmul`` semantics (vectors, matrices, broadcast batches)."""
+
 from __future__ import annotations
 
 from ..backend import xp
@@ -8,13 +9,16 @@ from .dual import unbroadcast
 
 class MatMul(Function):
     """C = A @ B; dA = dC @ Bᵀ, dB = Aᵀ @ dC (vectors are treated as 1-row / 1-column matrices)."""
+
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
         k_a, k_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
         if k_a != k_b:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: {k_a} (last dim of the "
-                             f"first) != {k_b} ({'second-to-last' if b.ndim > 1 else 'only'} dim of the second)")
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} are not aligned: {k_a} (last dim of the "
+                f"first) != {k_b} ({'second-to-last' if b.ndim > 1 else 'only'} dim of the second)"
+            )
         self.shapes = (a.shape, b.shape)
         return xp.matmul(a, b)
 

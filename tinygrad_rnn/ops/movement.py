@@ -1,7 +1,8 @@
 """Ops that move, select or join elements without arithmetic. Their gradients route values back."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..backend import scatter_add, xp
 from ..function import Function

@@ -19,6 +19,7 @@ layout and, with ``bias=True``, ``b_ih``, ``b_hh`` ``(G,)``. ``mask`` (optional,
 and the final state(s) ``(N, H)``. Buffers are kept in time order; the reverse direction walks them
 from t = T-1 down to 0, so the state entering step t is ``hs[t]`` forwards and ``hs[t+1]`` in reverse.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,6 +40,7 @@ def _gate_scale(G: int, sigmoid_cols: tuple, dtype: Any) -> tuple:
 class _Sequence(Function):
     multi_output = True
     n_state = 1
+    step: Any  # the composed one-step definition (a staticmethod on each subclass), for drawing
 
     def _setup(self, x: Any, w_hh: Any, biases: tuple, reverse: bool) -> tuple:
         T, N, _ = x.shape
@@ -68,10 +70,10 @@ class _Sequence(Function):
         dx = (dz2 @ w_ih).reshape(T, N, I) if need[0] else None
         dw_ih = dz2.T @ x.reshape(T * N, I) if need[k] else None
         dw_hh = dr2.T @ prev.reshape(T * N, -1) if need[k + 1] else None
-        db = ()
+        db: tuple = ()
         if len(need) > k + 2:
             db_ih = dz2.sum(axis=0) if need[k + 2] or dr is dz else None
-            db_hh = (db_ih.copy() if dr is dz else dr2.sum(axis=0)) if need[k + 3] else None
+            db_hh = (db_ih.copy() if dr is dz and db_ih is not None else dr2.sum(axis=0)) if need[k + 3] else None
             db = (db_ih if need[k + 2] else None, db_hh)
         return dx, dw_ih, dw_hh, db
 
@@ -84,8 +86,9 @@ class _Sequence(Function):
         """The same outputs built from the composed cell on Tensors (for create_graph=True and drawings)."""
         from ..function import scope  # noqa: PLC0415
         from ..functions import stack, where  # noqa: PLC0415  (ops are imported before tensor-level helpers)
+
         k = 1 + self.n_state
-        x, state, w_ih, w_hh, biases = inputs[0], list(inputs[1:k]), inputs[k], inputs[k + 1], inputs[k + 2:]
+        x, state, w_ih, w_hh, biases = inputs[0], list(inputs[1:k]), inputs[k], inputs[k + 1], inputs[k + 2 :]
         T, N, I = x.shape
         xw = x.reshape(T * N, I) @ w_ih.T
         if biases:
@@ -94,7 +97,7 @@ class _Sequence(Function):
         w_t = w_hh.T
         outs: list = [None] * T
         mask = self.params.get("mask")
-        for t in (range(T - 1, -1, -1) if self.params.get("reverse") else range(T)):
+        for t in range(T - 1, -1, -1) if self.params.get("reverse") else range(T):
             with scope(f"t={t + 1}"):
                 new = self.step(steps[t], state, w_t, *biases)
                 if mask is None:
@@ -113,6 +116,7 @@ class LSTMSequence(_Sequence):
     """A whole LSTM layer direction: i, f, g, o = split(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh);
     c_t = σ(f) c_{t-1} + σ(i) tanh(g); h_t = σ(o) tanh(c_t).
     Inputs (x, h0, c0, w_ih, w_hh[, b_ih, b_hh]); outputs (out, h_T, c_T)."""
+
     n_state = 2
 
     @classmethod
@@ -122,17 +126,18 @@ class LSTMSequence(_Sequence):
     @staticmethod
     def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
         from ..nn.cells import lstm_step  # noqa: PLC0415  (nn builds on ops)
+
         return list(lstm_step(xw, state[0], state[1], w_t))
 
     def forward(self, x, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
         T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
         G = 4 * H
         scale, shift = _gate_scale(G, (slice(0, 2 * H), slice(3 * H, G)), x.dtype)  # i, f, o are σ; g tanh
-        acts = self._project(x, w_ih, biases, scale)   # pre-activations, then σ(i), σ(f), tanh(g), σ(o)
+        acts = self._project(x, w_ih, biases, scale)  # pre-activations, then σ(i), σ(f), tanh(g), σ(o)
         w_s = w_hh.T * scale
         hs = xp.empty((T + 1, N, H), x.dtype)
         cs = xp.empty((T + 1, N, H), x.dtype)
-        tc = xp.empty((T, N, H), x.dtype)               # tanh(c_t)
+        tc = xp.empty((T, N, H), x.dtype)  # tanh(c_t)
         tmp = xp.empty((N, H), x.dtype)
         first = T if reverse else 0
         hs[first], cs[first] = h0, c0
@@ -143,7 +148,7 @@ class LSTMSequence(_Sequence):
             xp.tanh(a, out=a)
             a *= scale
             a += shift
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             c = cs[n]
             xp.multiply(f, cs[p], out=c)
             xp.multiply(i, g, out=tmp)
@@ -165,7 +170,7 @@ class LSTMSequence(_Sequence):
         g_out, dh_next, dc = self._grads(gs, N, H, x.dtype)
         acts, hs, cs, tc = self.buffers
         c_prev = cs[1:] if reverse else cs[:-1]
-        i, f, g, o = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H], acts[..., 3 * H:]
+        i, f, g, o = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H : 3 * H], acts[..., 3 * H :]
         # derivative factors of all steps at once (they do not depend on the recursion):
         # P = [g σ'(i), c_{t-1} σ'(f), i tanh'(g), tanh(c_t) σ'(o)], Q = σ(o) tanh'(c_t)
         P = xp.empty_like(acts)
@@ -187,9 +192,9 @@ class LSTMSequence(_Sequence):
         Q *= o
         F = f
         if mask is not None:
-            P *= mask                                  # finished steps pass no gradient to their gates
+            P *= mask  # finished steps pass no gradient to their gates
             Q *= mask
-            F = xp.where(mask, f, 1)                   # and hand δc on unchanged
+            F = xp.where(mask, f, 1)  # and hand δc on unchanged
             if g_out is not None:
                 g_out = g_out * mask
         dz = xp.empty_like(acts)
@@ -202,13 +207,13 @@ class LSTMSequence(_Sequence):
             else:
                 xp.add(g_out[t], dh_next, out=dh)
             xp.multiply(dh, Q[t], out=tmp)
-            dc += tmp                                              # δc_t
+            dc += tmp  # δc_t
             xp.multiply(dc[:, None, :], P4[t, :, :3], out=dz4[t, :, :3])
             xp.multiply(dh, P4[t, :, 3], out=dz4[t, :, 3])
-            dc *= F[t]                                             # δc_{t-1}
-            new = dz[t] @ w_hh                                     # δh_{t-1}
+            dc *= F[t]  # δc_{t-1}
+            new = dz[t] @ w_hh  # δh_{t-1}
             if mask is not None:
-                new += dh_next * ~mask[t]                          # past a finished step unchanged
+                new += dh_next * ~mask[t]  # past a finished step unchanged
             dh_next = new
         prev = hs[1:] if reverse else hs[:-1]
         dx, dw_ih, dw_hh, db = self._input_grads(dz, dz, x, w_ih, prev)
@@ -226,6 +231,7 @@ class RNNSequence(_Sequence):
 
     def step(self, xw: Any, state: list, w_t: Any, *biases: Any) -> list:
         from ..nn.cells import activation, rnn_step  # noqa: PLC0415
+
         return [rnn_step(xw, state[0], w_t, activation(self.params["nonlinearity"], "RNN"))]
 
     def forward(self, x, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
@@ -290,6 +296,7 @@ class GRUSequence(_Sequence):
     @staticmethod
     def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
         from ..nn.cells import gru_step  # noqa: PLC0415
+
         return [gru_step(xw, state[0], w_t, biases[1] if biases else None, True, None)]
 
     @staticmethod
@@ -299,14 +306,14 @@ class GRUSequence(_Sequence):
     def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
         T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
         G = 3 * H
-        scale, _ = _gate_scale(G, (slice(0, 2 * H),), x.dtype)       # r, z are σ; n keeps its scale
+        scale, _ = _gate_scale(G, (slice(0, 2 * H),), x.dtype)  # r, z are σ; n keeps its scale
         fold = xp.ones(G, dtype=x.dtype)
-        fold[2 * H:] = 0                                             # b_hr, b_hz are plain biases; b_hn
-        acts = self._project(x, w_ih, biases, scale, fold)            # is scaled by r inside the step
-        b_hn = biases[1][2 * H:] if biases else None
+        fold[2 * H :] = 0  # b_hr, b_hz are plain biases; b_hn
+        acts = self._project(x, w_ih, biases, scale, fold)  # is scaled by r inside the step
+        b_hn = biases[1][2 * H :] if biases else None
         w_s = w_hh.T * scale
         hs = xp.empty((T + 1, N, H), x.dtype)
-        hn = xp.empty((T, N, H), x.dtype)              # W_hn h_{t-1} + b_hn
+        hn = xp.empty((T, N, H), x.dtype)  # W_hn h_{t-1} + b_hn
         rec = xp.empty((N, G), x.dtype)
         tmp = xp.empty((N, H), x.dtype)
         hs[T if reverse else 0] = h0
@@ -314,23 +321,23 @@ class GRUSequence(_Sequence):
             p, n_ = io(t)
             a = acts[t]
             xp.matmul(hs[p], w_s, out=rec)
-            rz = a[:, :2 * H]
-            rz += rec[:, :2 * H]
+            rz = a[:, : 2 * H]
+            rz += rec[:, : 2 * H]
             xp.tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
             if b_hn is None:
-                hn[t] = rec[:, 2 * H:]
+                hn[t] = rec[:, 2 * H :]
             else:
-                xp.add(rec[:, 2 * H:], b_hn, out=hn[t])
+                xp.add(rec[:, 2 * H :], b_hn, out=hn[t])
             xp.multiply(r, hn[t], out=tmp)
             n += tmp
             xp.tanh(n, out=n)
             h = hs[n_]
             xp.subtract(hs[p], n, out=h)
             h *= z
-            h += n                                      # n + z (h_{t-1} - n)
+            h += n  # n + z (h_{t-1} - n)
             if mask is not None:
                 xp.copyto(h, hs[p], where=~mask[t])
         self.buffers = (acts, hs, hn)
@@ -344,7 +351,7 @@ class GRUSequence(_Sequence):
         g_out, dh_next = self._grads(gs, N, H, x.dtype)
         acts, hs, hn = self.buffers
         prev = hs[1:] if reverse else hs[:-1]
-        r, z, n = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:]
+        r, z, n = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H :]
         # factors of all steps at once: Pr = hn σ'(r), Pz = (h_{t-1} - n) σ'(z), Pn = (1 - z) tanh'(n)
         Pr = r - r * r
         Pr *= hn
@@ -356,11 +363,11 @@ class GRUSequence(_Sequence):
         if mask is not None:
             Pz *= mask
             Pn *= mask
-            Z = xp.where(mask, z, 1)                   # a finished step hands δh on unchanged
+            Z = xp.where(mask, z, 1)  # a finished step hands δh on unchanged
             if g_out is not None:
                 g_out = g_out * mask
-        dz = xp.empty((T, N, G), x.dtype)              # ∂/∂(x W_ihᵀ + b_ih)
-        dr = xp.empty((T, N, G), x.dtype)              # ∂/∂(h W_hhᵀ + b_hh)
+        dz = xp.empty((T, N, G), x.dtype)  # ∂/∂(x W_ihᵀ + b_ih)
+        dr = xp.empty((T, N, G), x.dtype)  # ∂/∂(h W_hhᵀ + b_hh)
         dh = xp.empty((N, H), x.dtype)
         for t in reversed(steps):
             if g_out is None:
@@ -368,13 +375,13 @@ class GRUSequence(_Sequence):
             else:
                 xp.add(dh_next, g_out[t], out=dh)
             dzt, drt = dz[t], dr[t]
-            xp.multiply(dh, Pn[t], out=dzt[:, 2 * H:])                 # δ(xn + r hn)
-            xp.multiply(dh, Pz[t], out=drt[:, H:2 * H])                # δz (pre-activation)
-            xp.multiply(dzt[:, 2 * H:], Pr[t], out=drt[:, :H])         # δr (pre-activation)
-            xp.multiply(dzt[:, 2 * H:], r[t], out=drt[:, 2 * H:])      # δhn
+            xp.multiply(dh, Pn[t], out=dzt[:, 2 * H :])  # δ(xn + r hn)
+            xp.multiply(dh, Pz[t], out=drt[:, H : 2 * H])  # δz (pre-activation)
+            xp.multiply(dzt[:, 2 * H :], Pr[t], out=drt[:, :H])  # δr (pre-activation)
+            xp.multiply(dzt[:, 2 * H :], r[t], out=drt[:, 2 * H :])  # δhn
             dh_next = drt @ w_hh
             dh *= Z[t]
-            dh_next += dh                                              # + z δh_t (all of it if finished)
-        dz[..., :2 * H] = dr[..., :2 * H]              # r, z pre-activations get one gradient from both sides
+            dh_next += dh  # + z δh_t (all of it if finished)
+        dz[..., : 2 * H] = dr[..., : 2 * H]  # r, z pre-activations get one gradient from both sides
         dx, dw_ih, dw_hh, db = self._input_grads(dz, dr, x, w_ih, prev)
         return (dx, dh_next if self.needs_input_grad[1] else None, dw_ih, dw_hh) + db

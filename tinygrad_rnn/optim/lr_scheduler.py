@@ -1,8 +1,9 @@
 """Learning-rate schedulers: ``StepLR`` and ``LambdaLR`` (PyTorch's semantics and state_dict)."""
+
 from __future__ import annotations
 
 import types
-from typing import Callable
+from collections.abc import Callable
 
 from .optimizers import Optimizer
 
@@ -28,8 +29,10 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"{name}: resuming with last_epoch={last_epoch} needs 'initial_lr' in "
-                                   f"parameter group {i}; construct with last_epoch=-1 or restore the optimizer")
+                    raise KeyError(
+                        f"{name}: resuming with last_epoch={last_epoch} needs 'initial_lr' in "
+                        f"parameter group {i}; construct with last_epoch=-1 or restore the optimizer"
+                    )
         self.base_lrs = [float(g["initial_lr"]) for g in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.step()
@@ -82,8 +85,7 @@ class LambdaLR(LRScheduler):
     PyTorch); re-create the scheduler with the same functions before loading.
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
-                 last_epoch: int = -1) -> None:
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list, last_epoch: int = -1) -> None:
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:

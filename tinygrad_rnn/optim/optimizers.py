@@ -14,9 +14,11 @@ Parameter groups work as in PyTorch::
 
     opt = optim.SGD([{"params": encoder_params}, {"params": head_params, "lr": 1e-2}], lr=1e-3, momentum=0.9)
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -53,8 +55,10 @@ class Optimizer:
         self.param_groups: list = []
         name = type(self).__name__
         if isinstance(params, (Tensor, dict)) or not hasattr(params, "__iter__"):
-            raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts with a 'params' key, "
-                            f"got a single {type(params).__name__}; wrap it in a list")
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts with a 'params' key, "
+                f"got a single {type(params).__name__}; wrap it in a list"
+            )
         params = list(params)
         if not params:
             raise ValueError(f"{name}: got an empty parameter list")
@@ -68,8 +72,10 @@ class Optimizer:
         """Add a group of parameters (a dict with ``"params"`` and optional hyperparameter overrides)."""
         name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"{name}: params must be all Tensors or all dicts with a 'params' key; "
-                            f"got an element of type {type(param_group).__name__}")
+            raise TypeError(
+                f"{name}: params must be all Tensors or all dicts with a 'params' key; "
+                f"got an element of type {type(param_group).__name__}"
+            )
         if "params" not in param_group:
             raise ValueError(f"{name}: a parameter group needs a 'params' entry; got keys {sorted(param_group)}")
         ps = param_group["params"]
@@ -78,14 +84,20 @@ class Optimizer:
             raise ValueError(f"{name}: parameter group {len(self.param_groups)} is empty")
         for i, p in enumerate(ps):
             if not isinstance(p, Tensor):
-                raise TypeError(f"{name}: parameter {i} of group {len(self.param_groups)} is a "
-                                f"{type(p).__name__}, expected a Tensor")
+                raise TypeError(
+                    f"{name}: parameter {i} of group {len(self.param_groups)} is a "
+                    f"{type(p).__name__}, expected a Tensor"
+                )
             if p.dtype.kind != "f":
-                raise TypeError(f"{name}: parameter {i} of group {len(self.param_groups)} has dtype {p.dtype}; "
-                                "only floating-point tensors can be optimized")
+                raise TypeError(
+                    f"{name}: parameter {i} of group {len(self.param_groups)} has dtype {p.dtype}; "
+                    "only floating-point tensors can be optimized"
+                )
             if not p.is_leaf:
-                raise ValueError(f"{name}: parameter {i} of group {len(self.param_groups)} (shape {p.shape}) "
-                                 "is not a leaf tensor (it was computed by an op); optimize leaves only")
+                raise ValueError(
+                    f"{name}: parameter {i} of group {len(self.param_groups)} (shape {p.shape}) "
+                    "is not a leaf tensor (it was computed by an op); optimize leaves only"
+                )
         ids = [id(p) for p in ps]
         if len(set(ids)) != len(ids):
             raise ValueError(f"{name}: parameter group {len(self.param_groups)} lists the same tensor twice")
@@ -133,11 +145,15 @@ class Optimizer:
                     continue
                 g = p.grad.data
                 if g.shape != p.data.shape:
-                    raise RuntimeError(f"{type(self).__name__}.step: parameter {pi} of group {gi} has shape "
-                                       f"{p.shape} but its grad has shape {tuple(g.shape)}")
+                    raise RuntimeError(
+                        f"{type(self).__name__}.step: parameter {pi} of group {gi} has shape "
+                        f"{p.shape} but its grad has shape {tuple(g.shape)}"
+                    )
                 if g.dtype != p.data.dtype:
-                    raise TypeError(f"{type(self).__name__}.step: parameter {pi} of group {gi} is {p.dtype} "
-                                    f"but its grad is {g.dtype}; they must match (no silent casts)")
+                    raise TypeError(
+                        f"{type(self).__name__}.step: parameter {pi} of group {gi} is {p.dtype} "
+                        f"but its grad is {g.dtype}; they must match (no silent casts)"
+                    )
                 st = self.state.get(p)
                 if st is None:
                     st = self.state[p] = self._init_state(p, group)
@@ -189,14 +205,18 @@ class Optimizer:
             raise ValueError(f"{name}: expected a dict with keys 'state' and 'param_groups', got {got}")
         saved_groups = list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}: the state dict has {len(saved_groups)} parameter group(s) but this "
-                             f"optimizer has {len(self.param_groups)}")
+            raise ValueError(
+                f"{name}: the state dict has {len(saved_groups)} parameter group(s) but this "
+                f"optimizer has {len(self.param_groups)}"
+            )
         params = []
         for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             n_saved = len(saved.get("params", ()))
             if n_saved != len(group["params"]):
-                raise ValueError(f"{name}: parameter group {gi} has {n_saved} parameter(s) in the state dict "
-                                 f"but {len(group['params'])} in this optimizer")
+                raise ValueError(
+                    f"{name}: parameter group {gi} has {n_saved} parameter(s) in the state dict "
+                    f"but {len(group['params'])} in this optimizer"
+                )
             params.extend(group["params"])
         new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
@@ -212,13 +232,14 @@ class Optimizer:
             except (TypeError, ValueError):
                 raise ValueError(f"{name}: state key {key!r} is not a parameter index") from None
             if not 0 <= i < len(params):
-                raise ValueError(f"{name}: state for parameter {i}, but this optimizer has {len(params)} "
-                                 "parameter(s)")
+                raise ValueError(f"{name}: state for parameter {i}, but this optimizer has {len(params)} parameter(s)")
             p = params[i]
             want = self._state_names(group_of[id(p)])
             if set(st) != want:
-                raise ValueError(f"{name}: state of parameter {i} has keys {sorted(st)} but "
-                                 f"{type(self).__name__} with these settings expects {sorted(want)}")
+                raise ValueError(
+                    f"{name}: state of parameter {i} has keys {sorted(st)} but "
+                    f"{type(self).__name__} with these settings expects {sorted(want)}"
+                )
             new_state[p] = {k: self._load_value(name, i, k, v, p) for k, v in st.items()}
         # commit only after everything validated, so a failed load leaves the optimizer untouched
         for group, g in zip(self.param_groups, new_groups):
@@ -233,8 +254,10 @@ class Optimizer:
         if isinstance(v, (np.ndarray, backend.ndarray)) and v.ndim > 0:
             a = backend.to_backend(v)
             if a.shape != p.data.shape:
-                raise ValueError(f"{name}: state '{key}' of parameter {i} has shape {tuple(a.shape)} but the "
-                                 f"parameter has shape {p.shape}")
+                raise ValueError(
+                    f"{name}: state '{key}' of parameter {i} has shape {tuple(a.shape)} but the "
+                    f"parameter has shape {p.shape}"
+                )
             if a.dtype.kind == "f" and a.dtype != p.data.dtype:
                 a = a.astype(p.data.dtype)
             return a
@@ -264,18 +287,30 @@ class SGD(Optimizer):
     Nesterov momentum requires ``momentum > 0`` and ``dampening == 0``.
     """
 
-    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                                      weight_decay=weight_decay))
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay)
+        )
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         self._check(group["momentum"] >= 0, "momentum", group["momentum"], "a number >= 0")
         self._check(group["weight_decay"] >= 0, "weight_decay", group["weight_decay"], "a number >= 0")
-        self._check(not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0), "nesterov",
-                    group["nesterov"], f"nesterov=False; Nesterov momentum requires a momentum > 0 and zero "
-                    f"dampening (momentum={group['momentum']}, dampening={group['dampening']})")
+        self._check(
+            not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
+            "nesterov",
+            group["nesterov"],
+            f"nesterov=False; Nesterov momentum requires a momentum > 0 and zero "
+            f"dampening (momentum={group['momentum']}, dampening={group['dampening']})",
+        )
 
     def _state_names(self, group: dict) -> set:
         return {"momentum_buffer"} if group["momentum"] != 0 else set()
@@ -303,10 +338,25 @@ class Adagrad(Optimizer):
         θ  ← θ − γ̃ g / (√s + ε)
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+            ),
+        )
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -342,10 +392,19 @@ class RMSprop(Optimizer):
         θ  ← θ − γ g / d                  otherwise
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(
+            params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        )
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -361,8 +420,11 @@ class RMSprop(Optimizer):
         return st
 
     def _state_names(self, group: dict) -> set:
-        return ({"step", "square_avg"} | ({"momentum_buffer"} if group["momentum"] > 0 else set())
-                | ({"grad_avg"} if group["centered"] else set()))
+        return (
+            {"step", "square_avg"}
+            | ({"momentum_buffer"} if group["momentum"] > 0 else set())
+            | ({"grad_avg"} if group["centered"] else set())
+        )
 
     def _update(self, p: Any, g: Any, st: dict, group: dict) -> Any:
         lr, alpha, eps, wd, mu = (float(group[k]) for k in ("lr", "alpha", "eps", "weight_decay", "momentum"))
@@ -395,10 +457,16 @@ class Adam(Optimizer):
 
     _decoupled = False
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad))
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -429,8 +497,8 @@ class Adam(Optimizer):
                 g = g + wd * p
         st["exp_avg"] = m = _lerp(st["exp_avg"], g, 1.0 - beta1)
         st["exp_avg_sq"] = v = st["exp_avg_sq"] * beta2 + (1.0 - beta2) * (g * g)
-        step_size = lr / (1.0 - beta1 ** step)
-        bias_correction2_sqrt = (1.0 - beta2 ** step) ** 0.5
+        step_size = lr / (1.0 - beta1**step)
+        bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
         if group["amsgrad"]:
             st["max_exp_avg_sq"] = v = xp.maximum(st["max_exp_avg_sq"], v)
         denom = xp.sqrt(v) / bias_correction2_sqrt + eps
@@ -449,8 +517,15 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 

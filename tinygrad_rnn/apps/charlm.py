@@ -1,0 +1,231 @@
+"""Character-level language model trained with stateful truncated BPTT, as a reusable library.
+
+:class:`CharLM` (Embedding -> LSTM/GRU/RNN -> Linear), corpus loading, :func:`batchify`, :func:`sample` and a
+:class:`Trainer` whose complete state (model, optimizer, step, RNG, data position and the carried recurrent
+state) goes into one checkpoint written atomically with :func:`tinygrad_rnn.save`, so that training
+10 steps, saving, resuming and training 10 more gives the same numbers as training 20 steps straight.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from .. import backend, nn, optim
+from ..autograd import no_grad
+from ..nn import functional as F
+from ..serialization import load, save
+from ..tensor import Tensor
+
+CELLS = ("lstm", "gru", "rnn")
+BUILTIN_CORPORA = ("pydoc", "zen")
+
+
+def load_corpus(name: str) -> str:
+    """``zen`` (the Zen of Python), ``pydoc`` (the language reference in ``pydoc_data``) or a UTF-8 file path."""
+    if name == "zen":
+        with contextlib.redirect_stdout(io.StringIO()):  # importing `this` prints the Zen
+            import this  # noqa: PLC0415
+        return codecs.decode(this.s, "rot13")
+    if name == "pydoc":
+        try:
+            from pydoc_data.topics import topics  # noqa: PLC0415
+        except ImportError:  # some distributions split pydoc_data out of the standard library
+            print("pydoc_data is not installed with this Python; using the Zen of Python instead")
+            return load_corpus("zen")
+        return "\n\n".join(topics[k] for k in sorted(topics))
+    with open(name, encoding="utf-8") as f:
+        return f.read()
+
+
+class CharLM(nn.Module):
+    """Embedding -> LSTM/GRU/RNN -> Linear over the vocabulary, one output per step (sequence-to-sequence)."""
+
+    def __init__(self, vocab: int, embed: int, hidden: int, layers: int = 1, cell: str = "lstm") -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"CharLM: cell must be one of {CELLS}, got {cell!r}")
+        self.cell = cell
+        self.embed = nn.Embedding(vocab, embed)
+        rnn_cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
+        self.rnn = rnn_cls(embed, hidden, num_layers=layers)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, ids: Tensor, state: Any = None) -> tuple:
+        out, state = self.rnn(self.embed(ids), state)  # (T, N, H)
+        return self.head(out), state  # (T, N, V)
+
+
+def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
+    """(T, batch) int array: ``batch`` contiguous streams side by side."""
+    n = len(ids) // batch
+    return ids[: n * batch].reshape(batch, n).T.copy()
+
+
+@no_grad()
+def sample(
+    model: CharLM,
+    chars: list[str] | str,
+    prompt: str,
+    length: int,
+    temperature: float,
+    rng: np.random.Generator | None = None,
+) -> str:
+    """``prompt`` followed by ``length`` characters drawn at ``temperature`` (host RNG unless ``rng`` given)."""
+    chars = list(chars)
+    was_training = model.training
+    model.eval()
+    stoi = {c: i for i, c in enumerate(chars)}
+    ids = [stoi[c] for c in prompt if c in stoi] or [0]
+    logits, state = model(Tensor(np.array(ids)[:, None]))
+    out = []
+    rng = rng if rng is not None else backend.host_rng()
+    for _ in range(length):
+        z = logits.numpy()[-1, 0].astype(np.float64) / max(temperature, 1e-6)
+        p = np.exp(z - z.max())
+        nxt = int(rng.choice(len(chars), p=p / p.sum()))
+        out.append(chars[nxt])
+        logits, state = model(Tensor(np.array([[nxt]])), state)
+    model.train(was_training)
+    return prompt + "".join(out)
+
+
+# ---- carried recurrent state <-> plain arrays (for checkpoints) ----------------------------------------
+def state_to_arrays(state: Any) -> Any:
+    """The carried state (None, a tensor, or a tuple of tensors) as host arrays that tg.save can write."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return [state_to_arrays(s) for s in state]
+    return np.array(state.numpy())
+
+
+def arrays_to_state(saved: Any) -> Any:
+    if saved is None:
+        return None
+    if isinstance(saved, (tuple, list)):
+        return tuple(arrays_to_state(s) for s in saved)
+    return Tensor(backend.to_backend(saved))
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (saved in the checkpoint as JSON)."""
+
+    cell: str = "lstm"
+    corpus: str = "zen"
+    hidden: int = 128
+    embed: int = 64
+    layers: int = 1
+    batch: int = 16
+    bptt: int = 32
+    lr: float = 3e-3
+    clip: float = 1.0
+    seed: int = 0
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        raw = json.loads(text)
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+class Trainer:
+    """Stateful TBPTT over ``config.batch`` parallel streams of the corpus, one optimizer step per window."""
+
+    def __init__(self, config: TrainConfig, text: str | None = None) -> None:
+        self.config = config
+        backend.manual_seed(config.seed)
+        self.text = load_corpus(config.corpus) if text is None else text
+        self.chars = sorted(set(self.text))
+        stoi = {c: i for i, c in enumerate(self.chars)}
+        self.data = batchify(np.array([stoi[c] for c in self.text], dtype=np.int64), config.batch)
+        self.t_all = self.data.shape[0] - 1
+        if self.t_all < 1:
+            raise ValueError(f"corpus {config.corpus!r} is too short for {config.batch} streams")
+        self.model = CharLM(len(self.chars), config.embed, config.hidden, config.layers, config.cell)
+        self.opt = optim.Adam(self.model.parameters(), lr=config.lr)
+        self.step = 0  # optimizer steps done
+        self.pos = 0  # next window starts at data[pos]
+        self.state: Any = None  # carried (detached) recurrent state
+        self.losses: list[float] = []
+        self.tokens = 0
+
+    def train_step(self) -> float:
+        """One BPTT window: forward, backward, clip, Adam step; returns the window's loss."""
+        pos, state = self.pos, self.state
+        if pos + 1 >= self.t_all:  # end of the streams: start over with a fresh state
+            pos, state = 0, None
+        k = min(self.config.bptt, self.t_all - pos)
+        x = Tensor(self.data[pos : pos + k])
+        y = self.data[pos + 1 : pos + 1 + k]
+        logits, state = self.model(x, state)
+        loss = F.cross_entropy(logits.reshape(-1, len(self.chars)), y.reshape(-1))
+        self.opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.opt.step()
+        value = float(loss.item())
+        # commit only after the update, so an interrupt before this point leaves a consistent trainer
+        self.state = nn.utils.detach_state(state)  # truncate: the next window does not backprop into this one
+        self.pos = pos + k
+        self.step += 1
+        self.tokens += k * self.config.batch
+        self.losses.append(value)
+        return value
+
+    # ---- checkpoints ---------------------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        return {
+            "kind": "charlm",
+            "config": json.dumps(asdict(self.config)),
+            "vocab": "".join(self.chars),
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "step": self.step,
+            "pos": self.pos,
+            "state": state_to_arrays(self.state),
+            "tokens": self.tokens,
+            "rng": json.dumps(backend.host_rng().bit_generator.state),
+            "losses": np.array(self.losses, dtype=np.float64),
+        }
+
+    def save(self, path: str) -> None:
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        save(self.checkpoint(), path)
+
+    @classmethod
+    def resume(cls, path: str, text: str | None = None) -> Trainer:
+        ck = load(path)
+        if not isinstance(ck, dict) or ck.get("kind") != "charlm":
+            raise ValueError(f"{path} is not a tinygrad_rnn char-LM training checkpoint")
+        tr = cls(TrainConfig.from_json(ck["config"]), text)
+        if "".join(tr.chars) != ck["vocab"]:
+            raise ValueError(f"{path}: the corpus {tr.config.corpus!r} no longer has the checkpoint's vocabulary")
+        tr.model.load_state_dict(ck["model"])
+        tr.opt.load_state_dict(ck["optimizer"])
+        tr.step, tr.pos, tr.tokens = int(ck["step"]), int(ck["pos"]), int(ck["tokens"])
+        tr.state = arrays_to_state(ck["state"])
+        tr.losses = [float(v) for v in np.asarray(ck["losses"]).ravel()]
+        backend.host_rng().bit_generator.state = json.loads(ck["rng"])
+        return tr
+
+
+def load_model(path: str) -> tuple[CharLM, list[str], TrainConfig]:
+    """The model, vocabulary and config of a checkpoint written by :class:`Trainer` (or the demo)."""
+    ck = load(path)
+    if not isinstance(ck, dict) or "model" not in ck or "vocab" not in ck:
+        raise ValueError(f"{path} is not a char-LM checkpoint (no 'model'/'vocab' entries)")
+    cfg = TrainConfig.from_json(ck["config"]) if "config" in ck else TrainConfig()
+    chars = list(ck["vocab"])
+    model = CharLM(len(chars), cfg.embed, cfg.hidden, cfg.layers, cfg.cell)
+    model.load_state_dict(ck["model"])
+    return model, chars, cfg

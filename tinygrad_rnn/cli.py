@@ -1,0 +1,442 @@
+"""The ``tinygrad-rnn`` command line (also ``python -m tinygrad_rnn``).
+
+    tinygrad-rnn demo [--steps 600]                          # the character-level LSTM demo
+    tinygrad-rnn train --model gru --corpus zen --steps 200 --checkpoint runs/gru.npz --every 50
+    tinygrad-rnn train --checkpoint runs/gru.npz --resume --steps 400
+    tinygrad-rnn sample runs/gru.npz --prompt 'Beautiful ' --length 200 --temperature 0.7
+    tinygrad-rnn draw --model lstm --steps 3 --out lstm.svg   # = python -m tinygrad_rnn.graph ...
+    tinygrad-rnn draw --checkpoint runs/gru.npz --steps 3 --out gru.svg
+    tinygrad-rnn bench --quick                               # = python bench/rnn_bptt.py --quick
+    tinygrad-rnn info
+
+Exit status: 0 on success, 1 when a command fails, 2 for a usage error (one line on stderr), 130 when
+training is interrupted with Ctrl-C (after writing a checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from . import __version__, backend, runtime
+from .apps import charlm
+
+PROG = "tinygrad-rnn"
+DEFAULT_CHECKPOINT = os.path.join("runs", "charlm.npz")
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+# ---- progress reporting -------------------------------------------------------------------------------
+def _progress(total: int, initial: int, plain: bool) -> Any:
+    """A tqdm bar (tqdm.auto, so notebooks get a widget) or None when tqdm is missing or ``plain``."""
+    if plain:
+        return None
+    try:
+        from tqdm.auto import tqdm  # noqa: PLC0415  (optional)
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, desc="train", unit="step", mininterval=1.0)
+
+
+def _save_plot(losses: list[float], path: str) -> None:
+    try:
+        import matplotlib  # noqa: PLC0415  (optional)
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        print(f"matplotlib is not installed: --plot {path} skipped (pip install matplotlib)")
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title("training curve")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"training curve written to {path}")
+
+
+def _check_backend(value: str | None) -> None:
+    """--backend NAME: the array library is chosen at import from TINYGRAD_RNN_BACKEND; accept only that one."""
+    if value is None:
+        return
+    try:
+        wanted, _ = backend.resolve_backend(value)
+    except backend.BackendError as e:
+        raise UsageError(str(e)) from None
+    if wanted != backend.name:
+        raise UsageError(
+            f"--backend {value} resolves to {wanted!r} but this process runs on {backend.name!r}; "
+            f"set {backend.ENV_VAR}={value} in the environment before starting"
+        )
+
+
+def run_training(
+    trainer: charlm.Trainer, steps: int, checkpoint: str | None, every: int | None, plain: bool = False
+) -> int:
+    """Train until ``trainer.step == steps``; checkpoint every ``every`` steps, at the end and on Ctrl-C."""
+    bar = _progress(steps, trainer.step, plain)
+    report = max(1, steps // 10)
+    t0, tok0 = time.perf_counter(), trainer.tokens
+    try:
+        while trainer.step < steps:
+            loss = trainer.train_step()
+            rate = (trainer.tokens - tok0) / max(time.perf_counter() - t0, 1e-9)
+            recent = float(np.mean(trainer.losses[-20:]))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{recent:.3f}", tok_s=f"{rate:,.0f}")
+            elif trainer.step % report == 0 or trainer.step == steps:
+                print(
+                    f"step {trainer.step:6d}/{steps}  loss {loss:.4f}  (avg {recent:.4f})  {rate:,.0f} tokens/s",
+                    flush=True,
+                )
+            if checkpoint and every and trainer.step % every == 0 and trainer.step < steps:
+                trainer.save(checkpoint)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        path = checkpoint or DEFAULT_CHECKPOINT
+        trainer.save(path)
+        print(
+            f"\ninterrupted at step {trainer.step}: checkpoint written to {path} (continue with --resume)",
+            file=sys.stderr,
+        )
+        return 130
+    if bar is not None:
+        bar.close()
+    if checkpoint:
+        trainer.save(checkpoint)
+        print(f"checkpoint written to {checkpoint} (step {trainer.step})")
+    return 0
+
+
+# ---- subcommands --------------------------------------------------------------------------------------
+def cmd_train(a: argparse.Namespace) -> int:
+    _check_backend(a.backend)
+    if a.resume:
+        if not a.checkpoint:
+            raise UsageError("--resume needs --checkpoint PATH")
+        if not os.path.isfile(a.checkpoint):
+            raise UsageError(f"--resume: checkpoint {a.checkpoint} does not exist")
+        trainer = charlm.Trainer.resume(a.checkpoint)
+        print(f"resumed {a.checkpoint} at step {trainer.step}")
+    else:
+        if a.corpus not in charlm.BUILTIN_CORPORA and not os.path.isfile(a.corpus):
+            raise UsageError(f"--corpus: {a.corpus!r} is neither pydoc, zen nor an existing text file")
+        cfg = charlm.TrainConfig(
+            cell=a.model,
+            corpus=a.corpus,
+            hidden=a.hidden,
+            embed=a.embed,
+            layers=a.layers,
+            batch=a.batch,
+            bptt=a.bptt,
+            lr=a.lr,
+            clip=a.clip,
+            seed=a.seed,
+        )
+        trainer = charlm.Trainer(cfg)
+    c = trainer.config
+    print(
+        f"{c.cell} on {c.corpus!r}: {len(trainer.text):,} chars, vocab {len(trainer.chars)}, "
+        f"{trainer.model.num_parameters():,} parameters, {c.batch} streams, bptt {c.bptt}"
+    )
+    code = run_training(trainer, a.steps, a.checkpoint, a.every, plain=a.no_progress)
+    if trainer.losses:
+        print(f"final loss {trainer.losses[-1]:.6f} at step {trainer.step}")
+    if a.plot and trainer.losses:
+        _save_plot(trainer.losses, a.plot)
+    return code
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    cfg = charlm.TrainConfig(
+        cell="lstm",
+        corpus=a.corpus,
+        hidden=a.hidden,
+        embed=64,
+        layers=1,
+        batch=a.batch,
+        bptt=a.bptt,
+        lr=3e-3,
+        clip=1.0,
+        seed=a.seed,
+    )
+    trainer = charlm.Trainer(cfg)
+    print(
+        f"corpus {a.corpus!r}: {len(trainer.text):,} chars, vocab {len(trainer.chars)}, "
+        f"{cfg.batch} streams of {trainer.t_all} steps"
+    )
+    print(f"model: {trainer.model.num_parameters():,} parameters\n{trainer.model}")
+    t0 = time.perf_counter()
+    code = run_training(trainer, a.steps, None, None)
+    if code:
+        return code
+    elapsed, losses = time.perf_counter() - t0, trainer.losses
+    first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
+    print(f"\ntrained {a.steps} steps in {elapsed:.1f} s: loss {first:.3f} (first 10) -> {last:.3f} (last 10)")
+    marks = np.linspace(0, len(losses) - 1, 6).astype(int)
+    print("loss curve: " + "  ".join(f"[{m}] {np.mean(losses[max(0, m - 4) : m + 1]):.3f}" for m in marks))
+    text = charlm.sample(trainer.model, trainer.chars, trainer.text[:12], a.sample_len, a.temperature)
+    print(f"\nsample (temperature {a.temperature}):\n{'-' * 60}\n{text}\n{'-' * 60}")
+    trainer.save(a.out)
+    print(f"checkpoint written to {a.out}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    if not os.path.isfile(a.checkpoint):
+        raise UsageError(f"checkpoint {a.checkpoint} does not exist")
+    model, chars, _ = charlm.load_model(a.checkpoint)
+    prompt = a.prompt if a.prompt is not None else chars[0]
+    print(charlm.sample(model, chars, prompt, a.length, a.temperature, rng=np.random.default_rng(a.seed)))
+    return 0
+
+
+def _draw_checkpoint(argv: list[str]) -> int:
+    ap = _Parser(prog=f"{PROG} draw", description="Draw a checkpoint's model unfolded over a few steps.")
+    ap.add_argument("--checkpoint", required=True, metavar="PATH")
+    ap.add_argument("--steps", "-T", type=_positive(int), default=3, help="steps to unfold (default: 3)")
+    ap.add_argument("--detail", choices=("op", "cell"), default="cell", help="default: cell")
+    ap.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default="svg")
+    ap.add_argument("--out", metavar="PATH", help="output file (default: <checkpoint>_T<steps>.<format>)")
+    a = ap.parse_args(argv)
+    if not os.path.isfile(a.checkpoint):
+        ap.error(f"checkpoint {a.checkpoint} does not exist")
+    from .graph import GraphvizMissing, graph, render  # noqa: PLC0415
+    from .graph.dot import to_dot_text  # noqa: PLC0415
+    from .nn import functional as F  # noqa: PLC0415
+    from .tensor import Tensor  # noqa: PLC0415
+
+    model, chars, cfg = charlm.load_model(a.checkpoint)
+    ids = np.arange(a.steps + 1) % len(chars)
+    logits, _ = model(Tensor(ids[:-1, None]))
+    loss = F.cross_entropy(logits.reshape(-1, len(chars)), ids[1:])
+    g = graph(loss, detail=a.detail, params=dict(model.named_parameters()))
+    title = f"{cfg.cell.upper()} char-LM from {os.path.basename(a.checkpoint)}, T = {a.steps}"
+    text = to_dot_text(g, title=title)
+    out = a.out or f"{os.path.splitext(a.checkpoint)[0]}_T{a.steps}.{a.format}"
+    if a.format == "dot":
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {out}")
+        return 0
+    base = out[: -len("." + a.format)] if out.endswith("." + a.format) else out
+    try:
+        render(text, path=base, format=a.format)
+    except GraphvizMissing as e:
+        print(f"{PROG} draw: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {base}.{a.format} (and {base}.dot)")
+    return 0
+
+
+def cmd_draw(rest: list[str]) -> int:
+    if "--checkpoint" in rest or any(r.startswith("--checkpoint=") for r in rest):
+        return _draw_checkpoint(rest)
+    if "-h" in rest or "--help" in rest:
+        print(
+            f"{PROG} draw: draw a model's unfolded graph. Either a checkpoint's model:\n"
+            f"  {PROG} draw --checkpoint PATH [--steps T] [--detail op|cell] [--format svg|png|pdf|dot] "
+            "[--out PATH]\nor any option of python -m tinygrad_rnn.graph (below).\n"
+        )
+    from .graph.__main__ import main as graph_main  # noqa: PLC0415
+
+    try:
+        return graph_main(rest)
+    except SystemExit as e:  # argparse --help (0) and usage errors (2)
+        return e.code if isinstance(e.code, int) else 2
+
+
+def bench_script() -> Path:
+    return Path(__file__).resolve().parent.parent / "bench" / "rnn_bptt.py"
+
+
+def cmd_bench(rest: list[str]) -> int:
+    script = bench_script()
+    if not script.is_file():
+        print(
+            f"{PROG} bench: error: {script} not found; the benchmark suite ships with the source checkout "
+            "(bench/), not with the installed package",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.run([sys.executable, str(script), *rest], check=False).returncode
+
+
+def _blas_info() -> str:
+    try:
+        cfg: Any = np.show_config(mode="dicts")
+    except TypeError:  # NumPy < 1.26 has no mode argument
+        return "unknown (numpy.show_config(mode='dicts') needs NumPy >= 1.26)"
+    if not isinstance(cfg, dict):
+        return "unknown"
+    deps: dict = cfg.get("Build Dependencies", {})
+    parts = []
+    for key in ("blas", "lapack"):
+        d = deps.get(key) or {}
+        if d:
+            parts.append(f"{key}: {d.get('name', '?')} {d.get('version', '')}".rstrip())
+    return "; ".join(parts) or "unknown"
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    cupy, found = backend._probe_cupy()
+    gpu = f"yes (CuPy {cupy.__version__})" if cupy is not None else f"no ({found})"
+    info = {
+        "tinygrad_rnn": __version__,
+        "numpy": np.__version__,
+        "python": f"{platform.python_version()} ({platform.python_implementation()}, {sys.platform})",
+        "backend": f"{backend.name} ({backend.ENV_VAR}={os.environ.get(backend.ENV_VAR, '') or 'unset'})",
+        "default dtype": str(backend.get_default_dtype()),
+        "BLAS": _blas_info(),
+        "GPU": gpu,
+        "malloc tuning": f"{runtime.malloc_tuned} (TINYGRAD_RNN_MALLOC_TUNING="
+        f"{os.environ.get('TINYGRAD_RNN_MALLOC_TUNING', 'unset')})",
+        "gc tuning": f"{runtime.gc_tuned}, thresholds {gc.get_threshold()} (TINYGRAD_RNN_GC_TUNING="
+        f"{os.environ.get('TINYGRAD_RNN_GC_TUNING', 'unset')})",
+        "bench suite": str(bench_script()) if bench_script().is_file() else "not available (installed package)",
+    }
+    if a.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(map(len, info))
+        for k, v in info.items():
+            print(f"{k:<{width}}  {v}")
+    return 0
+
+
+# ---- parser -------------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    ap = _Parser(
+        prog=PROG,
+        description="tinygrad_rnn: train, sample, draw and benchmark recurrent nets.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--version", action="version", version=f"tinygrad_rnn {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    d = sub.add_parser(
+        "demo",
+        help="the character-level LSTM demo (examples/char_lstm.py)",
+        description="Train a character-level LSTM with truncated BPTT, sample text, save a checkpoint.",
+    )
+    d.add_argument("--corpus", default="pydoc", help="pydoc | zen | path to a UTF-8 text file (default: pydoc)")
+    d.add_argument("--hidden", type=_positive(int), default=256)
+    d.add_argument("--steps", type=_positive(int), default=600, help="optimizer steps (default: 600)")
+    d.add_argument("--batch", type=_positive(int), default=32)
+    d.add_argument("--bptt", type=_positive(int), default=64, help="window length of truncated BPTT")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--temperature", type=_positive(float), default=0.6)
+    d.add_argument("--sample-len", type=_positive(int), default=300)
+    d.add_argument("--out", default=os.path.join("runs", "char_lstm.npz"), help="checkpoint path")
+
+    t = sub.add_parser(
+        "train",
+        help="train a character-level LSTM/GRU/RNN language model with checkpoints",
+        description="Train a character-level language model with stateful truncated BPTT. "
+        "Checkpoints hold model, optimizer, step, RNG state and data position, so "
+        "--resume continues exactly where the run stopped.",
+    )
+    t.add_argument("--model", choices=charlm.CELLS, default="lstm", help="recurrent family (default: lstm)")
+    t.add_argument("--corpus", default="zen", help="pydoc | zen | path to a UTF-8 text file (default: zen)")
+    t.add_argument("--hidden", type=_positive(int), default=128)
+    t.add_argument("--embed", type=_positive(int), default=64)
+    t.add_argument("--layers", type=_positive(int), default=1)
+    t.add_argument("--batch", type=_positive(int), default=16, help="parallel streams")
+    t.add_argument("--steps", type=_positive(int), default=300, help="train until this many steps in total")
+    t.add_argument("--bptt", type=_positive(int), default=32, help="window length of truncated BPTT")
+    t.add_argument("--clip", type=_positive(float), default=1.0, help="max gradient norm")
+    t.add_argument("--lr", type=_positive(float), default=3e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--backend", help=f"array backend ({backend.ENV_VAR} semantics; must match the environment)")
+    t.add_argument("--checkpoint", metavar="PATH", help="checkpoint file (written at the end, every N, on Ctrl-C)")
+    t.add_argument("--every", type=_positive(int), metavar="N", help="also checkpoint every N steps")
+    t.add_argument("--resume", action="store_true", help="continue from --checkpoint (its config wins)")
+    t.add_argument("--plot", metavar="PATH", help="save the training curve as PNG (needs matplotlib)")
+    t.add_argument("--no-progress", action="store_true", help="plain progress lines even when tqdm is installed")
+
+    s = sub.add_parser(
+        "sample",
+        help="generate text from a checkpoint",
+        description="Load a checkpoint written by train or demo and generate text.",
+    )
+    s.add_argument("checkpoint", metavar="CHECKPOINT")
+    s.add_argument("--temperature", type=_positive(float), default=0.7)
+    s.add_argument("--length", type=_positive(int), default=200)
+    s.add_argument("--prompt", help="text to start from (default: the first vocabulary character)")
+    s.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser(
+        "draw", add_help=False, help="draw an unfolded graph (python -m tinygrad_rnn.graph, or --checkpoint PATH)"
+    )
+    sub.add_parser("bench", add_help=False, help="run bench/rnn_bptt.py (options passed through)")
+
+    i = sub.add_parser(
+        "info",
+        help="versions, backend, BLAS, GPU and runtime settings",
+        description="Print versions, the array backend, BLAS, GPU presence and runtime settings.",
+    )
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "draw":  # options pass through to other parsers
+        return cmd_draw(argv[1:])
+    if argv and argv[0] == "bench":
+        return cmd_bench(argv[1:])
+    ap = parser()
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 2
+    handler = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "info": cmd_info}[a.command]
+    try:
+        return handler(a)
+    except UsageError as e:
+        print(f"{PROG} {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as e:
+        print(f"{PROG} {a.command}: error: {e}", file=sys.stderr)
+        return 1
