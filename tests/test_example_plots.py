@@ -14,6 +14,8 @@ CASES = [
     ("gan_mixture", ["--steps", "20"], "--plot"),
     ("diffusion_2d", ["--steps", "20"], "--plot"),
     ("seq2seq_reverse", ["--steps", "5"], "--heatmap"),
+    ("pixel_rnn", ["--procedural", "--steps", "5"], "--plot"),
+    ("captioning", ["--steps", "5", "--train", "50", "--test", "20"], "--plot"),
 ]
 
 

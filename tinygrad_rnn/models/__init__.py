@@ -22,9 +22,14 @@ ntm                 Neural Turing Machine: LSTM controller, content + location a
 hopfield            binary Hopfield network: Hebbian storage, asynchronous energy-descent recall,
                     capacity curve (plain NumPy: nothing is differentiated)
 generative          the syllabus tail from framework ops: a tiny GAN and a denoising diffusion model
+pixel               PixelRNN: raster-order LSTM image model p(x) = Π p(x_i | x_<i), bits/pixel, samples,
+                    completions
+captioning          image captioning: MLP (or region + additive attention) encoder, LSTM decoder,
+                    greedy/beam decoding; synthetic shape scenes, exact match, token F1
 =================== ==========================================================================
 """
 
+from .captioning import ImageCaptioner, caption_vocab, encode_captions, make_scenes, token_overlap_f1
 from .deep import StackedRNN
 from .delays import MultiDelayRNN
 from .dynamics import EulerSpringCell, LeakyRNN
@@ -34,6 +39,7 @@ from .hopfield import HopfieldNetwork, capacity_curve
 from .language import RNNLanguageModel, Vocab, analogy, nearest_neighbours, perplexity, sample
 from .ntm import NTM
 from .output_recurrent import OutputRecurrentRNN
+from .pixel import PixelRNN, complete, independent_baseline_bits, make_digits, nll_bits_per_pixel
 from .recursive import RecursiveNet, Tree
 from .seq2seq import AdditiveAttention, Decoder, DotAttention, Encoder, Seq2Seq
 from .transformer import LayerNorm, MultiHeadAttention, TransformerEncoder, TransformerEncoderBlock, positional_encoding
@@ -73,4 +79,14 @@ __all__ = [
     "Diffusion",
     "train_diffusion",
     "gaussian_mixture_sampler",
+    "PixelRNN",
+    "complete",
+    "independent_baseline_bits",
+    "make_digits",
+    "nll_bits_per_pixel",
+    "ImageCaptioner",
+    "caption_vocab",
+    "encode_captions",
+    "make_scenes",
+    "token_overlap_f1",
 ]
