@@ -78,7 +78,7 @@ def _random_model(attention, seed=0):
 
 def _check_stops(seqs, max_len):
     for toks in seqs:
-        assert 1 <= len(toks) <= max_len
+        assert 0 < len(toks) <= max_len
         assert EOS not in toks[:-1]  # nothing after <eos>
         assert toks[-1] == EOS or len(toks) == max_len  # ended by <eos>, or cut at max_len
 

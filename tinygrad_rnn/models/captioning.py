@@ -38,8 +38,9 @@ from ..nn.layers import Embedding, Linear
 from ..nn.losses import cross_entropy
 from ..nn.module import Module
 from ..tensor import Tensor
+from .attention import AdditiveAttention, Memory
 from .language import EOS, PAD, UNK, Vocab
-from .seq2seq import AdditiveAttention, Memory, teacher_forcing_batch
+from .seq2seq import teacher_forcing_batch
 
 __all__ = [
     "BOS",
