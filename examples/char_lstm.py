@@ -14,9 +14,6 @@ text at ``--temperature`` and writes a checkpoint (model, optimizer, vocabulary,
 from __future__ import annotations
 
 import argparse
-import codecs
-import contextlib
-import io
 import json
 import os
 import time
@@ -26,27 +23,12 @@ import numpy as np
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
 from tinygrad_rnn import nn, optim
+from tinygrad_rnn.apps.charlm import batchify, load_corpus
 
 try:
     from tqdm import tqdm
 except ImportError:  # the progress bar is optional
     tqdm = None
-
-
-def load_corpus(name: str) -> str:
-    if name == "zen":
-        with contextlib.redirect_stdout(io.StringIO()):  # importing `this` prints the Zen
-            import this  # noqa: PLC0415
-        return codecs.decode(this.s, "rot13")
-    if name == "pydoc":
-        try:
-            from pydoc_data.topics import topics  # noqa: PLC0415
-        except ImportError:  # some distributions split pydoc_data out of the standard library
-            print("pydoc_data is not installed with this Python; using the Zen of Python instead")
-            return load_corpus("zen")
-        return "\n\n".join(topics[k] for k in sorted(topics))
-    with open(name, encoding="utf-8") as f:
-        return f.read()
 
 
 class CharLM(nn.Module):
@@ -61,12 +43,6 @@ class CharLM(nn.Module):
     def forward(self, ids: tg.Tensor, state=None):
         out, state = self.lstm(self.embed(ids), state)  # (T, N, H)
         return self.head(out), state  # (T, N, V)
-
-
-def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
-    """(T, batch) int array: ``batch`` contiguous streams side by side."""
-    n = len(ids) // batch
-    return ids[: n * batch].reshape(batch, n).T.copy()
 
 
 @tg.no_grad()
