@@ -123,18 +123,18 @@ def time_steps(runner: Any, warmup: int, repeats: int, budget_s: float, warmup_s
     Warm-up runs at least ``warmup`` steps and keeps going (up to MAX_WARMUP steps) until ``warmup_s``
     seconds have passed: first calls pay one-off costs (lazy library initialisation, thread pools
     starting, JIT compilation, first-touch page faults) whose size differs between libraries. The cyclic
-    garbage collector is run *between* timed steps so a collection triggered by a previous
-    step's garbage does not land inside the next measurement; reference counting still frees each
-    step's graph as it would in a training loop.
+    garbage collector runs once before the timed steps and then as it would in a training loop: its
+    collections are part of what a framework costs. (Collecting before *every* step was tried: walking
+    all objects evicts the caches, which slowed every implementation's next step by 10-40%.)
     """
     t_start, n = time.perf_counter(), 0
     while n < warmup or (n < MAX_WARMUP and time.perf_counter() - t_start < warmup_s):
         runner.step()
         n += 1
     times: list[float] = []
+    gc.collect()
     start = time.perf_counter()
     for _ in range(repeats):
-        gc.collect()
         t0 = time.perf_counter()
         runner.step()
         times.append((time.perf_counter() - t0) * 1e3)
@@ -396,13 +396,23 @@ def aggregate(runs: list[dict], cfg: Config, peak_gflops: float | None) -> dict:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """time / time of the NumPy reference and of PyTorch fused, same config and same run (>1: slower)."""
+    """time / time of the NumPy reference and of PyTorch fused, same config and same run (>1: slower).
+
+    ``ratio_to_*`` is the *paired* ratio: the median over rounds of (this round's median / the base's
+    median in the same round). The machine's speed drifts over seconds, and the two workers of one
+    round run back to back, so pairing by round cancels most of the drift; ``pooled_ratio_to_*`` divides
+    the medians over all rounds instead and is used when a round is missing on either side.
+    """
     by = {(r["impl"], r["config"]): r for r in rows}
     for r in rows:
         for key, base in (("ratio_to_numpy_ref", REFERENCE), ("ratio_to_torch_fused", ANCHOR)):
             b = by.get((base, r["config"]))
             ok = r.get("median_ms") and b and b.get("median_ms")
-            r[key] = r["median_ms"] / b["median_ms"] if ok else None
+            pooled = r["median_ms"] / b["median_ms"] if ok else None
+            r["pooled_" + key] = pooled
+            mine, theirs = r.get("round_medians_ms") or [], (b or {}).get("round_medians_ms") or []
+            paired = ok and not r.get("errored_rounds") and not b.get("errored_rounds") and len(mine) == len(theirs)
+            r[key] = _median([m / t for m, t in zip(mine, theirs)]) if paired else pooled
 
 
 def run_suite(args: argparse.Namespace) -> dict:
@@ -654,7 +664,9 @@ def render_markdown(res: dict) -> str:
         )
     L.append("")
     L.append(
-        "× columns are time ratios within this run (> 1 = slower than the reference / PyTorch fused). "
+        "× columns are time ratios within this run (> 1 = slower than the reference / PyTorch fused), "
+        "paired by round: the median over rounds of (median in round k / the base's median in round k), "
+        "which cancels most of the machine's drift between rounds (the JSON also has the pooled ratio). "
         "GFLOP/s counts only the GEMMs of forward + backward (`impls/common.py:gemm_flops`). "
         "RSS Δ: growth of the worker's peak RSS over building + stepping; traced: tracemalloc peak "
         "of build + one step (NumPy-based implementations only)."
@@ -827,7 +839,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     q = args.quick
     defaults = {
-        "rounds": 2 if q else 3,
+        "rounds": 2 if q else 5,
         "warmup": 1 if q else 2,
         "warmup_seconds": 0.2 if q else 0.5,
         "repeats": 3 if q else 10,

@@ -112,3 +112,34 @@ def test_drawing_a_fused_layer_shows_the_unfolded_steps():
     assert steps == {"t=1", "t=2", "t=3", "t=4"}
     boxed = tg.graph.build(h.sum(), params=layer, expand_fused=False)
     assert [n.op for n in boxed.nodes.values() if n.kind == "op"].count("RNNSequence") == 1
+
+
+def _initial_state(cls, kind, rng):
+    """(state to pass, tensors whose gradient to compare) for an initial state of the given kind."""
+    shape = (2, 3, 4)  # (layers * directions, N, H)
+    make = (lambda: np.zeros(shape)) if kind.startswith("zero") else (lambda: rng.standard_normal(shape))
+    grad = kind.endswith("grad")
+    parts = [tg.Tensor(make(), requires_grad=grad) for _ in range(2 if cls is nn.LSTM else 1)]
+    return (tuple(parts) if cls is nn.LSTM else parts[0]), (parts if grad else [])
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("kind", ["zero", "zero+grad", "random", "random+grad"])
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]])
+def test_fused_initial_state_shortcuts_match_composed(cls, kind, lengths):
+    # a zero h_0 skips the first recurrent product, and a h_0 that needs no gradient skips the last
+    # one of the backward: neither may change a value or a gradient
+    tg.set_default_dtype("float64")
+    layer = cls(3, 4, bidirectional=True)
+    x = np.random.default_rng(2).standard_normal((5, 3, 3))
+    results = []
+    for fused in (False, True):
+        state, tracked = _initial_state(cls, kind, np.random.default_rng(3))
+        with nn.use_fused(fused):
+            got = _run(layer, x, lengths, state)
+        results.append(got + [t.grad.numpy() for t in tracked])
+    ref, got = results
+    n_state = 2 if cls is nn.LSTM else 1
+    assert len(ref) == len(got) == 1 + n_state + 1 + 8 + (n_state if kind.endswith("grad") else 0)
+    for a, b in zip(ref, got):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)

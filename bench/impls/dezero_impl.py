@@ -5,7 +5,9 @@ LSTM and RNN use DeZero's own layers (``dezero.layers.LSTM`` / ``RNN``: one ``Li
 matmuls per LSTM step, and the first step skips the h_0 = 0 product). DeZero has no GRU, so the GRU is
 composed from DeZero's ``Linear`` layers and functions in the same per-gate style. The input is a list
 of T per-step Variables (so the input gradient costs O(T), not O(T²) as slicing one Variable would).
-Optional: reported as absent when ``import dezero`` fails (note that dezero 0.0.13 imports matplotlib).
+Optional: reported as absent when ``import dezero`` fails (note that dezero 0.0.13 imports matplotlib,
+and predates NumPy 2: ``_numpy2_compat`` restores the ``np.int`` alias and NumPy 1's float32 scalar
+arithmetic inside its worker process).
 """
 
 from __future__ import annotations
@@ -20,8 +22,39 @@ NAME = "dezero"
 LABEL = "DeZero layers (pure-Python tape)"
 
 
+def _numpy2_compat() -> None:
+    """Run the unmodified dezero 0.0.13 under NumPy 2 as it ran under NumPy 1.
+
+    * It uses ``np.int`` as a default argument at import time (transforms.py); NumPy 2 removed that
+      alias of ``int``, so it is restored (nothing on the timed path uses it).
+    * It turns Python numbers into 0-d arrays (``as_array``: ``1 - y*y`` in tanh's backward, ...). Under
+      NumPy 1 a 0-d int64/float64 array did not upcast a float32 array (value-based casting); under
+      NumPy 2 it does, and every gradient silently became float64. This worker times float32 only, so
+      Python numbers become float32 0-d arrays: the float32 arithmetic DeZero did under NumPy 1.
+    """
+    if "int" not in np.__dict__:
+        np.int = int  # type: ignore[attr-defined]
+    if int(np.__version__.split(".")[0]) < 2:
+        return
+    import dezero.core as core
+    import dezero.functions as functions
+
+    if getattr(core.as_array, "_numpy1_scalars", False):
+        return
+    original = core.as_array
+
+    def as_array(x: Any, array_module: Any = np) -> Any:
+        if type(x) in (int, float):
+            return array_module.array(x, dtype=np.float32)
+        return original(x, array_module)
+
+    as_array._numpy1_scalars = True  # type: ignore[attr-defined]
+    core.as_array = functions.as_array = as_array
+
+
 def available() -> tuple[bool, str]:
     try:
+        _numpy2_compat()
         import dezero  # noqa: F401
     except Exception as e:  # ImportError, or a broken optional dependency failing inside dezero's import
         return False, f"dezero not importable ({type(e).__name__}: {e})"

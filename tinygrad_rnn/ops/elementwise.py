@@ -45,7 +45,10 @@ class Mul(Binary):
                 return a * (2 * g[(0,) * g.ndim]), None  # g is one number spread (mean's backward): one pass
             return g * (a + a), None
         need_a, need_b = self.needs_input_grad
-        return self.grads(g * b if need_a else None, g * a if need_b else None, a, b)
+        ga, gb = g * b if need_a else None, g * a if need_b else None
+        if a.shape == b.shape == g.shape:  # no broadcasting: nothing to sum back (the common case)
+            return ga, gb
+        return self.grads(ga, gb, a, b)
 
 
 class Div(Binary):

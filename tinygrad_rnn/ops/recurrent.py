@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import backend
 from ..backend import xp
 from ..function import Function
 
@@ -35,6 +36,24 @@ def _gate_scale(G: int, sigmoid_cols: tuple, dtype: Any) -> tuple:
     for cols in sigmoid_cols:
         scale[cols] = 0.5
     return scale, xp.where(scale == 0.5, 0.5, 0.0).astype(dtype)
+
+
+def _is_zero(h0: Any) -> bool:
+    """Whether the initial state is all zeros (the default), so step one's recurrent product can be
+    skipped. Asked on NumPy only: on a GPU the answer would cost a device-to-host sync."""
+    return backend.name == "numpy" and not h0.any()
+
+
+def _column_sums(a: Any) -> Any:
+    """Σ over the rows of a 2-D array as a matrix-vector product with ones: BLAS does it 3-4x faster
+    than the strided ``sum(axis=0)`` on the (T*N, G) gate gradients."""
+    return xp.dot(xp.ones(a.shape[0], a.dtype), a)
+
+
+def _contiguous(w: Any) -> Any:
+    """A C-ordered copy (or ``w`` itself): ``dot`` into a preallocated output is the fastest small GEMM
+    NumPy has, by 5-50% over ``matmul`` on the per-step shapes, when both operands are C-ordered."""
+    return xp.ascontiguousarray(w)
 
 
 class _Sequence(Function):
@@ -72,8 +91,8 @@ class _Sequence(Function):
         dw_hh = dr2.T @ prev.reshape(T * N, -1) if need[k + 1] else None
         db: tuple = ()
         if len(need) > k + 2:
-            db_ih = dz2.sum(axis=0) if need[k + 2] or dr is dz else None
-            db_hh = (db_ih.copy() if dr is dz and db_ih is not None else dr2.sum(axis=0)) if need[k + 3] else None
+            db_ih = _column_sums(dz2) if need[k + 2] or dr is dz else None
+            db_hh = (db_ih.copy() if dr is dz and db_ih is not None else _column_sums(dr2)) if need[k + 3] else None
             db = (db_ih if need[k + 2] else None, db_hh)
         return dx, dw_ih, dw_hh, db
 
@@ -134,17 +153,23 @@ class LSTMSequence(_Sequence):
         G = 4 * H
         scale, shift = _gate_scale(G, (slice(0, 2 * H), slice(3 * H, G)), x.dtype)  # i, f, o are σ; g tanh
         acts = self._project(x, w_ih, biases, scale)  # pre-activations, then σ(i), σ(f), tanh(g), σ(o)
-        w_s = w_hh.T * scale
+        w_s = _contiguous(w_hh.T * scale)
         hs = xp.empty((T + 1, N, H), x.dtype)
         cs = xp.empty((T + 1, N, H), x.dtype)
         tc = xp.empty((T, N, H), x.dtype)  # tanh(c_t)
         tmp = xp.empty((N, H), x.dtype)
+        rec = xp.empty((N, G), x.dtype)
         first = T if reverse else 0
         hs[first], cs[first] = h0, c0
+        skip = _is_zero(h0)  # h_0 = 0: no recurrent product on the first step
         for t in steps:
             p, n = io(t)
             a = acts[t]
-            a += hs[p] @ w_s
+            if skip:
+                skip = False
+            else:
+                xp.dot(hs[p], w_s, out=rec)
+                a += rec
             xp.tanh(a, out=a)
             a *= scale
             a += shift
@@ -201,6 +226,10 @@ class LSTMSequence(_Sequence):
         dz4 = dz.reshape(T, N, 4, H)
         dh = xp.empty((N, H), x.dtype)
         tmp = xp.empty((N, H), x.dtype)
+        w = _contiguous(w_hh)
+        spare = xp.empty((N, H), x.dtype)
+        need = self.needs_input_grad
+        stop = None if need[1] or need[2] else steps[0]
         for t in reversed(steps):
             if g_out is None:
                 dh[...] = dh_next
@@ -210,14 +239,15 @@ class LSTMSequence(_Sequence):
             dc += tmp  # δc_t
             xp.multiply(dc[:, None, :], P4[t, :, :3], out=dz4[t, :, :3])
             xp.multiply(dh, P4[t, :, 3], out=dz4[t, :, 3])
+            if t == stop:  # h_0 and c_0 need no gradient: δh_0, δc_0 are not computed
+                break
             dc *= F[t]  # δc_{t-1}
-            new = dz[t] @ w_hh  # δh_{t-1}
+            new = xp.dot(dz[t], w, out=spare)  # δh_{t-1}
             if mask is not None:
                 new += dh_next * ~mask[t]  # past a finished step unchanged
-            dh_next = new
+            dh_next, spare = new, dh_next
         prev = hs[1:] if reverse else hs[:-1]
         dx, dw_ih, dw_hh, db = self._input_grads(dz, dz, x, w_ih, prev)
-        need = self.needs_input_grad
         return (dx, dh_next if need[1] else None, dc if need[2] else None, dw_ih, dw_hh) + db
 
 
@@ -237,13 +267,19 @@ class RNNSequence(_Sequence):
     def forward(self, x, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
         T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
         acts = self._project(x, w_ih, biases, 1)
-        w_t = w_hh.T
+        w_t = _contiguous(w_hh.T)
         hs = xp.empty((T + 1, N, H), x.dtype)
         hs[T if reverse else 0] = h0
+        skip = _is_zero(h0)  # h_0 = 0: no recurrent product on the first step
         for t in steps:
             p, n = io(t)
-            a = xp.matmul(hs[p], w_t, out=hs[n])
-            a += acts[t]
+            if skip:
+                a = hs[n]
+                a[...] = acts[t]
+                skip = False
+            else:
+                a = xp.dot(hs[p], w_t, out=hs[n])
+                a += acts[t]
             if nonlinearity == "tanh":
                 xp.tanh(a, out=a)
             else:
@@ -271,13 +307,22 @@ class RNNSequence(_Sequence):
             if g_out is not None:
                 g_out = g_out * mask
         da = xp.empty((T, N, H), x.dtype)
+        w = _contiguous(w_hh)
+        dh = xp.empty((N, H), x.dtype)
+        spare = xp.empty((N, H), x.dtype)
+        stop = None if self.needs_input_grad[1] else steps[0]  # h_0 needs no gradient: skip δh_0
         for t in reversed(steps):
-            dh = dh_next if g_out is None else dh_next + g_out[t]
-            xp.multiply(dh, D[t], out=da[t])
-            new = da[t] @ w_hh
+            if g_out is None:
+                xp.multiply(dh_next, D[t], out=da[t])
+            else:
+                xp.add(dh_next, g_out[t], out=dh)
+                xp.multiply(dh, D[t], out=da[t])
+            if t == stop:
+                break
+            new = xp.dot(da[t], w, out=spare)
             if mask is not None:
                 new += dh_next * ~mask[t]
-            dh_next = new
+            dh_next, spare = new, dh_next
         prev = hs[1:] if reverse else hs[:-1]
         dx, dw_ih, dw_hh, db = self._input_grads(da, da, x, w_ih, prev)
         return (dx, dh_next if self.needs_input_grad[1] else None, dw_ih, dw_hh) + db
@@ -311,16 +356,21 @@ class GRUSequence(_Sequence):
         fold[2 * H :] = 0  # b_hr, b_hz are plain biases; b_hn
         acts = self._project(x, w_ih, biases, scale, fold)  # is scaled by r inside the step
         b_hn = biases[1][2 * H :] if biases else None
-        w_s = w_hh.T * scale
+        w_s = _contiguous(w_hh.T * scale)
         hs = xp.empty((T + 1, N, H), x.dtype)
         hn = xp.empty((T, N, H), x.dtype)  # W_hn h_{t-1} + b_hn
         rec = xp.empty((N, G), x.dtype)
         tmp = xp.empty((N, H), x.dtype)
         hs[T if reverse else 0] = h0
+        skip = _is_zero(h0)  # h_0 = 0: the first recurrent product is 0
         for t in steps:
             p, n_ = io(t)
             a = acts[t]
-            xp.matmul(hs[p], w_s, out=rec)
+            if skip:
+                rec[...] = 0
+                skip = False
+            else:
+                xp.dot(hs[p], w_s, out=rec)
             rz = a[:, : 2 * H]
             rz += rec[:, : 2 * H]
             xp.tanh(rz, out=rz)
@@ -369,6 +419,9 @@ class GRUSequence(_Sequence):
         dz = xp.empty((T, N, G), x.dtype)  # ∂/∂(x W_ihᵀ + b_ih)
         dr = xp.empty((T, N, G), x.dtype)  # ∂/∂(h W_hhᵀ + b_hh)
         dh = xp.empty((N, H), x.dtype)
+        w = _contiguous(w_hh)
+        spare = xp.empty((N, H), x.dtype)
+        stop = None if self.needs_input_grad[1] else steps[0]  # h_0 needs no gradient: skip δh_0
         for t in reversed(steps):
             if g_out is None:
                 dh[...] = dh_next
@@ -379,7 +432,9 @@ class GRUSequence(_Sequence):
             xp.multiply(dh, Pz[t], out=drt[:, H : 2 * H])  # δz (pre-activation)
             xp.multiply(dzt[:, 2 * H :], Pr[t], out=drt[:, :H])  # δr (pre-activation)
             xp.multiply(dzt[:, 2 * H :], r[t], out=drt[:, 2 * H :])  # δhn
-            dh_next = drt @ w_hh
+            if t == stop:
+                break
+            dh_next, spare = xp.dot(drt, w, out=spare), dh_next
             dh *= Z[t]
             dh_next += dh  # + z δh_t (all of it if finished)
         dz[..., : 2 * H] = dr[..., : 2 * H]  # r, z pre-activations get one gradient from both sides
