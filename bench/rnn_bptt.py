@@ -512,42 +512,52 @@ def run_suite(args: argparse.Namespace) -> dict:
     if args.scaling_T:
         log("linear scaling in T (lstm, B=16, I=H=64)")
         s_impls = [n for n in SCALING_IMPLS if n in impls and n not in absent]
-        for k, T in enumerate(args.scaling_T):
-            cfg = common.scaling_config(T)
-            for name in _rotate(s_impls, k):
-                res = launch(
-                    [
-                        "--worker",
-                        name,
-                        "--config",
-                        cfg.key,
-                        "--warmup",
-                        "1",
-                        "--warmup-seconds",
-                        str(args.warmup_seconds),
-                        "--repeats",
-                        str(args.scaling_repeats),
-                        "--budget",
-                        str(args.budget),
-                        "--tracemalloc",
-                    ],
-                    args.timeout,
-                )
-                res.setdefault("impl", name)
-                res.setdefault("label", mods[name].LABEL)
-                row = aggregate([res], cfg, peak)
-                row["T"] = T
-                if row.get("median_ms"):
-                    row["ms_per_time_step"] = row["median_ms"] / T
-                    if row.get("traced_peak_mb") is not None:
-                        row["traced_kb_per_time_step"] = row["traced_peak_mb"] * 1024 / T
-                    log(
-                        f"  T={T:<6} {name:<18} median {row['median_ms']:10.1f} ms  "
-                        f"({row['ms_per_time_step']:.3f} ms/time step)  RSS delta {row['rss_delta_mb']:.1f} MB"
+        # rounds over (T, implementation) in rotated order, pooled per pair: one worker at a time would
+        # let a slow spell of the machine land on one T only and bend the line
+        runs_s: dict = {}
+        for rnd in range(args.scaling_rounds):
+            for k, T in enumerate(args.scaling_T):
+                if T > 1_000 and rnd > 0:  # the longest sequence runs once: each step takes seconds
+                    continue
+                cfg = common.scaling_config(T)
+                for name in _rotate(s_impls, k + rnd):
+                    res = launch(
+                        [
+                            "--worker",
+                            name,
+                            "--config",
+                            cfg.key,
+                            "--warmup",
+                            "1",
+                            "--warmup-seconds",
+                            str(args.warmup_seconds),
+                            "--repeats",
+                            str(args.scaling_repeats),
+                            "--budget",
+                            str(args.budget),
+                            "--tracemalloc",
+                        ],
+                        args.timeout,
                     )
-                else:
-                    log(f"  T={T:<6} {name:<18} {row.get('status')}: {row.get('reason')}")
-                scaling.append(row)
+                    res.setdefault("impl", name)
+                    res.setdefault("label", mods[name].LABEL)
+                    runs_s.setdefault((name, T), []).append(res)
+                    if res.get("times_ms"):
+                        log(
+                            f"  [{rnd + 1}/{args.scaling_rounds}] T={T:<6} {name:<18} median "
+                            f"{_median(res['times_ms']):10.1f} ms ({_median(res['times_ms']) / T:.4f} ms/time step)"
+                        )
+                    else:
+                        log(f"  T={T:<6} {name:<18} {res.get('status')}: {res.get('reason')}")
+        for (_name, T), rs in runs_s.items():
+            cfg = common.scaling_config(T)
+            row = aggregate(rs, cfg, peak)
+            row["T"] = T
+            if row.get("median_ms"):
+                row["ms_per_time_step"] = row["median_ms"] / T
+                if row.get("traced_peak_mb") is not None:
+                    row["traced_kb_per_time_step"] = row["traced_peak_mb"] * 1024 / T
+            scaling.append(row)
 
     scaling_summary = {}
     for name in SCALING_IMPLS:
@@ -555,11 +565,24 @@ def run_suite(args: argparse.Namespace) -> dict:
         if len(pts) >= 2:
             lo, hi = pts[0], pts[-1]
             tk = (hi.get("traced_kb_per_time_step"), lo.get("traced_kb_per_time_step"))
+            steps = []  # cost growth from each T to the next: 10x T should cost <= 11x time and memory
+            for a, b in zip(pts, pts[1:]):
+                ma, mb = a.get("traced_peak_mb"), b.get("traced_peak_mb")
+                steps.append(
+                    {
+                        "T_from": a["T"],
+                        "T_to": b["T"],
+                        "T_factor": b["T"] / a["T"],
+                        "time_factor": b["median_ms"] / a["median_ms"],
+                        "traced_factor": mb / ma if ma and mb else None,
+                    }
+                )
             scaling_summary[name] = {
                 "T_min": lo["T"],
                 "T_max": hi["T"],
                 "time_ratio": hi["ms_per_time_step"] / lo["ms_per_time_step"],
                 "traced_ratio": tk[0] / tk[1] if None not in tk and tk[1] else None,
+                "steps": steps,
             }
 
     ovh = None
@@ -592,6 +615,7 @@ def run_suite(args: argparse.Namespace) -> dict:
             "check_tolerance": common.CHECK_TOL,
             "gemm_n": args.gemm_n,
             "scaling_T": list(args.scaling_T),
+            "scaling_rounds": args.scaling_rounds,
             "implementations": impls,
         },
         "env": env,
@@ -725,6 +749,16 @@ def render_markdown(res: dict) -> str:
                     for k, x in lin.items()
                 )
             )
+            L.append("")
+            L.append("Growth per step of T (time × / traced memory ×; 10× T should cost ≤ 11× both):")
+            L.append("")
+            for k, x in lin.items():
+                parts = [
+                    f"T {st['T_from']:,}→{st['T_to']:,}: {_f(st['time_factor'], '.1f')}× / "
+                    f"{_f(st.get('traced_factor'), '.1f')}×"
+                    for st in x.get("steps", [])
+                ]
+                L.append(f"- {k}: " + "; ".join(parts))
     ovh = res.get("overhead")
     if ovh and ovh.get("rows"):
         L.append("")
@@ -809,6 +843,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--scaling-T", type=_ints, help="T values of the scaling study, e.g. 100,1000,10000")
     ap.add_argument("--scaling-repeats", type=int)
+    ap.add_argument("--scaling-rounds", type=int, help="rounds of the scaling study (T > 1,000 runs once)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--overhead-ops", type=int)
@@ -844,6 +879,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "warmup_seconds": 0.2 if q else 0.5,
         "repeats": 3 if q else 10,
         "scaling_repeats": 3 if q else 5,
+        "scaling_rounds": 1 if q else 3,
         "overhead_ops": 200 if q else 2000,
         "overhead_repeats": 3 if q else 7,
         "gemm_n": 1024 if q else 2048,
