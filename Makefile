@@ -49,9 +49,18 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python docs/build_api.py
 
-# make bench: the BPTT suite (bench/rnn_bptt.py; it includes overhead.py's per-op numbers); PyTorch is
-# installed for the comparison when available. Pass options with BENCH_ARGS, e.g. BENCH_ARGS=--quick.
-bench: $(STAMP) $(XCHECK)
+# make bench: the BPTT suite (bench/rnn_bptt.py; it includes overhead.py's per-op numbers). The
+# comparison anchors are optional and installed when the package index has them (PyTorch as for the
+# tests; JAX and DeZero here); one that is missing is reported as absent. Pass options with
+# BENCH_ARGS, e.g. BENCH_ARGS=--quick.
+BENCH_ANCHORS ?= jax dezero==0.0.13
+BANCHORS := $(VENV)/.bench-anchors-stamp
+$(BANCHORS): $(STAMP)
+	-$(BIN)/python -m pip install -q --disable-pip-version-check $(BENCH_ANCHORS) \
+		|| echo "bench anchors ($(BENCH_ANCHORS)) not installable here: they will be reported as absent"
+	touch $(BANCHORS)
+
+bench: $(STAMP) $(XCHECK) $(BANCHORS)
 	$(BIN)/python bench/rnn_bptt.py $(BENCH_ARGS)
 
 clean:
