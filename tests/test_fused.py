@@ -143,3 +143,23 @@ def test_fused_initial_state_shortcuts_match_composed(cls, kind, lengths):
     assert len(ref) == len(got) == 1 + n_state + 1 + 8 + (n_state if kind.endswith("grad") else 0)
     for a, b in zip(ref, got):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_steps", [1, 2, 3])
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]])
+def test_lstm_backward_in_chunks_of_steps_matches_composed(monkeypatch, chunk_steps, lengths):
+    # the LSTM backward computes its derivative factors a few steps at a time; force chunks of 1, 2
+    # and 3 of the 5 steps (the last one partial) in both directions
+    from tinygrad_rnn.ops import recurrent
+
+    tg.set_default_dtype("float64")
+    layer = nn.LSTM(3, 4, bidirectional=True)
+    x = np.random.default_rng(4).standard_normal((5, 3, 3))
+    with nn.use_fused(False):
+        ref = _run(layer, x, lengths, None)
+    step_bytes = 3 * 4 * 4 * 8  # N * 4H * itemsize
+    monkeypatch.setattr(recurrent, "CHUNK_BYTES", chunk_steps * step_bytes)
+    assert recurrent._chunk_steps(5, step_bytes) == chunk_steps
+    got = _run(layer, x, lengths, None)
+    for a, b in zip(ref, got):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
