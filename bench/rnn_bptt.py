@@ -56,6 +56,7 @@ SCALING_IMPLS = ("numpy_ref", "tinygrad_rnn", "tinygrad_composed")
 REFERENCE, ANCHOR = "numpy_ref", "torch_fused"
 MIN_TIMED = 3  # a worker's time budget never cuts the timed steps below this
 MAX_WARMUP = 50
+MAX_TIMED = 200  # cap on the timed steps a worker takes to fill --timed-seconds
 
 
 # =====================================================================================================
@@ -117,8 +118,12 @@ def run_check(mod: Any, cell: str) -> dict:
     }
 
 
-def time_steps(runner: Any, warmup: int, repeats: int, budget_s: float, warmup_s: float = 0.0) -> list[float]:
-    """Warm-up steps, then up to ``repeats`` timed steps (ms); stops early past ``budget_s``.
+def time_steps(
+    runner: Any, warmup: int, repeats: int, budget_s: float, warmup_s: float = 0.0, timed_s: float = 0.0
+) -> list[float]:
+    """Warm-up steps, then timed steps (ms): ``repeats`` of them, and more (up to MAX_TIMED) until
+    ``timed_s`` seconds of them have run, so that a cheap step is sampled over a window long enough
+    to average the machine's brief slow spells; stops early past ``budget_s``.
 
     Warm-up runs at least ``warmup`` steps and keeps going (up to MAX_WARMUP steps) until ``warmup_s``
     seconds have passed: first calls pay one-off costs (lazy library initialisation, thread pools
@@ -134,11 +139,14 @@ def time_steps(runner: Any, warmup: int, repeats: int, budget_s: float, warmup_s
     times: list[float] = []
     gc.collect()
     start = time.perf_counter()
-    for _ in range(repeats):
+    while True:
         t0 = time.perf_counter()
         runner.step()
         times.append((time.perf_counter() - t0) * 1e3)
-        if len(times) >= MIN_TIMED and time.perf_counter() - start > budget_s:
+        elapsed = time.perf_counter() - start
+        if len(times) >= MIN_TIMED and elapsed > budget_s:
+            break
+        if len(times) >= MAX_TIMED or (len(times) >= repeats and elapsed >= timed_s):
             break
     return times
 
@@ -184,7 +192,7 @@ def worker_impl(args: argparse.Namespace) -> dict:
         gc.collect()
         rss0 = _maxrss_mb()
         runner = mod.build(cfg, weights, x, np.float32)
-        times = time_steps(runner, args.warmup, args.repeats, args.budget, args.warmup_seconds)
+        times = time_steps(runner, args.warmup, args.repeats, args.budget, args.warmup_seconds, args.timed_seconds)
         out["rss_delta_mb"] = _maxrss_mb() - rss0
         out["rss_peak_mb"] = _maxrss_mb()
         del runner
@@ -452,6 +460,8 @@ def run_suite(args: argparse.Namespace) -> dict:
                     str(args.warmup_seconds),
                     "--repeats",
                     str(args.repeats),
+                    "--timed-seconds",
+                    str(args.timed_seconds),
                     "--budget",
                     str(args.budget),
                 ]
@@ -611,6 +621,7 @@ def run_suite(args: argparse.Namespace) -> dict:
             "warmup_seconds": args.warmup_seconds,
             "repeats": args.repeats,
             "budget_s": args.budget,
+            "timed_seconds": args.timed_seconds,
             "dtype": "float32",
             "check_tolerance": common.CHECK_TOL,
             "gemm_n": args.gemm_n,
@@ -679,8 +690,9 @@ def render_markdown(res: dict) -> str:
     s = res["settings"]
     L.append(
         f"- {s['rounds']} round(s), rotated order; per round and pair: >= {s['warmup']} warm-up steps "
-        f"(and >= {s.get('warmup_seconds', 0):g} s of them) + up to "
-        f"{s['repeats']} timed steps (fewer past {s['budget_s']:.0f} s); median and min over all timed steps"
+        f"(and >= {s.get('warmup_seconds', 0):g} s of them) + "
+        f"at least {s['repeats']} timed steps, more (up to {MAX_TIMED}) until {s.get('timed_seconds', 0):g} s of them "
+        f"(fewer past {s['budget_s']:.0f} s); median and min over all timed steps"
     )
     if res.get("absent"):
         L.append(
@@ -837,7 +849,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--warmup-seconds", type=float, help="keep warming up (max 50 steps) until this many seconds passed"
     )
-    ap.add_argument("--repeats", type=int, help="timed steps per round (upper bound, see --budget)")
+    ap.add_argument("--repeats", type=int, help="timed steps per round (at least; see --timed-seconds, --budget)")
+    ap.add_argument(
+        "--timed-seconds", type=float, help="keep timing (up to 200 steps) until this many seconds of timed steps"
+    )
     ap.add_argument(
         "--budget", type=float, default=20.0, help="seconds of timed steps per worker before stopping early"
     )
@@ -878,6 +893,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "warmup": 1 if q else 2,
         "warmup_seconds": 0.2 if q else 0.5,
         "repeats": 3 if q else 10,
+        "timed_seconds": 0.0 if q else 1.0,
         "scaling_repeats": 3 if q else 5,
         "scaling_rounds": 1 if q else 3,
         "overhead_ops": 200 if q else 2000,

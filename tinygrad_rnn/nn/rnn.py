@@ -244,11 +244,26 @@ class RNNBase(Module):
         return out, self._final_states(finals, batched)
 
     def _initial_states(self, hx: Any, N: int, batched: bool, x: Tensor) -> list:
+        if hx is None:
+            return [(s,) for s in self._zero_states(N, self.proj_size or self.hidden_size, x)]
         h = self._check_state(hx, "h0", self.proj_size or self.hidden_size, N, batched, x)
         return [(s,) for s in h.unbind(0)]
 
+    def _zero_states(self, N: int, size: int, x: Tensor) -> list:
+        """The default initial state, one (N, size) zeros per layer and direction: constants, no node."""
+        return [Tensor._make(xp.zeros((N, size), dtype=x.dtype), False, None, 0) for _ in range(self._n_states)]
+
+    @property
+    def _n_states(self) -> int:
+        return self.num_layers * self.num_directions
+
+    @staticmethod
+    def _stack_states(parts: list) -> Tensor:
+        """(L, N, H) from L final states; one layer and direction is a reshape (a view), not a copy."""
+        return parts[0].reshape((1,) + parts[0].shape) if len(parts) == 1 else stack(parts, axis=0)
+
     def _final_states(self, finals: list, batched: bool) -> Any:
-        h = stack([f[0] for f in finals], axis=0)
+        h = self._stack_states([f[0] for f in finals])
         return h if batched else h.reshape(h.shape[0], h.shape[2])
 
     def extra_repr(self) -> str:
@@ -339,13 +354,16 @@ class LSTM(RNNBase):
     def _initial_states(self, hx: Any, N: int, batched: bool, x: Tensor) -> list:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTM: the initial state must be a tuple (h0, c0)")
-        h0, c0 = (None, None) if hx is None else hx
+        if hx is None:
+            hs = self._zero_states(N, self.proj_size or self.hidden_size, x)
+            return list(zip(hs, self._zero_states(N, self.hidden_size, x)))
+        h0, c0 = hx
         h = self._check_state(h0, "h0", self.proj_size or self.hidden_size, N, batched, x)
         c = self._check_state(c0, "c0", self.hidden_size, N, batched, x)
         return list(zip(h.unbind(0), c.unbind(0)))
 
     def _final_states(self, finals: list, batched: bool) -> tuple:
-        h, c = stack([f[0] for f in finals], axis=0), stack([f[1] for f in finals], axis=0)
+        h, c = self._stack_states([f[0] for f in finals]), self._stack_states([f[1] for f in finals])
         if not batched:
             h, c = h.reshape(h.shape[0], h.shape[2]), c.reshape(c.shape[0], c.shape[2])
         return h, c
