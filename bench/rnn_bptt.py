@@ -334,6 +334,42 @@ def worker_overhead(ops_per_run: int, repeats: int) -> dict:
     }
 
 
+def worker_interleaved(cfg_key: str, seconds: float) -> dict:
+    """tinygrad_rnn and the NumPy reference in ONE process, stepping alternately (ref, tg, ref, tg, ...).
+
+    The main table runs each implementation in its own process; that keeps them from disturbing each
+    other, but this machine's speed drifts between a fast and a slow state over seconds, and two
+    processes a few seconds apart can land in different states. Alternating step by step, both see the
+    same machine; both are NumPy on the same BLAS, so sharing a process changes nothing else for either.
+    """
+    from impls import numpy_ref, tinygrad_impl
+
+    cfg = Config.parse(cfg_key)
+    weights, x = common.make_weights(cfg, np.float32), common.make_input(cfg, np.float32)
+    runners = {"numpy_ref": numpy_ref.build(cfg, weights, x), "tinygrad_rnn": tinygrad_impl.build(cfg, weights, x)}
+    for _ in range(3):
+        for r in runners.values():
+            r.step()
+    times: dict = {k: [] for k in runners}
+    gc.collect()
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times["numpy_ref"]) < MIN_TIMED:
+        for k, r in runners.items():
+            t0 = time.perf_counter()
+            r.step()
+            times[k].append((time.perf_counter() - t0) * 1e3)
+        if len(times["numpy_ref"]) >= 2000:
+            break
+    ratios = [b / a for a, b in zip(times["numpy_ref"], times["tinygrad_rnn"])]
+    return {
+        "config": cfg.key,
+        "steps": len(ratios),
+        "median_ms": {k: _median(v) for k, v in times.items()},
+        "ratio_of_medians": _median(times["tinygrad_rnn"]) / _median(times["numpy_ref"]),
+        "median_of_step_ratios": _median(ratios),
+    }
+
+
 # =====================================================================================================
 # driver side
 # =====================================================================================================
@@ -595,6 +631,24 @@ def run_suite(args: argparse.Namespace) -> dict:
                 "steps": steps,
             }
 
+    interleaved = []
+    if args.interleaved_seconds > 0 and {"numpy_ref", "tinygrad_rnn"} <= set(impls):
+        log("tinygrad_rnn and numpy_ref interleaved step by step in one process")
+        for cfg in configs:
+            r = launch(
+                ["--worker-interleaved", cfg.key, "--interleaved-seconds", str(args.interleaved_seconds)], args.timeout
+            )
+            r.setdefault("config", cfg.key)
+            interleaved.append(r)
+            if r.get("ratio_of_medians"):
+                log(
+                    f"  {cfg.key:<22} numpy_ref {r['median_ms']['numpy_ref']:8.2f} ms  tinygrad_rnn "
+                    f"{r['median_ms']['tinygrad_rnn']:8.2f} ms  ratio {r['ratio_of_medians']:.3f} "
+                    f"({r['steps']} steps each)"
+                )
+            else:
+                log(f"  {cfg.key:<22} {r.get('status')}: {r.get('reason')}")
+
     ovh = None
     if args.overhead:
         log("per-op overhead (bench/overhead.py)")
@@ -622,6 +676,7 @@ def run_suite(args: argparse.Namespace) -> dict:
             "repeats": args.repeats,
             "budget_s": args.budget,
             "timed_seconds": args.timed_seconds,
+            "interleaved_seconds": args.interleaved_seconds,
             "dtype": "float32",
             "check_tolerance": common.CHECK_TOL,
             "gemm_n": args.gemm_n,
@@ -637,6 +692,7 @@ def run_suite(args: argparse.Namespace) -> dict:
         "scaling": scaling,
         "scaling_summary": scaling_summary,
         "overhead": ovh,
+        "interleaved": interleaved,
     }
 
 
@@ -733,6 +789,30 @@ def render_markdown(res: dict) -> str:
                 f"| {_f(r.get('ratio_to_numpy_ref'))} | {_f(r.get('ratio_to_torch_fused'))} "
                 f"| {_f(r.get('gflops'), '.1f')} | {_f(pct_peak, '.1f')} "
                 f"| {_f(r.get('rss_delta_mb'), '.1f')} | {_f(r.get('traced_peak_mb'), '.1f')} |"
+            )
+    inter = [r for r in res.get("interleaved") or [] if r.get("ratio_of_medians")]
+    if inter:
+        L.append("")
+        L.append(
+            "#### tinygrad_rnn ÷ NumPy reference, interleaved step by step in one process "
+            f"({res['settings'].get('interleaved_seconds', 0):g} s per config)"
+        )
+        L.append("")
+        L.append(
+            "The machine's drift cannot separate the two here: each tinygrad_rnn step runs right after a "
+            "reference step. (Both are NumPy on the same BLAS, so sharing a process changes nothing else.)"
+        )
+        L.append("")
+        L.append(
+            "| config | steps each | NumPy ref median ms | tinygrad_rnn median ms | ratio of medians "
+            "| median of step ratios |"
+        )
+        L.append("|---|--:|--:|--:|--:|--:|")
+        for r in inter:
+            m = r["median_ms"]
+            L.append(
+                f"| {r['config']} | {r['steps']} | {_f(m['numpy_ref'])} | {_f(m['tinygrad_rnn'])} "
+                f"| {_f(r['ratio_of_medians'], '.3f')} | {_f(r['median_of_step_ratios'], '.3f')} |"
             )
     if res.get("scaling"):
         L.append("")
@@ -886,6 +966,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--worker-gemm", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--worker-env", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker-overhead", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-interleaved", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--interleaved-seconds",
+        type=float,
+        help="seconds per config of tinygrad_rnn vs numpy_ref stepping alternately in one process (0 = skip)",
+    )
     args = ap.parse_args(argv)
     q = args.quick
     defaults = {
@@ -894,6 +980,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "warmup_seconds": 0.2 if q else 0.5,
         "repeats": 3 if q else 10,
         "timed_seconds": 0.0 if q else 1.0,
+        "interleaved_seconds": 0.5 if q else 8.0,
         "scaling_repeats": 3 if q else 5,
         "scaling_rounds": 1 if q else 3,
         "overhead_ops": 200 if q else 2000,
@@ -932,6 +1019,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.worker_overhead:
         _emit(worker_overhead(args.overhead_ops, args.overhead_repeats))
+        return 0
+    if args.worker_interleaved:
+        _emit(worker_interleaved(args.worker_interleaved, args.interleaved_seconds))
         return 0
     res = run_suite(args)
     md = render_markdown(res)
