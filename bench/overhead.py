@@ -43,6 +43,28 @@ def _median_time(fn, repeats: int) -> float:
 
 
 def per_op(lib: str, op, n: int, repeats: int) -> float:
+    run = _chain_runner(lib, op, n)
+    run()
+    return _median_time(run, repeats) / n * 1e6
+
+
+def per_op_pair(op, n: int, repeats: int) -> tuple:
+    """(tinygrad_rnn µs, torch µs) per op, the two libraries' chains alternating run by run, so that
+    a slow spell of the machine lands on both rather than on whichever happened to run then."""
+    runs = {lib: _chain_runner(lib, op, n) for lib in ("tg", "torch")}
+    times: dict = {lib: [] for lib in runs}
+    for r in runs.values():
+        r()
+    for _ in range(repeats):
+        for lib, r in runs.items():
+            t0 = time.perf_counter()
+            r()
+            times[lib].append(time.perf_counter() - t0)
+    return tuple(statistics.median(times[lib]) / n * 1e6 for lib in ("tg", "torch"))
+
+
+def _chain_runner(lib: str, op, n: int):
+    """A function building a chain of ``n`` applications of ``op`` on 2x2 tensors, then its backward."""
     a = np.full((2, 2), 0.5, dtype=np.float32)
     if lib == "tg":
 
@@ -61,8 +83,7 @@ def per_op(lib: str, op, n: int, repeats: int) -> float:
                 h = op(h, w)
             h.sum().backward()
 
-    run()
-    return _median_time(run, repeats) / n * 1e6
+    return run
 
 
 def chain(n: int, repeats: int) -> tuple:
@@ -93,12 +114,11 @@ def main() -> None:
     print(f"\nper-op forward+backward on 2x2 float32 (median of {args.repeats}, µs/op)")
     print(f"  {'op':<22}{'tinygrad_rnn':>14}" + (f"{'torch':>10}{'ratio tg/torch':>16}" if torch else ""))
     for name, op in OPS.items():
-        t = per_op("tg", op, args.ops_per_run, args.repeats)
-        line = f"  {name:<22}{t:>14.2f}"
         if torch:
-            r = per_op("torch", op, args.ops_per_run, args.repeats)
-            line += f"{r:>10.2f}{t / r:>16.2f}"
-        print(line)
+            t, r = per_op_pair(op, args.ops_per_run, args.repeats)
+            print(f"  {name:<22}{t:>14.2f}{r:>10.2f}{t / r:>16.2f}")
+        else:
+            print(f"  {name:<22}{per_op('tg', op, args.ops_per_run, args.repeats):>14.2f}")
     f, b = chain(args.chain, max(3, args.repeats // 2))
     print(
         f"\n{args.chain:,}-op chain (h = h * 1.0): forward {f * 1e3:.0f} ms, backward {b * 1e3:.0f} ms "

@@ -322,10 +322,11 @@ def worker_overhead(ops_per_run: int, repeats: int) -> dict:
 
     rows = []
     for name, op in overhead.OPS.items():
-        row = {"op": name, "tinygrad_us": overhead.per_op("tg", op, ops_per_run, repeats)}
-        if overhead.torch is not None:
-            row["torch_us"] = overhead.per_op("torch", op, ops_per_run, repeats)
-        rows.append(row)
+        if overhead.torch is not None:  # the two alternate run by run (see overhead.per_op_pair)
+            tg_us, torch_us = overhead.per_op_pair(op, ops_per_run, repeats)
+            rows.append({"op": name, "tinygrad_us": tg_us, "torch_us": torch_us})
+        else:
+            rows.append({"op": name, "tinygrad_us": overhead.per_op("tg", op, ops_per_run, repeats)})
     return {
         "ops_per_run": ops_per_run,
         "repeats": repeats,
@@ -984,7 +985,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "scaling_repeats": 3 if q else 5,
         "scaling_rounds": 1 if q else 3,
         "overhead_ops": 200 if q else 2000,
-        "overhead_repeats": 3 if q else 7,
+        "overhead_repeats": 3 if q else 21,
         "gemm_n": 1024 if q else 2048,
     }
     for k, d in defaults.items():
