@@ -251,11 +251,8 @@ class RNNBase(Module):
 
     def _zero_states(self, N: int, size: int, x: Tensor) -> list:
         """The default initial state, one (N, size) zeros per layer and direction: constants, no node."""
-        return [Tensor._make(xp.zeros((N, size), dtype=x.dtype), False, None, 0) for _ in range(self._n_states)]
-
-    @property
-    def _n_states(self) -> int:
-        return self.num_layers * self.num_directions
+        L = self.num_layers * self.num_directions
+        return [Tensor._make(xp.zeros((N, size), dtype=x.dtype), False, None, 0) for _ in range(L)]
 
     @staticmethod
     def _stack_states(parts: list) -> Tensor:

@@ -61,6 +61,19 @@ def _chunk_steps(T: int, step_bytes: int) -> int:
     return max(1, min(T, CHUNK_BYTES // max(step_bytes, 1)))
 
 
+def _lstm_factors(P4: Any, Q: Any, i: Any, f: Any, g: Any, o: Any, c_prev: Any, tc: Any) -> None:
+    """The LSTM backward's derivative factors of some steps, written into ``P4`` (k, N, 4, H), ``Q``:
+    P = [g σ'(i), c_{t-1} σ'(f), i tanh'(g), tanh(c_t) σ'(o)], Q = σ(o) tanh'(c_t), σ' = σ - σ²."""
+    for gate, (act, other, is_tanh) in enumerate(((i, g, False), (f, c_prev, False), (g, i, True), (o, tc, False))):
+        pg = P4[:, :, gate]
+        xp.multiply(act, act, out=pg)
+        xp.subtract(1 if is_tanh else act, pg, out=pg)
+        pg *= other
+    xp.multiply(tc, tc, out=Q)
+    xp.subtract(1, Q, out=Q)
+    Q *= o
+
+
 def _contiguous(w: Any) -> Any:
     """A C-ordered copy (or ``w`` itself): ``dot`` into a preallocated output is the fastest small GEMM
     NumPy has, by 5-50% over ``matmul`` on the per-step shapes, when both operands are C-ordered."""
@@ -209,8 +222,7 @@ class LSTMSequence(_Sequence):
         i, f, g, o = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H : 3 * H], acts[..., 3 * H :]
         # The derivative factors do not depend on the recursion, so they are computed for K steps at
         # once, just before the loop reaches them (K*N*4H floats of about 1 MB stay in cache; for long
-        # sequences one whole-sequence pass per factor streamed from memory cost 8% of a step):
-        # P = [g σ'(i), c_{t-1} σ'(f), i tanh'(g), tanh(c_t) σ'(o)], Q = σ(o) tanh'(c_t)
+        # sequences one whole-sequence pass per factor streamed from memory cost 8% of a step)
         K = _chunk_steps(T, N * 4 * H * x.dtype.itemsize)
         P = xp.empty((K, N, 4 * H), x.dtype)
         P4 = P.reshape(K, N, 4, H)
@@ -234,26 +246,10 @@ class LSTMSequence(_Sequence):
                 lo = (t // K) * K
                 hi = min(lo + K, T)
                 c = slice(lo, hi)
-                k = hi - lo
-                Pc, Qc = P4[:k], Q[:k]
-                xp.multiply(i[c], i[c], out=Pc[:, :, 0])
-                xp.subtract(i[c], Pc[:, :, 0], out=Pc[:, :, 0])
-                Pc[:, :, 0] *= g[c]
-                xp.multiply(f[c], f[c], out=Pc[:, :, 1])
-                xp.subtract(f[c], Pc[:, :, 1], out=Pc[:, :, 1])
-                Pc[:, :, 1] *= c_prev[c]
-                xp.multiply(g[c], g[c], out=Pc[:, :, 2])
-                xp.subtract(1, Pc[:, :, 2], out=Pc[:, :, 2])
-                Pc[:, :, 2] *= i[c]
-                xp.multiply(o[c], o[c], out=Pc[:, :, 3])
-                xp.subtract(o[c], Pc[:, :, 3], out=Pc[:, :, 3])
-                Pc[:, :, 3] *= tc[c]
-                xp.multiply(tc[c], tc[c], out=Qc)
-                xp.subtract(1, Qc, out=Qc)
-                Qc *= o[c]
+                _lstm_factors(P4[: hi - lo], Q[: hi - lo], i[c], f[c], g[c], o[c], c_prev[c], tc[c])
                 if mask is not None:  # finished steps pass no gradient to their gates
-                    Pc *= mask[c, :, :, None]
-                    Qc *= mask[c]
+                    P4[: hi - lo] *= mask[c, :, :, None]
+                    Q[: hi - lo] *= mask[c]
             j = t - lo
             if g_out is None:
                 dh[...] = dh_next
