@@ -65,6 +65,7 @@ def per_op_pair(op, n: int, repeats: int) -> tuple:
 
 def _chain_runner(lib: str, op, n: int):
     """A function building a chain of ``n`` applications of ``op`` on 2x2 tensors, then its backward."""
+    tg.runtime.tune_process()  # this benchmark owns its process (as the CLI does)
     a = np.full((2, 2), 0.5, dtype=np.float32)
     if lib == "tg":
 

@@ -69,4 +69,5 @@ def main(argv: list | None = None) -> None:
 
 
 if __name__ == "__main__":
+    tg.runtime.tune_process()  # a script owns its process; the library never tunes it on import
     main()

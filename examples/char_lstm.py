@@ -142,4 +142,5 @@ def main(argv: list | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    tg.runtime.tune_process()  # a script owns its process; the library never tunes it on import
     main()

@@ -102,4 +102,5 @@ def _plot(path: str, h: float, target: np.ndarray, fitted: np.ndarray) -> None:
 
 
 if __name__ == "__main__":
+    tg.runtime.tune_process()  # a script owns its process; the library never tunes it on import
     main()

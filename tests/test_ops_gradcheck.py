@@ -411,6 +411,13 @@ def test_log(x):
     check(lambda x: tg.log(x), T(x), second=False)
 
 
+@given(array(lo=-0.8, hi=4.0))
+def test_log1p(x):
+    check(lambda x: x.log1p(), T(x))
+    check(lambda x: tg.log1p(x), T(x), second=False)
+    np.testing.assert_allclose(T(np.array([1e-20])).log1p().numpy(), [1e-20], rtol=1e-15)
+
+
 @given(array(lo=0.2, hi=4.0))
 def test_sqrt(x):
     check(lambda x: x.sqrt(), T(x))

@@ -1,6 +1,6 @@
 """tinygrad_rnn: tape-based reverse-mode autodiff on NumPy/CuPy, built for recurrent networks."""
 
-from . import backend, runtime  # noqa: F401  (runtime: allocator and GC settings)
+from . import backend, runtime  # noqa: F401  (runtime: opt-in process settings, nothing applied on import)
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import get_default_dtype, manual_seed, set_default_dtype
 from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, uniform, zeros, zeros_like
@@ -10,6 +10,7 @@ from .functions import (
     concat,
     exp,
     log,
+    log1p,
     log_softmax,
     matmul,
     maximum,
@@ -73,6 +74,7 @@ __all__ = [
     "matmul",
     "exp",
     "log",
+    "log1p",
     "sqrt",
     "tanh",
     "sigmoid",

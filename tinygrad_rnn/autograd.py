@@ -14,19 +14,17 @@ from itertools import repeat
 from typing import Any
 
 from .backend import ndarray, xp
-from .function import STATE, check_finite, describe
+from .function import check_finite, describe
+from .modes import MODES, Switch
 from .tensor import Tensor
 
 
-class _GradMode:
+class _GradMode(Switch):
+    mode = "grad_enabled"
     _flag = True
 
-    def __enter__(self) -> None:
-        self._prev = STATE.grad_enabled
-        STATE.grad_enabled = self._flag
-
-    def __exit__(self, *exc: Any) -> None:
-        STATE.grad_enabled = self._prev
+    def value(self, old: bool) -> bool:
+        return self._flag
 
     def __call__(self, f: Callable) -> Callable:
         @functools.wraps(f)
@@ -38,7 +36,8 @@ class _GradMode:
 
 
 class no_grad(_GradMode):  # noqa: N801  (used like PyTorch's context manager)
-    """Ops run inside record nothing (inference, optimizer updates). Also usable as a decorator."""
+    """Ops run inside record nothing (inference, optimizer updates). Also usable as a decorator. Like
+    every mode (see :mod:`tinygrad_rnn.modes`) it holds for the calling thread only."""
 
     _flag = False
 
@@ -48,18 +47,17 @@ class enable_grad(_GradMode):  # noqa: N801
 
 
 def is_grad_enabled() -> bool:
-    return STATE.grad_enabled
+    return MODES.grad_enabled
 
 
-class detect_anomaly:  # noqa: N801
-    """Raise ``FloatingPointError`` at the first op whose forward or backward yields NaN/Inf."""
+class detect_anomaly(Switch):  # noqa: N801
+    """Raise ``FloatingPointError`` at the first op whose forward or backward yields NaN/Inf (in the
+    calling thread)."""
 
-    def __enter__(self) -> None:
-        self._prev = STATE.anomaly
-        STATE.set_anomaly(True)
+    mode = "anomaly"
 
-    def __exit__(self, *exc: Any) -> None:
-        STATE.set_anomaly(self._prev)
+    def value(self, old: bool) -> bool:
+        return True
 
 
 def _seed_grad(t: Tensor, g: Any, create_graph: bool, op: str) -> Any:
@@ -157,7 +155,7 @@ def _run(
     ready = [fn for fn in dict.fromkeys(r._fn for r in roots if r._fn is not None) if deps[fn] == 0]
 
     # 3. run nodes once all their consumers have run (the hot loop: deliveries are inlined)
-    anomaly = STATE.anomaly
+    anomaly = MODES.anomaly
     fast_leaves = targets is None  # (a leaf's key is in owned only once it holds our own summed array)
     while ready:
         fn = ready.pop()

@@ -329,9 +329,9 @@ def cmd_info(a: argparse.Namespace) -> int:
         "default dtype": str(backend.get_default_dtype()),
         "BLAS": _blas_info(),
         "GPU": gpu,
-        "malloc tuning": f"{runtime.malloc_tuned} (TINYGRAD_RNN_MALLOC_TUNING="
+        "malloc tuning": f"{runtime.applied['malloc']} (TINYGRAD_RNN_MALLOC_TUNING="
         f"{os.environ.get('TINYGRAD_RNN_MALLOC_TUNING', 'unset')})",
-        "gc tuning": f"{runtime.gc_tuned}, thresholds {gc.get_threshold()} (TINYGRAD_RNN_GC_TUNING="
+        "gc tuning": f"{runtime.applied['gc']}, thresholds {gc.get_threshold()} (TINYGRAD_RNN_GC_TUNING="
         f"{os.environ.get('TINYGRAD_RNN_GC_TUNING', 'unset')})",
         "bench suite": str(bench_script()) if bench_script().is_file() else "not available (installed package)",
     }
@@ -421,6 +421,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    runtime.tune_process()  # the command owns its process (importing the library tunes nothing)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "draw":  # options pass through to other parsers
         return cmd_draw(argv[1:])

@@ -13,29 +13,14 @@ that nobody holds is freed by reference counting.
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 from typing import Any
 
 from .backend import xp
+from .modes import MODES, Switch
 
 _seq = itertools.count()
 Tensor: Any = None  # bound by tensor.py once the class exists (the two modules need each other)
-
-
-class _State:
-    grad_enabled = True
-    anomaly = False
-    debug = int(os.environ.get("TINYGRAD_RNN_DEBUG", "0") or 0)
-    checks = bool(debug)  # anomaly or debug: one flag test per op when both are off
-    scope: tuple = ()  # labels of the enclosing scope() blocks, stamped on each node for drawing
-
-    def set_anomaly(self, on: bool) -> None:
-        self.anomaly = on
-        self.checks = on or bool(self.debug)
-
-
-STATE = _State()
 
 
 def describe(values: Any) -> str:
@@ -75,19 +60,18 @@ def check_finite(op: str, what: str, arrays: Any, shapes_of: tuple) -> None:
             )
 
 
-class scope:  # noqa: N801  (a context manager, used like a function)
+class scope(Switch):  # noqa: N801  (a context manager, used like a function)
     """Label the nodes recorded inside: ``with scope("t=3"): ...``. Scopes nest; graph drawings turn
-    them into clusters (the recurrent layers open one per layer, direction and time step)."""
+    them into clusters (the recurrent layers open one per layer, direction and time step). A scope
+    labels only the nodes its own thread records."""
+
+    mode = "scope"
 
     def __init__(self, label: str) -> None:
         self.label = str(label)
 
-    def __enter__(self) -> None:
-        self._prev = STATE.scope
-        STATE.scope = self._prev + (self.label,)
-
-    def __exit__(self, *exc: Any) -> None:
-        STATE.scope = self._prev
+    def value(self, old: tuple) -> tuple:
+        return old + (self.label,)
 
 
 class Function:
@@ -133,7 +117,7 @@ class Function:
         except (ValueError, IndexError, TypeError) as e:
             raise _rewrap(cls.op_name(), e, inputs) from e
         multi = type(out) is tuple
-        state = STATE
+        state = MODES
         if state.checks:
             if state.anomaly:
                 check_finite(cls.op_name(), "forward", out if multi else (out,), inputs)

@@ -98,6 +98,10 @@ def log(x: Any) -> Tensor:
     return _t(x).log()
 
 
+def log1p(x: Any) -> Tensor:
+    return _t(x).log1p()
+
+
 def sqrt(x: Any) -> Tensor:
     return _t(x).sqrt()
 
@@ -124,3 +128,26 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     return _t(x).clip(min, max)
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float | None = 20.0) -> Tensor:
+    r"""PyTorch's softplus: :math:`\frac{1}{\beta}\log(1 + e^{\beta x})`, and ``x`` itself where
+    :math:`\beta x` exceeds ``threshold`` (``None``: the exact value everywhere).
+
+    With :math:`z = \beta x` and :math:`m = \max(z, 0)` it is computed as
+    :math:`m + \operatorname{log1p}(e^{z - 2m})`, where :math:`z - 2m = -|z|`: nothing overflows for
+    any :math:`|z|`, and log1p keeps full precision where the value is tiny (very negative ``z``).
+    Writing :math:`|z|` through the same :math:`m` keeps the derivative at :math:`z = 0` the true
+    :math:`\tfrac12` whatever subgradient :math:`c` the kink of :math:`m` takes
+    (:math:`c + (1 - 2c)\,\sigma(0) = \tfrac12`); separate ``relu`` and ``abs`` kinks would each take 0
+    there and give a derivative of 0.
+    """
+    x = _t(x)
+    if not beta > 0:
+        raise ValueError(f"softplus: beta must be > 0, got {beta}")
+    z = x if beta == 1.0 else x * beta
+    m = z.clip(min=0.0)
+    y = m + (z - 2.0 * m).exp().log1p()
+    if beta != 1.0:
+        y = y * (1.0 / beta)
+    return y if threshold is None else where(z.data > threshold, x, y)

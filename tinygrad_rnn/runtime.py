@@ -1,17 +1,20 @@
-"""Process-level settings that make tape-heavy Python workloads fast, applied once at import.
+"""Opt-in process settings that make tape-heavy Python workloads faster: :func:`tune_process`.
 
-Both trade a little memory for time and are standard for numerical Python; both can be turned off.
+Importing tinygrad_rnn changes nothing in the host process: a library must not reconfigure the program
+that imports it. Programs that own their process (the ``tinygrad-rnn`` command, the examples, the
+benchmarks) call ``tune_process()`` once at start-up. Both settings trade memory for time:
 
 * **glibc malloc** (Linux): serve arrays up to 32 MB from the heap and keep freed memory for reuse. A
   training step allocates and frees the same large arrays every time; by default glibc hands each one
-  back to the kernel (munmap) and the next step pays page faults to get it again, which made a BPTT
-  step up to twice as slow. The process keeps its peak memory reserved, as a caching allocator does.
-  ``TINYGRAD_RNN_MALLOC_TUNING=0`` turns it off.
+  back to the kernel (munmap) and the next step pays page faults to get it again. The process keeps its
+  peak memory reserved, as a caching allocator does. ``TINYGRAD_RNN_MALLOC_TUNING=0`` vetoes it.
 * **the cyclic garbage collector**: the tape makes no reference cycles (a node holds its inputs, never
   its outputs), yet every tensor and node is tracked, and with CPython's default first threshold of 700
-  allocations the collector re-scans long graphs so often that building a 100,000-op graph took three
-  times longer. The first threshold is raised to 10,000 (never lowered if already higher).
-  ``TINYGRAD_RNN_GC_TUNING=0`` turns it off.
+  allocations the collector re-scans long graphs again and again while they are built. The first
+  threshold is raised to 10,000 (never lowered if already higher). ``TINYGRAD_RNN_GC_TUNING=0`` vetoes it.
+
+The measured effect of each is in ``bench/README.md`` (section "Process settings"), by
+``bench/process_settings.py``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import gc
 import os
 import sys
 
+applied = {"malloc": False, "gc": False}  # what tune_process() has set in this process
+
 
 def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for reuse; False where that is not glibc or it refuses."""
     if not sys.platform.startswith("linux") or os.environ.get("TINYGRAD_RNN_MALLOC_TUNING", "1") == "0":
         return False
     try:
@@ -38,6 +44,7 @@ def keep_freed_memory() -> bool:
 
 
 def relax_gc(first_threshold: int = 10_000) -> bool:
+    """Raise the collector's first threshold to ``first_threshold`` (never lower it)."""
     if os.environ.get("TINYGRAD_RNN_GC_TUNING", "1") == "0":
         return False
     t0, t1, t2 = gc.get_threshold()
@@ -46,5 +53,11 @@ def relax_gc(first_threshold: int = 10_000) -> bool:
     return True
 
 
-malloc_tuned = keep_freed_memory()
-gc_tuned = relax_gc()
+def tune_process(malloc: bool = True, collector: bool = True) -> dict[str, bool]:
+    """Apply the process settings above (each unless vetoed by its environment variable); returns what
+    is in force. Call it from a program's entry point, never from library code."""
+    if malloc and not applied["malloc"]:
+        applied["malloc"] = keep_freed_memory()
+    if collector and not applied["gc"]:
+        applied["gc"] = relax_gc()
+    return dict(applied)

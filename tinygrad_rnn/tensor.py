@@ -292,6 +292,7 @@ class Tensor:
     # ---- unary -------------------------------------------------------------------------------------
     def exp(self): return _ops.Exp.apply(self)
     def log(self): return _ops.Log.apply(self)
+    def log1p(self): return _ops.Log1p.apply(self)
     def sqrt(self): return _ops.Sqrt.apply(self)
     def tanh(self): return _ops.Tanh.apply(self)
     def sigmoid(self): return _ops.Sigmoid.apply(self)

@@ -49,6 +49,7 @@ class TinygradRunner:
         import tinygrad_rnn as tg
         from tinygrad_rnn import nn
 
+        tg.runtime.tune_process()  # a bench worker owns its process, as the CLI does
         dt = np.dtype(dtype)
         I, H = cfg.input, cfg.hidden
         kw = {} if fused is None else {"fused": fused}

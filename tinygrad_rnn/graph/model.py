@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..modes import MODES
 from ..tensor import Tensor
 
 VIEW_OPS = {"Permute", "Reshape", "GetItem", "Expand", "Cast"}
@@ -142,7 +143,6 @@ def _collect(outputs: Iterable[Tensor], expand: bool) -> tuple:
     is still drawn unfolded. Returns (nodes, {(id(fused node), output index): composed output tensor}).
     """
     from ..autograd import enable_grad  # noqa: PLC0415  (graph builds on the tape, not the reverse)
-    from ..function import STATE  # noqa: PLC0415
 
     seen, sub, key, expanded = {}, {}, {}, set()
     stack = [t._fn for t in outputs if t._fn is not None]
@@ -152,12 +152,12 @@ def _collect(outputs: Iterable[Tensor], expand: bool) -> tuple:
             continue
         if expand and hasattr(fn, "composed"):
             expanded.add(id(fn))
-            prev, STATE.scope = STATE.scope, fn.scope
+            prev, MODES.scope = MODES.scope, fn.scope
             try:
                 with enable_grad():
                     outs = fn.composed(*fn.parents)
             finally:
-                STATE.scope = prev
+                MODES.scope = prev
             for i, o in enumerate(outs):
                 sub[(id(fn), i)] = o
             inner = [o._fn for o in outs]

@@ -56,7 +56,7 @@ import numpy as np
 
 from .. import backend
 from ..function import scope
-from ..functions import stack
+from ..functions import softplus, stack
 from ..nn import init
 from ..nn.module import Module, Parameter
 from ..tensor import Tensor
@@ -133,11 +133,6 @@ class EulerSpringCell(Module):
 
 
 _TAU_MODES = ("fixed", "sampled", "learned")
-
-
-def _softplus(x: Tensor) -> Tensor:
-    # log(1 + e^x) written as relu(x) + log(1 + e^{-|x|}) so neither branch overflows for large |x|
-    return x.relu() + ((-abs(x)).exp() + 1.0).log()
 
 
 def _inverse_softplus(y: np.ndarray) -> np.ndarray:
@@ -224,7 +219,7 @@ class LeakyRNN(Module):
 
     def time_constants(self) -> Tensor:
         """τ as an ``(H,)`` Tensor (differentiable in ρ when ``tau='learned'``)."""
-        return 1.0 + _softplus(self.tau_raw) if self.tau_mode == "learned" else self.tau
+        return 1.0 + softplus(self.tau_raw) if self.tau_mode == "learned" else self.tau
 
     def forward(self, x: Tensor, s0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Run T steps over ``x (T, N, I)``; returns ``(outputs (T, N, H), s_T (N, H))``."""

@@ -55,11 +55,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import xp
-from ..functions import concat, stack
+from ..functions import concat, softplus, stack
 from ..nn import init
 from ..nn.cells import LSTMCell
 from ..nn.layers import Linear
-from ..nn.losses import _softplus
 from ..nn.module import Module
 from ..tensor import Tensor
 
@@ -219,7 +218,7 @@ class NTM(Module):
 
     def _head(self, layer: Linear, sizes: list, h: Tensor) -> list:
         k, b, g, s, y, *ea = layer(h).split(sizes, axis=-1)
-        out = [k.tanh(), _softplus(b), g.sigmoid(), s.softmax(axis=-1), 1.0 + _softplus(y)]
+        out = [k.tanh(), softplus(b), g.sigmoid(), s.softmax(axis=-1), 1.0 + softplus(y)]
         if ea:
             out += [ea[0].sigmoid(), ea[1].tanh()]
         return out

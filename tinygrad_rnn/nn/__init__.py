@@ -2,7 +2,7 @@
 
 from . import functional, init, utils  # noqa: F401
 from .cells import GRUCell, LSTMCell, RNNCell
-from .layers import Dropout, Embedding, Identity, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .layers import Dropout, Embedding, Identity, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Softplus, Tanh
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .rnn import GRU, LSTM, RNN, RNNBase, use_fused
@@ -18,6 +18,7 @@ __all__ = [
     "Tanh",
     "Sigmoid",
     "ReLU",
+    "Softplus",
     "Softmax",
     "LogSoftmax",
     "RNNCell",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..functions import log_softmax, relu, sigmoid, softmax, tanh, where  # noqa: F401
+from ..functions import log_softmax, relu, sigmoid, softmax, softplus, tanh, where  # noqa: F401
 from ..tensor import Tensor
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss  # noqa: F401
 

@@ -135,6 +135,20 @@ class Sigmoid(Module):
         return x.sigmoid()
 
 
+class Softplus(Module):
+    """:func:`tinygrad_rnn.nn.functional.softplus` as a layer (PyTorch's ``beta`` and ``threshold``)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
 class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import is_array, xp
-from ..functions import where
+from ..functions import softplus, where
 from ..tensor import Tensor
 from .module import Module
 
@@ -257,17 +257,6 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
     return _reduce((x - t) ** 2, reduction)
 
 
-def _softplus(z: Tensor) -> Tensor:
-    """log(1 + eˣ) = max(z, 0) + log(1 + e^(−|z|)), stable for any |z|.
-
-    |z| is written as 2m − z with the same m = max(z, 0): whatever subgradient c the kink of m gets at
-    z = 0, the total derivative there is c + (1 − 2c)·σ(0) = 1/2, the true value. Separate ``relu`` and
-    ``abs`` kinks would each pick 0 and give a derivative of 0 at z = 0.
-    """
-    m = z.clip(min=0.0)
-    return m + (1.0 + (z - 2.0 * m).exp()).log()
-
-
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Any,
@@ -292,7 +281,7 @@ def binary_cross_entropy_with_logits(
     t = _float_like(op, "target", target, x)
     if t.shape != x.shape:
         raise ValueError(f"{op}: target shape {t.shape} must equal input shape {x.shape}")
-    sp = _softplus(-x)
+    sp = softplus(-x, threshold=None)  # exact: the loss matches PyTorch for every |x|
     if pos_weight is None:
         loss = (1.0 - t) * x + sp
     else:

@@ -17,7 +17,6 @@ D = 2 if bidirectional else 1; H_out = proj_size if proj_size > 0 else hidden_si
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from .. import backend
 from ..backend import xp
 from ..function import scope
 from ..functions import concat, stack, where
+from ..modes import MODES, Switch
 from ..ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from ..tensor import Tensor
 from . import functional as F
@@ -33,24 +33,20 @@ from . import init
 from .cells import activation, gru_step, gru_weights, lstm_step, rnn_step
 from .module import Module
 
-_FUSED = [os.environ.get("TINYGRAD_RNN_FUSED", "1").strip().lower() not in ("0", "false", "no", "off")]
 
+class use_fused(Switch):  # noqa: N801  (a context manager, used like a function)
+    """Choose how the sequence layers run by default in this thread: fused (one tape node per layer and
+    direction with a hand-derived BPTT, see ops/recurrent.py) or composed (the cell's ops at every step,
+    as drawn by ``tg.graph``): ``with use_fused(False): ...``. A layer's own ``fused=True/False``
+    argument wins. Each thread starts from ``TINYGRAD_RNN_FUSED`` (on unless 0)."""
 
-class use_fused:  # noqa: N801  (a switch that also works as a context manager)
-    """Choose how the sequence layers run by default: fused (one tape node per layer and direction with a
-    hand-derived BPTT, see ops/recurrent.py) or composed (the cell's ops at every step, as drawn by
-    ``tg.graph``). ``use_fused(False)`` switches globally; ``with use_fused(False): ...`` for a block.
-    A layer's own ``fused=True/False`` argument wins. Default: ``TINYGRAD_RNN_FUSED`` (on unless 0)."""
+    mode = "fused"
 
     def __init__(self, flag: bool = True) -> None:
-        self._prev = _FUSED[0]
-        _FUSED[0] = bool(flag)
+        self.flag = bool(flag)
 
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, *exc: Any) -> None:
-        _FUSED[0] = self._prev
+    def value(self, old: bool) -> bool:
+        return self.flag
 
 
 class RNNBase(Module):
@@ -185,7 +181,7 @@ class RNNBase(Module):
         return xw.reshape(T, N, w.shape[0])
 
     def _use_fused(self) -> bool:
-        return (_FUSED[0] if self.fused is None else self.fused) and self._fused_op() is not None
+        return (MODES.fused if self.fused is None else self.fused) and self._fused_op() is not None
 
     def _fused_op(self) -> Any:  # the sequence op of ops/recurrent.py for this layer, or None
         return None

@@ -9,6 +9,7 @@ from .elementwise import (  # noqa: F401
     Div,
     Exp,
     Log,
+    Log1p,
     Maximum,
     Minimum,
     Mul,

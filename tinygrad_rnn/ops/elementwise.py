@@ -117,6 +117,11 @@ class Log(Function):
     def backward(self, g, x): return g / x
 
 
+class Log1p(Function):  # log(1 + x), exact where 1 + x would round (tiny x)
+    def forward(self, x): return xp.log1p(x)
+    def backward(self, g, x): return g / (1 + x)
+
+
 class Sqrt(Function):
     needs_output = True
     def forward(self, x): return xp.sqrt(x)
