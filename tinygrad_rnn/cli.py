@@ -10,12 +10,13 @@
     tinygrad-rnn info
 
 Exit status: 0 on success, 1 when a command fails, 2 for a usage error (one line on stderr), 130 when
-training is interrupted with Ctrl-C (after writing a checkpoint).
+interrupted with Ctrl-C (training writes a checkpoint of the last completed step first).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -30,6 +31,7 @@ import numpy as np
 
 from . import __version__, backend, runtime
 from .apps import charlm
+from .apps.interrupt import defer_sigint
 
 PROG = "tinygrad-rnn"
 DEFAULT_CHECKPOINT = os.path.join("runs", "charlm.npz")
@@ -111,7 +113,12 @@ def _check_backend(value: str | None) -> None:
 def run_training(
     trainer: charlm.Trainer, steps: int, checkpoint: str | None, every: int | None, plain: bool = False
 ) -> int:
-    """Train until ``trainer.step == steps``; checkpoint every ``every`` steps, at the end and on Ctrl-C."""
+    """Train until ``trainer.step == steps``; checkpoint every ``every`` steps, at the end and on Ctrl-C.
+
+    Returns 0, or 130 after Ctrl-C. Whenever the signal lands, the checkpoint holds a committed step: a
+    window in progress is dropped, while an optimizer update or a checkpoint write already under way is
+    finished first (:meth:`charlm.Trainer.train_step`, :meth:`charlm.Trainer.save`).
+    """
     bar = _progress(steps, trainer.step, plain)
     report = max(1, steps // 10)
     t0, tok0 = time.perf_counter(), trainer.tokens
@@ -130,22 +137,35 @@ def run_training(
                 )
             if checkpoint and every and trainer.step % every == 0 and trainer.step < steps:
                 trainer.save(checkpoint)
-    except KeyboardInterrupt:
         if bar is not None:
             bar.close()
-        path = checkpoint or DEFAULT_CHECKPOINT
-        trainer.save(path)
+        if checkpoint:  # inside the try: a Ctrl-C during this last save must still end in the 130 path
+            trainer.save(checkpoint)
+            print(f"checkpoint written to {checkpoint} (step {trainer.step})")
+    except KeyboardInterrupt as e:
+        _stop_interrupted(trainer, checkpoint or DEFAULT_CHECKPOINT, bar, str(e))
+        return 130
+    return 0
+
+
+def _stop_interrupted(trainer: charlm.Trainer, path: str, bar: Any, completed: str) -> None:
+    """Write the interrupted run's checkpoint (unless ``path`` already holds this step) and say so.
+
+    ``completed`` names the section the Ctrl-C was held over (empty when it struck between sections).
+    We are stopping anyway, so a further Ctrl-C meanwhile is held until the end and then ignored. (One
+    that lands in the few bytecodes before this block is entered ends the program through ``main``'s
+    handler, without this checkpoint; what is on disk is still a committed step.)
+    """
+    with contextlib.suppress(KeyboardInterrupt), defer_sigint():
+        if bar is not None:
+            bar.close()
+        if trainer.last_saved != (path, trainer.step):
+            trainer.save(path)
+        held = f" (Ctrl-C came during the {completed}, which was completed first)" if completed else ""
         print(
-            f"\ninterrupted at step {trainer.step}: checkpoint written to {path} (continue with --resume)",
+            f"\ninterrupted at step {trainer.step}{held}: checkpoint written to {path} (continue with --resume)",
             file=sys.stderr,
         )
-        return 130
-    if bar is not None:
-        bar.close()
-    if checkpoint:
-        trainer.save(checkpoint)
-        print(f"checkpoint written to {checkpoint} (step {trainer.step})")
-    return 0
 
 
 # ---- subcommands --------------------------------------------------------------------------------------
@@ -441,3 +461,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"{PROG} {a.command}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # outside the training loop (which handles its own): no traceback, still 130
+        print(f"\n{PROG} {a.command}: interrupted", file=sys.stderr)
+        return 130

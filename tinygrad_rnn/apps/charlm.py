@@ -23,6 +23,7 @@ from ..autograd import no_grad
 from ..nn import functional as F
 from ..serialization import load, save
 from ..tensor import Tensor
+from .interrupt import defer_sigint, pause_for_tests
 
 CELLS = ("lstm", "gru", "rnn")
 BUILTIN_CORPORA = ("pydoc", "zen")
@@ -157,9 +158,17 @@ class Trainer:
         self.state: Any = None  # carried (detached) recurrent state
         self.losses: list[float] = []
         self.tokens = 0
+        # (path, step) of the last checkpoint written, so that stopping right after a save need not repeat it
+        self.last_saved: tuple[str, int] | None = None
 
     def train_step(self) -> float:
-        """One BPTT window: forward, backward, clip, Adam step; returns the window's loss."""
+        """One BPTT window: forward, backward, clip, Adam step; returns the window's loss.
+
+        Atomic with respect to Ctrl-C. Up to the update nothing that a checkpoint holds is touched (the graph
+        and the gradients are rebuilt by every step, and nothing here draws from the RNG), so a
+        KeyboardInterrupt there simply discards the window. The update and the bookkeeping that goes with it
+        (step, data position, carried state, tokens, losses) run under :func:`defer_sigint`: all or nothing.
+        """
         pos, state = self.pos, self.state
         if pos + 1 >= self.t_all:  # end of the streams: start over with a fresh state
             pos, state = 0, None
@@ -171,14 +180,16 @@ class Trainer:
         self.opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
-        self.opt.step()
         value = float(loss.item())
-        # commit only after the update, so an interrupt before this point leaves a consistent trainer
-        self.state = nn.utils.detach_state(state)  # truncate: the next window does not backprop into this one
-        self.pos = pos + k
-        self.step += 1
-        self.tokens += k * self.config.batch
-        self.losses.append(value)
+        state = nn.utils.detach_state(state)  # truncate: the next window does not backprop into this one
+        with defer_sigint("optimizer update"):
+            self.opt.step()
+            pause_for_tests("commit")  # test-only: where an unguarded Ctrl-C saved an updated model at the old step
+            self.state = state
+            self.pos = pos + k
+            self.step += 1
+            self.tokens += k * self.config.batch
+            self.losses.append(value)
         return value
 
     # ---- checkpoints ---------------------------------------------------------------------------------
@@ -198,9 +209,14 @@ class Trainer:
         }
 
     def save(self, path: str) -> None:
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        save(self.checkpoint(), path)
+        """Write the checkpoint to ``path`` atomically; a Ctrl-C meanwhile is delivered once it is written."""
+        with defer_sigint("checkpoint save"):
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            ck = self.checkpoint()
+            pause_for_tests("save")
+            save(ck, path)
+            self.last_saved = (path, self.step)
 
     @classmethod
     def resume(cls, path: str, text: str | None = None) -> Trainer:
