@@ -63,6 +63,25 @@ def gru_step(
     return n + z * (h - n)  # = (1 - z) n + z h
 
 
+def check_dtype(owner: str, what: str, t: Tensor, want: Any) -> None:
+    """Raise unless ``t`` (the input or an initial state of ``owner``) has the parameters' dtype ``want``.
+
+    The one dtype rule of the cells and sequence layers, checked once at the module boundary so every
+    path (fused or composed) gives this same message: without it the fused ops would compute in the
+    input's dtype and hand float64 gradients to float32 parameters. Integer input is refused too, as
+    PyTorch does: it is almost always token ids that were meant for an embedding first.
+    """
+    got = t.dtype
+    if got == want:
+        return
+    fix = f"cast {'the input' if what == 'input' else what} with .astype({want})"
+    if what == "input" and got.kind == "f":
+        fix += f" or the module with .to({got})"
+    raise TypeError(
+        f"{owner}: {what} dtype {got} != parameter dtype {want}; tinygrad_rnn never upcasts silently: {fix}"
+    )
+
+
 def activation(nonlinearity: str, where: str) -> Callable[[Tensor], Tensor]:
     if nonlinearity == "tanh":
         return Tensor.tanh
@@ -96,6 +115,7 @@ class _CellBase(Module):
             raise ValueError(
                 f"{name}: expected input (N, {self.input_size}) or ({self.input_size},), got shape {x.shape}"
             )
+        check_dtype(name, "input", x, self.weight_ih.dtype)
         batched = x.ndim == 2
         return (x if batched else x.reshape(1, -1)), batched
 
@@ -104,6 +124,7 @@ class _CellBase(Module):
         want = (x.shape[0], size)
         if s is None:
             return Tensor(xp.zeros(want, dtype=x.dtype))
+        check_dtype(type(self).__name__, what, s, x.dtype)  # x already has the parameters' dtype
         if not batched:
             if s.shape != (size,):
                 raise ValueError(

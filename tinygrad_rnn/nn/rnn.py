@@ -13,6 +13,10 @@ lengths                N ints in [1, T]: padded steps output 0, h_n is taken at 
 ====================== ======================================================================
 
 D = 2 if bidirectional else 1; H_out = proj_size if proj_size > 0 else hidden_size.
+
+The input, h0 and c0 must have the parameters' dtype: anything else (float64 into a float32 layer,
+integers) is a ``TypeError`` naming the layer, raised before the fused and composed paths part, so both
+give the same message. As in PyTorch, N = 0 gives empty outputs and states, and T = 0 is an error.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from ..ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .cells import activation, gru_step, gru_weights, lstm_step, rnn_step
+from .cells import activation, check_dtype, gru_step, gru_weights, lstm_step, rnn_step
 from .module import Module
 
 
@@ -110,13 +114,19 @@ class RNNBase(Module):
             raise ValueError(
                 f"{name}: input feature size {x.shape[-1]} != input_size {self.input_size} (input shape {x.shape})"
             )
+        # The dtype rule is checked here, once, before the fused and composed paths part: the fused ops
+        # compute in whatever dtype they are given, so a float64 input would otherwise run in float64
+        # and write float64 gradients into float32 parameters. Layer 0's weight stands for all of them
+        # (Module.to casts every one); the fused ops check their own inputs as well.
+        check_dtype(name, "input", x, self.weight_ih_l0.dtype)
+        shape = x.shape
         batched = x.ndim == 3
         if not batched:
             x = x.reshape(x.shape[0], 1, x.shape[1])
         elif self.batch_first:
             x = x.transpose(0, 1)
-        if x.shape[0] == 0:
-            raise ValueError(f"{name}: the sequence is empty (input shape {x.shape})")
+        if x.shape[0] == 0:  # as PyTorch: there is no last step to take h_n from (N = 0 is fine)
+            raise ValueError(f"{name}: the sequence is empty, T = 0 (input shape {shape})")
         return x, batched
 
     def _check_state(self, s: Tensor | None, what: str, size: int, N: int, batched: bool, x: Tensor) -> Tensor:
@@ -130,8 +140,7 @@ class RNNBase(Module):
                 f"{type(self).__name__}: {what} must have shape {want} "
                 f"(num_layers * num_directions, {'N, ' if batched else ''}{size}), got {got}"
             )
-        if s.dtype != x.dtype:
-            raise TypeError(f"{type(self).__name__}: {what} dtype {s.dtype} != input dtype {x.dtype}")
+        check_dtype(type(self).__name__, what, s, x.dtype)  # x already has the parameters' dtype
         return s if batched else s.reshape(L, 1, size)
 
     def _check_lengths(self, lengths: Any, T: int, N: int) -> np.ndarray | None:
@@ -143,9 +152,11 @@ class RNNBase(Module):
             raise ValueError(
                 f"{name}: lengths must hold one length per batch element ({N}), got shape {tuple(lens.shape)}"
             )
+        if lens.size == 0:  # N = 0: an empty list or array has no integer dtype to show (np.asarray([]))
+            lens = lens.astype(np.int64)
         if lens.dtype.kind not in "iu":
             raise TypeError(f"{name}: lengths must be integers, got dtype {lens.dtype}")
-        if lens.min() < 1 or lens.max() > T:
+        if N and (lens.min() < 1 or lens.max() > T):  # min/max of nothing would raise
             raise ValueError(f"{name}: every length must be in [1, T={T}], got min {lens.min()} max {lens.max()}")
         return lens
 

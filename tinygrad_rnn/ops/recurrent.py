@@ -80,6 +80,21 @@ def _contiguous(w: Any) -> Any:
     return xp.ascontiguousarray(w)
 
 
+def _check_inputs(x: Any, rest: tuple) -> None:
+    """Refuse what the loops would otherwise mis-handle: mixed dtypes (the preallocated buffers take x's
+    dtype, so a float32 x with float64 weights fails deep inside NumPy and a float64 x with float32
+    weights silently returns float64 gradients for float32 parameters), non-float input and T = 0.
+    The layers check the same at their boundary with the layer's name; this is the op's own guard for
+    direct calls. O(number of inputs), no device sync. Function.apply prefixes the op name and shapes."""
+    d = x.dtype
+    if d.kind != "f" or any(a.dtype != d for a in rest):
+        raise TypeError(
+            "every input must have one float dtype; tinygrad_rnn never upcasts silently: cast with .astype(...)"
+        )
+    if x.shape[0] == 0:
+        raise ValueError("the sequence is empty (T = 0)")
+
+
 class _Sequence(Function):
     multi_output = True
     n_state = 1
@@ -96,8 +111,10 @@ class _Sequence(Function):
     def _project(self, x: Any, w_ih: Any, biases: tuple, scale: Any, fold: Any = None) -> Any:
         """x W_ihᵀ (+ biases) for all steps in one matmul, with the gate scale folded into the weights."""
         T, N, I = x.shape
-        acts = xp.empty((T, N, w_ih.shape[0]), x.dtype)
-        xp.matmul(x.reshape(T * N, I), w_ih.T * scale, out=acts.reshape(T * N, -1))
+        G = w_ih.shape[0]
+        acts = xp.empty((T, N, G), x.dtype)
+        # explicit sizes, no -1: with N = 0 the arrays are empty and NumPy cannot infer one
+        xp.matmul(x.reshape(T * N, I), w_ih.T * scale, out=acts.reshape(T * N, G))
         if biases:
             acts += (biases[0] + (biases[1] if fold is None else biases[1] * fold)) * scale
         return acts
@@ -112,7 +129,7 @@ class _Sequence(Function):
         dz2, dr2 = dz.reshape(T * N, G), dr.reshape(T * N, G)
         dx = (dz2 @ w_ih).reshape(T, N, I) if need[0] else None
         dw_ih = dz2.T @ x.reshape(T * N, I) if need[k] else None
-        dw_hh = dr2.T @ prev.reshape(T * N, -1) if need[k + 1] else None
+        dw_hh = dr2.T @ prev.reshape(T * N, prev.shape[-1]) if need[k + 1] else None  # no -1: N may be 0
         db: tuple = ()
         if len(need) > k + 2:
             db_ih = _column_sums(dz2) if need[k + 2] or dr is dz else None
@@ -173,6 +190,7 @@ class LSTMSequence(_Sequence):
         return list(lstm_step(xw, state[0], state[1], w_t))
 
     def forward(self, x, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
+        _check_inputs(x, (h0, c0, w_ih, w_hh, *biases))
         T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
         G = 4 * H
         scale, shift = _gate_scale(G, (slice(0, 2 * H), slice(3 * H, G)), x.dtype)  # i, f, o are σ; g tanh
@@ -285,6 +303,7 @@ class RNNSequence(_Sequence):
         return [rnn_step(xw, state[0], w_t, activation(self.params["nonlinearity"], "RNN"))]
 
     def forward(self, x, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
+        _check_inputs(x, (h0, w_ih, w_hh, *biases))
         T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
         acts = self._project(x, w_ih, biases, 1)
         w_t = _contiguous(w_hh.T)
@@ -369,6 +388,7 @@ class GRUSequence(_Sequence):
         return b_ih  # b_hh stays inside the step: the reset gate scales b_hn
 
     def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
+        _check_inputs(x, (h0, w_ih, w_hh, *biases))
         T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
         G = 3 * H
         scale, _ = _gate_scale(G, (slice(0, 2 * H),), x.dtype)  # r, z are σ; n keeps its scale
