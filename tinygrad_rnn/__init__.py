@@ -26,6 +26,7 @@ from .functions import (
     unbind,
     where,
 )
+from .generator import Generator
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import load, save
 from .tensor import Tensor
@@ -61,6 +62,7 @@ __all__ = [
     "set_default_dtype",
     "get_default_dtype",
     "manual_seed",
+    "Generator",
     "backend",
     "concat",
     "cat",
@@ -90,7 +92,8 @@ __all__ = [
     "nn",
     "optim",
     "scope",
+    "utils",
 ]
 
-from . import diagnostics, graph, models, nn, optim  # noqa: E402  (they build on everything above)
+from . import diagnostics, graph, models, nn, optim, utils  # noqa: E402  (they build on everything above)
 from .function import scope  # noqa: E402
