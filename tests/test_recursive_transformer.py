@@ -195,7 +195,7 @@ def test_attention_gradcheck_with_masks():
     m = MultiHeadAttention(4, 2)
     x = tg.randn(2, 3, 4, requires_grad=True)
     pad = lengths_to_padding_mask([3, 2], 3)
-    ps = [m.q_proj.weight, m.k_proj.weight, m.v_proj.weight, m.out_proj.weight]
+    ps = [m.in_proj_weight, m.in_proj_bias, m.out_proj.weight]
     assert tg.gradcheck(lambda x, *p: m(x, key_padding_mask=pad, causal=True), [x, *ps])
     # a fully blocked item (every key padded): finite, and no gradient reaches q/k through it
     full = np.array([[False, False, True], [True, True, True]])
@@ -210,8 +210,23 @@ def test_encoder_block_gradcheck(norm_first):
     blk = TransformerEncoderBlock(4, 2, 6, norm_first=norm_first)
     x = tg.randn(1, 3, 4, requires_grad=True)
     pad = lengths_to_padding_mask([2], 3)
-    ps = [blk.ff1.weight, blk.ff2.bias, blk.norm1.weight, blk.attn.v_proj.bias]
+    ps = [blk.linear1.weight, blk.linear2.bias, blk.norm1.weight, blk.self_attn.in_proj_bias]
     assert tg.gradcheck(lambda x, *p: blk(x, key_padding_mask=pad), [x, *ps])
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_encoder_block_loads_a_pytorch_encoder_layer(norm_first):
+    """The block is nn.TransformerEncoderLayer: PyTorch's weights give PyTorch's outputs."""
+    torch = pytest.importorskip("torch")
+    tg.set_default_dtype("float64")
+    torch.manual_seed(0)
+    tl = torch.nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True, norm_first=norm_first).double()
+    blk = TransformerEncoderBlock(4, 2, 6, norm_first=norm_first)
+    blk.load_state_dict({k: v.detach().numpy() for k, v in tl.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    pad = lengths_to_padding_mask([3, 2], 3)
+    want = tl.eval()(torch.tensor(x, requires_grad=True), src_key_padding_mask=torch.tensor(pad)).detach().numpy()
+    np.testing.assert_allclose(blk.eval()(tg.Tensor(x), key_padding_mask=pad).numpy(), want, rtol=1e-12, atol=1e-12)
 
 
 def test_transformer_errors():

@@ -118,20 +118,23 @@ def transformer_block() -> list:
     pad = np.array([[False, False, True]])  # True = padding: position 3 is hidden as a key
     # the block's pre-norm forward (dropout 0), with one scope per sublayer
     with tg.scope("h = x + MHA(LN₁(x), mask)"):
-        h = x + block.attn(block.norm1(x), pad)
+        n1 = block.norm1(x)
+        h = x + block.self_attn(n1, n1, n1, key_padding_mask=pad, need_weights=False)[0]
     with tg.scope("out = h + FF(LN₂(h))"):
-        out = h + block._ff(block.norm2(h))
+        out = h + block._ff_block(block.norm2(h))
     assert np.allclose(block(x, key_padding_mask=pad).numpy(), out.numpy())
     g = name_tensors(graph(out, params=block), {"x": x, "h": h, "out": out})
 
     def const(n: Node, consumers: list) -> str | None:
+        if consumers and consumers[0].op == "MaskedSoftmax":
+            return "padded key (True = blocked)"
         v = _scalar(n)
         if v is None or not consumers:
             return None
-        if consumers[0].op == "Where":
-            return "-1e9 (padded key)" if v < -1e8 else "0 (padded key)"
         if consumers[0].op == "Mul" and abs(v - 1 / np.sqrt(2)) < 1e-6:
             return "1/√d_h"
+        if consumers[0].op == "Div" and v == 1.0:
+            return "1 (1/σ of LN₂)"
         return "ε" if consumers[0].op == "Add" and 0 < v < 1e-3 else None
 
     name_constants(g, const)
@@ -143,9 +146,9 @@ def transformer_block() -> list:
             "transformer_block",
             "TransformerEncoderBlock(dim=4, heads=2), pre-norm, on 3 positions with a key-padding mask",
             "One pre-norm transformer encoder block on a length-3 input whose last position is padding: "
-            "q, k, v projections split into 2 heads, scores q kᵀ/√d_h, the padded key set to -1e9 before "
-            "the softmax and its weight zeroed after, the heads merged by out_proj, then the feed-forward "
-            "sublayer; each sublayer is a residual around a LayerNorm.",
+            "one in_proj_weight matmul split into q, k, v and into 2 heads, scores (q/√d_h) kᵀ, a masked "
+            "softmax that gives the padded key weight exactly 0, the heads merged by out_proj, then the "
+            "feed-forward sublayer; each sublayer is a residual around a LayerNorm.",
             g,
             rankdir="TB",
         )

@@ -11,7 +11,8 @@ seq2seq             GRU encoder-decoder, additive (Bahdanau) and dot (Luong) att
 language            vocabularies, character/word RNN language models, sampling, perplexity,
                     embedding neighbours and analogies
 recursive           tree-structured recursive networks, evaluated level by level without recursion
-transformer         multi-head attention with masks, layer norm, position encodings, encoder blocks
+transformer         a token Transformer encoder (positions, lengths -> padding masks, masked mean
+                    pooling) built on nn.MultiheadAttention / nn.TransformerEncoderLayer
 dynamics            the notes' Euler-integrated driven spring as a recurrent cell; leaky units with
                     fixed, sampled or learned time constants (multiple timescales)
 delays              multiple delay paths a_{t-d} -> a_t: gradients cross O(T/d) steps
@@ -42,7 +43,15 @@ from .output_recurrent import OutputRecurrentRNN
 from .pixel import PixelRNN, complete, independent_baseline_bits, make_digits, nll_bits_per_pixel
 from .recursive import RecursiveNet, Tree
 from .seq2seq import AdditiveAttention, Decoder, DotAttention, Encoder, Seq2Seq
-from .transformer import LayerNorm, MultiHeadAttention, TransformerEncoder, TransformerEncoderBlock, positional_encoding
+from .transformer import (
+    LayerNorm,
+    MultiHeadAttention,
+    TransformerEncoder,
+    TransformerEncoderBlock,
+    lengths_to_padding_mask,
+    masked_mean,
+    positional_encoding,
+)
 
 __all__ = [
     "OutputRecurrentRNN",
@@ -65,6 +74,8 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderBlock",
     "positional_encoding",
+    "lengths_to_padding_mask",
+    "masked_mean",
     "EulerSpringCell",
     "LeakyRNN",
     "MultiDelayRNN",

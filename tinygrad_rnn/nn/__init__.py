@@ -1,11 +1,23 @@
 """Neural-network modules: layers, recurrent cells, sequence layers, losses and utilities."""
 
 from . import functional, init, utils  # noqa: F401
+from .activation import GELU
 from .cells import GRUCell, LSTMCell, RNNCell
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .flatten import Flatten, Unflatten
 from .layers import Dropout, Embedding, Identity, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Softplus, Tanh
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
+from .normalization import LayerNorm
 from .rnn import GRU, LSTM, RNN, RNNBase, use_fused
+from .transformer import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "Module",
@@ -36,4 +48,18 @@ __all__ = [
     "functional",
     "init",
     "utils",
+    "GELU",
+    "ModuleList",
+    "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    "Flatten",
+    "Unflatten",
+    "LayerNorm",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoderLayer",
+    "TransformerDecoder",
+    "Transformer",
 ]
