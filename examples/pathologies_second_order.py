@@ -165,7 +165,7 @@ def main(argv: list | None = None) -> dict:
     loss0, _ = gradient(lambda: F.mse_loss(model(x), y), params)
     eig_init = top_eigs(model, params, x, y, args)
     print(
-        f"{sum(p.size for p in params)} parameters; initial MSE {loss0:.4f}; "
+        f"{sum(p.numel() for p in params)} parameters; initial MSE {loss0:.4f}; "
         f"top |λ| of the Hessian at init: {', '.join(f'{v:.4g}' for v in eig_init)}"
     )
     print(f"budget: {args.budget} gradient-evaluation equivalents each (one HVP/GN product counted as one gradient)")

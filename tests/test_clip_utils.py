@@ -87,7 +87,7 @@ def test_clip_grad_norm_float32_stays_float32():
 def test_clip_grad_norm_nonfinite(torch, bad, norm_type):
     ours, theirs = _pair(torch, np.float64)
     for p in ours:
-        p.grad = tg.Tensor(np.where(np.arange(p.size).reshape(p.shape) == 0, bad, p.grad.numpy()))
+        p.grad = tg.Tensor(np.where(np.arange(p.numel()).reshape(p.shape) == 0, bad, p.grad.numpy()))
     kept = [p.grad for p in ours]
     with pytest.raises(
         RuntimeError,
@@ -190,8 +190,8 @@ def test_pad_sequence_errors():
         U.pad_sequence([a, tg.Tensor(np.zeros((2, 4)))])
     with pytest.raises(TypeError, match="sequence 1 is float32 but sequence 0 is float64"):
         U.pad_sequence([a, tg.Tensor(np.zeros((1, 3), np.float32))])
-    with pytest.raises(TypeError, match=r"got a single Tensor of shape \(2, 3\); wrap sequences in a list"):
-        U.pad_sequence(a)
+    padded, lengths = U.pad_sequence(a)  # a Tensor is the list of its rows, as iterating it in PyTorch
+    assert padded.shape == (3, 2) and lengths == [3, 3]
     with pytest.raises(TypeError, match="sequence 0 is a ndarray, expected a Tensor"):
         U.pad_sequence([np.zeros((2, 3))])
     with pytest.raises(ValueError, match="sequence 0 is a scalar"):

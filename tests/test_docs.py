@@ -173,10 +173,24 @@ def test_transpose_and_axis_keywords():
     assert x.transpose(0, 2).shape == (4, 3, 2)  # two axes: swap (PyTorch)
     assert x.transpose().shape == x.T.shape == (4, 3, 2)  # none: reverse (NumPy)
     assert x.permute(1, 0, 2).shape == (3, 2, 4)
-    assert x.sum(axis=0, keepdims=True).shape == (1, 3, 4)
-    with pytest.raises(TypeError):
-        x.sum(dim=0)
+    assert x.sum(axis=0, keepdims=True).shape == (1, 3, 4)  # NumPy's spelling is an alias
+    assert x.sum(dim=0, keepdim=True).shape == (1, 3, 4)  # PyTorch's
+    with pytest.raises(TypeError, match="both dim= and axis="):
+        x.sum(dim=0, axis=0)
     assert x.expand(2, 3, 4).shape == (2, 3, 4) and tg.zeros(1, 4).expand(3, -1).shape == (3, 4)
+
+
+def test_pytorch_dims_max_sizes_and_dtypes():
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), dtype=tg.float32)
+    assert x.sum(dim=1, keepdim=True).shape == (2, 1) and tg.cat([x, x], dim=1).shape == (2, 6)
+    assert x.max().shape == () and isinstance(x.max(axis=1), tg.Tensor)
+    values, indices = tg.max(x, 1)
+    assert values.tolist() == [2.0, 5.0] and indices.tolist() == [2, 2] and indices.dtype == tg.long
+    assert x.size() == tg.Size([2, 3]) and x.size(-1) == 3 and x.numel() == 6 and x.dim() == 2
+    assert isinstance(x.shape, tuple) and not isinstance(x.shape, tg.Size)
+    assert x.to(tg.float64).dtype == tg.double and x.long().dtype == tg.int64 and x.type().endswith(".FloatTensor")
+    assert tg.zeros(2, 1).squeeze(0).shape == (2, 1) and tg.softmax(x).shape == (2, 3)
+    assert nn.Softmax(dim=1)(x).shape == (2, 3) and nn.Linear(2, 2).to(tg.float64).weight.dtype == tg.float64
 
 
 def test_no_silent_upcasts_and_default_dtypes():

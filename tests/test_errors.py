@@ -191,7 +191,9 @@ def test_permute_with_bad_axes():
 
 
 def test_squeeze_non_unit_axis():
-    _raises(ValueError, lambda: tg.randn(2, 3).squeeze(0), "squeeze", "axis 0", "length 2")
+    # NumPy's spelling keeps NumPy's rule; PyTorch's (positional or dim=) leaves the dimension alone
+    _raises(ValueError, lambda: tg.randn(2, 3).squeeze(axis=0), "squeeze", "axis 0", "length 2")
+    assert tg.randn(2, 3).squeeze(0).shape == (2, 3)
 
 
 # ---- movement ------------------------------------------------------------------------------------------------

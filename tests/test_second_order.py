@@ -181,7 +181,7 @@ def test_power_iteration_on_tiny_model_hessian(rng):
     x, y = tg.Tensor(rng.standard_normal((8, 2))), tg.Tensor(rng.standard_normal((8, 1)))
     params = list(model.parameters())
     loss_fn = lambda: F.mse_loss(model(x), y)
-    n = sum(p.size for p in params)
+    n = sum(p.numel() for p in params)
     # the full Hessian, one column per HVP with a unit vector
     H = np.stack([flat(hvp(loss_fn, params, unflat(np.eye(n)[j], params))) for j in range(n)], axis=1)
     np.testing.assert_allclose(H, H.T, atol=1e-10)

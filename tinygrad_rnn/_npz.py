@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import zipfile
+from collections.abc import Callable
 from typing import IO
 
 import numpy as np
@@ -42,20 +43,29 @@ def open_archive(fp: IO[bytes]) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]
         return zf, zf.infolist()
     except Exception as e:  # BadZipFile, OSError, struct.error, ValueError, ...
         raise BadArchive(
-            f"not an .npz archive written by tinygrad_rnn.save (no readable zip directory: truncated, "
-            f"corrupt or not a zip; {type(e).__name__}: {e})"
+            f"not an .npz archive written by tinygrad_rnn.save nor a torch.save checkpoint (no readable zip "
+            f"directory: truncated, corrupt or not a zip; {type(e).__name__}: {e})"
         ) from None
 
 
-def check_directory(infos: list[zipfile.ZipInfo], file_size: int) -> dict[str, zipfile.ZipInfo]:
-    """The members by name, once every entry's name, method and sizes are possible for ``file_size``."""
+def check_directory(
+    infos: list[zipfile.ZipInfo],
+    file_size: int,
+    name_ok: Callable[[str], bool] | None = None,
+    expected: str = "a '<name>.npy' array written by np.savez",
+) -> dict[str, zipfile.ZipInfo]:
+    """The members by name, once every entry's name, method and sizes are possible for ``file_size``.
+
+    ``name_ok`` (default: ``<name>.npy``) says which member names the format has; ``expected`` describes
+    them in the error for one that is not.
+    """
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
         if name in members:
-            raise BadArchive(f"member {name!r} appears twice in the zip directory")
-        if not _NAME.fullmatch(name):
-            raise BadArchive(f"unexpected member {name!r}: not a '<name>.npy' array written by np.savez")
+            raise BadArchive(f"member {name[:200]!r} appears twice in the zip directory")
+        if not (_NAME.fullmatch(name) if name_ok is None else name_ok(name)):
+            raise BadArchive(f"unexpected member {name[:200]!r}: not {expected}")
         if info.flag_bits & 0x1:
             raise BadArchive(f"member {name!r} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -86,6 +96,37 @@ def check_directory(infos: list[zipfile.ZipInfo], file_size: int) -> dict[str, z
     return members
 
 
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int | None = None) -> np.ndarray:
+    """The raw bytes of member ``info`` as a uint8 array (its declared size checked against ``max_bytes``)."""
+    name = info.filename
+    nbytes = info.file_size
+    if max_bytes is not None and nbytes > max_bytes:
+        raise BadArchive(f"member {name[:200]!r} holds {nbytes} bytes; the limit is {max_bytes}")
+    try:
+        with zf.open(info) as f:
+            buf = np.empty(nbytes, dtype=np.uint8)
+            _fill(f, buf, name)
+    except BadArchive:
+        raise
+    except Exception as e:  # zlib.error, BadZipFile (CRC), EOFError, OSError, MemoryError, ...
+        raise BadArchive(f"member {name[:200]!r} is corrupt ({type(e).__name__}: {e})") from None
+    return buf
+
+
+def _fill(f: IO[bytes], buf: np.ndarray, name: str) -> None:
+    """Read exactly ``buf.size`` bytes of member ``name`` into ``buf``, then check that nothing follows."""
+    nbytes, pos = buf.size, 0
+    while pos < nbytes:
+        chunk = f.read(min(_CHUNK, nbytes - pos))
+        if not chunk:
+            raise BadArchive(f"member {name[:200]!r} ends after {pos} of its {nbytes} data bytes")
+        buf[pos : pos + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        pos += len(chunk)
+    # Reading past the end makes zipfile compare the CRC (if the last read has not already).
+    if f.read(1):
+        raise BadArchive(f"member {name[:200]!r} holds more data than its directory entry declares")
+
+
 def read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int | None = None) -> np.ndarray:
     """The ``.npy`` member ``info`` as an array, its header checked against the member's real size first."""
     name = info.filename
@@ -103,17 +144,7 @@ def read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int | None
             if max_bytes is not None and nbytes > max_bytes:
                 raise BadArchive(f"member {name!r} holds {nbytes} bytes; the limit is {max_bytes}")
             flat = np.empty(count, dtype=dtype)
-            buf = flat.view(np.uint8)
-            pos = 0
-            while pos < nbytes:
-                chunk = f.read(min(_CHUNK, nbytes - pos))
-                if not chunk:
-                    raise BadArchive(f"member {name!r} ends after {pos} of its {nbytes} data bytes")
-                buf[pos : pos + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
-                pos += len(chunk)
-            # Reading past the end makes zipfile compare the CRC (if the last read has not already).
-            if f.read(1):
-                raise BadArchive(f"member {name!r} holds more data than its directory entry declares")
+            _fill(f, flat.view(np.uint8), name)
     except BadArchive:
         raise
     except Exception as e:  # zlib.error, BadZipFile (CRC), EOFError, OSError, MemoryError, ...

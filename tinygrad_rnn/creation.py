@@ -73,3 +73,34 @@ def arange(
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(xp.eye(n, m, dtype=_float(dtype)), requires_grad=requires_grad)
+
+
+def _legacy_constructor(name: str, dtype: Any) -> Any:
+    def make(*args: Any, requires_grad: bool = False) -> Tensor:
+        # PyTorch's legacy constructors: ints are a shape (PyTorch leaves the memory uninitialised; here
+        # it is zeros), anything else is data (`LongTensor([1, 2])`, `FloatTensor(array)`)
+        if not args or all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return Tensor(xp.zeros(args, dtype=dtype), requires_grad=requires_grad)
+        if len(args) != 1:
+            raise TypeError(f"{name}: expected a shape (ints) or one data argument, got {args!r}")
+        data = args[0]
+        if isinstance(data, Tensor):
+            data = data.data
+        return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (
+        f"PyTorch's legacy ``torch.{name}``: ``{name}(data)`` or ``{name}(*sizes)`` (zeros), dtype {np.dtype(dtype)}."
+    )
+    return make
+
+
+FloatTensor = _legacy_constructor("FloatTensor", np.float32)
+DoubleTensor = _legacy_constructor("DoubleTensor", np.float64)
+HalfTensor = _legacy_constructor("HalfTensor", np.float16)
+LongTensor = _legacy_constructor("LongTensor", np.int64)
+IntTensor = _legacy_constructor("IntTensor", np.int32)
+ShortTensor = _legacy_constructor("ShortTensor", np.int16)
+CharTensor = _legacy_constructor("CharTensor", np.int8)
+ByteTensor = _legacy_constructor("ByteTensor", np.uint8)
+BoolTensor = _legacy_constructor("BoolTensor", np.bool_)

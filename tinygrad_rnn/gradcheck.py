@@ -37,13 +37,13 @@ def _outputs(fn: Callable, inputs: tuple) -> list:
 
 def _jacobians(fn: Callable, inputs: tuple, check: list, eps: float) -> tuple:
     outs = _outputs(fn, inputs)
-    sizes = [o.size for o in outs]
-    analytic = [np.zeros((sum(sizes), inputs[i].size)) for i in check]
+    sizes = [o.numel() for o in outs]
+    analytic = [np.zeros((sum(sizes), inputs[i].numel())) for i in check]
     row = 0
     for o in outs:
-        for j in range(o.size):
+        for j in range(o.numel()):
             if o.requires_grad:
-                seed = np.zeros(o.size)
+                seed = np.zeros(o.numel())
                 seed[j] = 1.0
                 try:
                     gs = grad(

@@ -1,12 +1,26 @@
-"""``save``/``load``: nested dicts and lists of tensors, arrays, numbers and strings in one ``.npz``.
+"""``save``/``load``: nested dicts and lists of tensors, arrays, numbers and strings in one ``.npz``;
+``load`` also reads checkpoints written by ``torch.save``.
 
 Arrays become the archive's members ``a0, a1, ...``; the structure and the plain values go into a JSON
-manifest stored as a uint8 member, so nothing is ever pickled. The write goes to a temporary file in
-the same folder that is renamed over the target, so a crash mid-save leaves the previous file intact.
+manifest stored as a uint8 member, so nothing is ever pickled. Saving to a path writes a temporary file
+in the same folder that is renamed over the target, so a crash mid-save leaves the previous file
+intact; saving into a binary file object writes at its position, with no such guarantee. A Module (or
+anything else with a ``state_dict()``) is refused with a pointer to saving its ``state_dict()``.
+
+``load`` takes a path or a binary file object (``open(path, "rb")``, ``io.BytesIO``; a text-mode
+file is a ``TypeError``) and tells the format by content: our ``.npz`` (a zip with the manifest), a
+``torch.save`` zip (a zip with ``<name>/data.pkl``), a legacy ``torch.save`` file (a pickle starting
+with PyTorch's magic number). PyTorch files are read by :mod:`tinygrad_rnn._torch_format` without
+PyTorch and without running pickle's code: only the tensor records of PyTorch's format are accepted
+(its docstring lists them, the dtypes, bfloat16 read as float32, and its limits); any other global,
+opcode or record is refused by name. Other pickles and tar archives (PyTorch < 0.4) are refused.
+``map_location``, ``weights_only`` and ``mmap`` are accepted for PyTorch compatibility and change
+nothing (``weights_only=False`` does not enable arbitrary pickles).
 
 ``load`` trusts nothing in the file. Anything malformed, truncated, oversized or hostile raises
-``ValueError("load: <path>: ...")`` naming what is wrong, before any allocation the bad value would
-size (a missing path raises ``FileNotFoundError``). It never writes to disk. The limits:
+``ValueError("load: <path>: ...")`` naming what is wrong (``<path>`` is a file object's ``name``, or
+``<BytesIO>``-style), before any allocation the bad value would size (a missing path raises
+``FileNotFoundError``). It never writes to disk. The limits of our format:
 
 - nesting: at most ``_MAX_DEPTH`` = 100 dicts/lists/tuples inside one another. ``save`` refuses deeper
   objects (and cycles); ``load`` refuses a manifest whose JSON nests more than ``2 * 100 + 2`` levels
@@ -33,15 +47,16 @@ less the umask for a new one.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
 import stat
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from . import _atomic, _npz, backend
+from . import _atomic, _npz, _torch_format, backend
 from .tensor import Tensor
 
 _MANIFEST = "__tinygrad_rnn__"
@@ -62,6 +77,8 @@ _NODE_KEYS: dict[str, tuple[frozenset, frozenset]] = {
 
 def _encode(obj: Any, arrays: dict) -> dict:
     """The manifest node for ``obj``, its arrays added to ``arrays`` in depth-first order."""
+    from .nn.module import Module  # here: the nn package imports this module's package first
+
     holder: dict = {}
     stack: list[tuple[Any, Any, Any, str, int]] = [(obj, holder, "root", "obj", 0)]
     while stack:
@@ -99,6 +116,17 @@ def _encode(obj: Any, arrays: dict) -> dict:
             node = {"t": "value", "v": obj}
         elif isinstance(obj, np.generic):
             node = {"t": "value", "v": obj.item()}
+        elif isinstance(obj, Module):
+            raise TypeError(
+                f"save: {where} is a Module ({type(obj).__name__}); save its state_dict() instead, e.g. "
+                "tg.save(model.state_dict(), path), and restore it with model.load_state_dict(tg.load(path)) "
+                "(tinygrad_rnn never pickles objects)"
+            )
+        elif callable(getattr(obj, "state_dict", None)):  # an optimizer, a scheduler, ...
+            raise TypeError(
+                f"save: {where} is a {type(obj).__name__}; save its state_dict() instead "
+                "(tinygrad_rnn never pickles objects)"
+            )
         else:
             raise TypeError(
                 f"save: {where} has type {type(obj).__name__}; expected Tensor, array, dict, list, tuple, "
@@ -108,12 +136,44 @@ def _encode(obj: Any, arrays: dict) -> dict:
     return holder["root"]
 
 
-def save(obj: Any, path: str | os.PathLike) -> None:
-    """Write ``obj`` to ``path`` atomically as ``.npz`` (the name is used as given)."""
+def _check_binary_file(f: Any, op: str, how: str) -> None:
+    if isinstance(f, (bytes, bytearray, memoryview)) or not callable(getattr(f, how, None)):
+        raise TypeError(f"{op}: expected a path or a binary file object, got {type(f).__name__}")
+    mode = getattr(f, "mode", "b")  # not every file object has one, nor a str one (GzipFile: an int)
+    if isinstance(f, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
+        raise TypeError(f"{op}: {_stream_name(f)} is open in text mode; open it in binary mode ('{how[0]}b')")
+
+
+def _stream_name(f: Any) -> str:
+    name = getattr(f, "name", None)
+    return name if isinstance(name, str) else f"<{type(f).__name__}>"
+
+
+def save(obj: Any, f: str | os.PathLike | IO[bytes]) -> None:
+    """Write ``obj`` as ``.npz`` to the path ``f`` (atomically; the name is used as given) or into the
+    binary file object ``f`` (at its position, which is left after the archive; ``f`` is not closed).
+
+    A file object cannot be written atomically: a failure midway can leave a partial archive in it.
+    Regular files and ``io.BytesIO`` are written directly; any other binary stream (a socket, a
+    ``GzipFile``, a write-only object) gets the archive in one ``write`` once it is built in memory,
+    since the zip writer seeks back into what it wrote. Modules and optimizers are refused with a
+    pointer to ``state_dict()``; nothing is ever pickled.
+    """
     arrays: dict = {}
     manifest = {"format": _FORMAT, "root": _encode(obj, arrays)}
     arrays[_MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
-    path = os.fspath(path)
+    if not isinstance(f, (str, os.PathLike)):
+        _check_binary_file(f, "save", "write")
+        if isinstance(f, (io.BytesIO, io.BufferedWriter, io.BufferedRandom, io.FileIO)) and f.seekable():
+            np.savez(f, **arrays)
+        else:
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            f.write(buf.getbuffer())
+        if callable(getattr(f, "flush", None)):
+            f.flush()
+        return
+    path = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(path))
     _atomic.remove_stale_temps(folder)
     try:
@@ -122,12 +182,12 @@ def save(obj: Any, path: str | os.PathLike) -> None:
         mode = None
     fd, tmp = _atomic.create_temp(folder, os.path.basename(path), 0o600 if mode is not None else 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
+        with os.fdopen(fd, "wb") as out:
+            np.savez(out, **arrays)
+            out.flush()
             if mode is not None and hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
+                os.fchmod(out.fileno(), mode)
+            os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -261,9 +321,27 @@ def _decode(root: Any, members: set[str]) -> tuple[list, list, list]:
     return holder, slots, tuples
 
 
-def load(path: str | os.PathLike) -> Any:
-    """Read what :func:`save` wrote; never unpickles, and rejects anything else with a clear error."""
-    path = os.fspath(path)
+def load(
+    f: str | os.PathLike | IO[bytes],
+    map_location: Any = None,
+    *,
+    weights_only: bool | None = None,
+    mmap: bool | None = None,
+) -> Any:
+    """Read a checkpoint from the path or binary file object ``f``: one :func:`save` wrote, or one
+    ``torch.save`` wrote (zip or legacy format; see :mod:`tinygrad_rnn._torch_format`), told apart by
+    content. Never unpickles anything but PyTorch's tensor records; anything else is a clear error.
+
+    ``map_location`` and ``mmap`` are accepted for PyTorch compatibility and ignored: tensors land on
+    the active backend. ``weights_only`` may be True, False or None and changes nothing: only data is
+    ever read (``False`` does not enable arbitrary pickles). A file object is read from its start
+    when seekable and at position 0, else from its position to its end (into memory); it is not closed.
+    """
+    if weights_only is not None and not isinstance(weights_only, bool):
+        raise TypeError(f"load: weights_only must be True, False or None, not {weights_only!r}")
+    if not isinstance(f, (str, os.PathLike)):
+        return _load_stream(f)
+    path = os.fspath(f)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -285,12 +363,57 @@ def load(path: str | os.PathLike) -> Any:
             raise ValueError(f"load: {path} could not be read ({type(e).__name__}: {e})") from None
 
 
+def _load_stream(f: Any) -> Any:
+    _check_binary_file(f, "load", "read")
+    name = _stream_name(f)
+    try:
+        if isinstance(f.read(0), str):
+            raise TypeError(f"load: {name} is open in text mode; open it in binary mode ('rb')")
+        seekable = callable(getattr(f, "seekable", None)) and f.seekable()
+        if seekable and f.tell() == 0:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(0)
+        else:  # zip and legacy readers both seek: take the rest of the stream into memory
+            f = io.BytesIO(f.read())
+            size = len(f.getbuffer())
+    except TypeError:
+        raise
+    except Exception as e:
+        raise ValueError(f"load: {name} could not be read ({type(e).__name__}: {e})") from None
+    try:
+        return _load(f, size)
+    except _npz.BadArchive as e:
+        raise ValueError(f"load: {name}: {e}") from None
+    except Exception as e:  # anything the checks did not foresee still leaves as load's own error
+        raise ValueError(f"load: {name} could not be read ({type(e).__name__}: {e})") from None
+
+
 def _load(f: Any, size: int) -> Any:
+    head = f.read(512)
+    f.seek(0)
+    if _torch_format.looks_legacy(head):
+        return _torch_format.load_legacy(f, size, _MAX_DEPTH)
+    if _torch_format.looks_pickle(head):
+        raise _npz.BadArchive(
+            "a pickle, but not a torch.save checkpoint (no PyTorch magic number); tinygrad_rnn never "
+            "unpickles arbitrary objects"
+        )
+    if _torch_format.looks_tar(head):
+        raise _npz.BadArchive(
+            "a tar archive (the checkpoint format of PyTorch before 0.4?), which is not read; re-save it "
+            "with a current torch.save"
+        )
     zf, infos = _npz.open_archive(f)
     with zf:
         # Checked first: for a zip that is not ours at all, this is the useful thing to say.
         if not any(i.filename == _MANIFEST + ".npy" for i in infos):
-            raise _npz.BadArchive("an .npz without the tinygrad_rnn manifest; it was not written by tinygrad_rnn.save")
+            prefix = _torch_format.zip_prefix(infos)
+            if prefix is not None:
+                return _torch_format.load_zip(zf, infos, size, prefix, _MAX_DEPTH)
+            raise _npz.BadArchive(
+                "an .npz without the tinygrad_rnn manifest; it was not written by tinygrad_rnn.save "
+                "(nor by torch.save: no '<name>/data.pkl' member)"
+            )
         members = _npz.check_directory(infos, size)
         raw = _npz.read_array(zf, members.pop(_MANIFEST + ".npy"), max_bytes=_MAX_MANIFEST_BYTES)
         if raw.dtype != np.uint8 or raw.ndim != 1:

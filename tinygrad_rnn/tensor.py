@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import weakref
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, SupportsIndex, overload
 
 import numpy as np
 
@@ -69,6 +72,210 @@ def _scalar(v: Any, d: np.dtype) -> Any:
     return a
 
 
+# ---- PyTorch spellings ---------------------------------------------------------------------------
+class _Default:
+    """A default that tells "not passed" apart from an explicit value, so that passing both PyTorch's
+    and NumPy's name for one argument (``dim=`` and ``axis=``) is caught even when one of them is given
+    its default value. Its repr is the value it stands for, so signatures read ``dim=None``."""
+
+    __slots__ = ("shown",)
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+
+    def __repr__(self) -> str:
+        return self.shown
+
+
+_NONE: Any = _Default("None")
+_FALSE: Any = _Default("False")
+_ZERO: Any = _Default("0")
+
+
+def _both(op: str, torch_name: str, numpy_name: str) -> TypeError:
+    return TypeError(
+        f"{op}: got both {torch_name}= and {numpy_name}= (PyTorch's and NumPy's name for the same argument); pass one"
+    )
+
+
+def _pick_dim(op: str, dim: Any, axis: Any, default: Any) -> Any:
+    """The dimension given as ``dim`` (or positionally) or as NumPy's ``axis``, else ``default``."""
+    unset = type(dim) is _Default
+    if axis is _NONE:
+        return default if unset else dim
+    if not unset:
+        raise _both(op, "dim", "axis")
+    return axis
+
+
+def _pick_keep(op: str, keepdim: Any, keepdims: Any) -> bool:
+    if keepdims is _FALSE:
+        return False if keepdim is _FALSE else bool(keepdim)
+    if keepdim is not _FALSE:
+        raise _both(op, "keepdim", "keepdims")
+    return bool(keepdims)
+
+
+def _reduce_args(op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple:
+    """(axes, keepdims) for a reduction. PyTorch reduces every dimension for ``dim=()`` (NumPy's
+    ``axis=()`` reduces none), so an empty tuple means "all" only when it came as ``dim``."""
+    if not dim and type(dim) in _SEQS:
+        dim = None
+    return _pick_dim(op, dim, axis, None), _pick_keep(op, keepdim, keepdims)
+
+
+_SEQS = (tuple, list)
+
+
+class Size(tuple):
+    """PyTorch's ``torch.Size``: the tuple of dimensions that :meth:`Tensor.size` returns.
+
+    It is a plain tuple (compares equal to ``(2, 3)``, unpacks, indexes) with ``numel()`` and a
+    PyTorch-like repr; slicing it or adding a tuple gives a ``Size`` again, as in PyTorch.
+    """
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> Size: ...
+    def __getitem__(self, i: Any) -> Any:
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+    def __add__(self, other: Any) -> Size:
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __repr__(self) -> str:
+        return f"tinygrad_rnn.Size({list(self)})"
+
+
+# x.max(dim) / x.min(dim) return these, like PyTorch's torch.return_types.max / .min
+_max_result = namedtuple("max", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
+_min_result = namedtuple("min", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
+return_types = SimpleNamespace(max=_max_result, min=_min_result)
+
+# PyTorch's legacy type names (x.type(), x.type("torch.LongTensor")) and their NumPy dtypes
+_TYPE_NAMES: dict[str, np.dtype] = {
+    "FloatTensor": np.dtype(np.float32),
+    "DoubleTensor": np.dtype(np.float64),
+    "HalfTensor": np.dtype(np.float16),
+    "LongTensor": np.dtype(np.int64),
+    "IntTensor": np.dtype(np.int32),
+    "ShortTensor": np.dtype(np.int16),
+    "CharTensor": np.dtype(np.int8),
+    "ByteTensor": np.dtype(np.uint8),
+    "BoolTensor": np.dtype(np.bool_),
+}
+_TYPE_OF_DTYPE = {d: n for n, d in _TYPE_NAMES.items()}
+_PREFIXES = ("torch.cuda.", "tinygrad_rnn.cuda.", "torch.", "tinygrad_rnn.")
+
+
+def _device_name() -> str:
+    return "cuda" if backend.name == "cupy" else "cpu"
+
+
+def _check_device(op: str, device: Any) -> None:
+    """Accept the device every tensor of this process lives on; refuse any other with the reason.
+
+    One backend per process (``TINYGRAD_RNN_BACKEND``, read at import): under NumPy that is ``'cpu'``,
+    under CuPy ``'cuda'`` (or ``'cuda:<current device>'``). Device objects (anything with ``.type``
+    and ``.index``, such as a ``torch.device``) are read the same way. Real devices, when they come,
+    are added here.
+    """
+    if isinstance(device, str):
+        kind, _, idx = device.strip().lower().partition(":")
+        index: Any = int(idx) if idx.isdigit() else (None if not idx else idx)
+    elif hasattr(device, "type") and isinstance(device.type, str):
+        kind, index = device.type.lower(), getattr(device, "index", None)
+    else:
+        raise TypeError(f"{op}: expected a dtype, a device ('cpu', 'cuda') or a tensor, got {device!r}")
+    here = _device_name()
+    ok = kind == here and (index is None or (index == 0 if here == "cpu" else index == xp.cuda.runtime.getDevice()))
+    if not ok:
+        raise ValueError(
+            f"{op}: this process runs the {backend.name} backend, so every tensor lives on '{here}'"
+            + ("" if here == "cpu" else f" (device {xp.cuda.runtime.getDevice()})")
+            + f"; it cannot move to {device!r}. tinygrad_rnn has one backend per process: set "
+            f"{backend.ENV_VAR}={'cupy' if kind == 'cuda' else 'numpy'} before importing it"
+        )
+
+
+def _as_dtype(op: str, dtype: Any) -> np.dtype:
+    """A dtype from a NumPy dtype/type, a dtype name ('float64') or PyTorch's type name ('torch.LongTensor')."""
+    given = dtype
+    if isinstance(dtype, str):
+        dtype = dtype.strip()
+        for p in _PREFIXES:
+            if dtype.startswith(p):
+                if ".cuda." in p:
+                    _check_device(op, "cuda")
+                dtype = dtype[len(p) :]
+                break
+        if dtype in _TYPE_NAMES:
+            return _TYPE_NAMES[dtype]
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{op}: {given!r} is not a dtype (e.g. tinygrad_rnn.float64, 'float64', 'torch.LongTensor')"
+        ) from None
+    return _check_dtype(op, d)
+
+
+def _is_dtype(v: Any) -> bool:
+    if isinstance(v, np.dtype) or (isinstance(v, type) and issubclass(v, (np.generic, bool, int, float))):
+        return True
+    if isinstance(v, str):
+        try:
+            _as_dtype("to", v)
+        except (TypeError, ValueError):
+            return False
+        return True
+    return False
+
+
+def _parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
+    """PyTorch's ``to`` signatures, ``to(dtype)``, ``to(device, dtype=None)``, ``to(tensor)``, each with
+    ``non_blocking=`` and ``copy=``, as ``(dtype or None, copy)``. Every device goes through
+    :func:`_check_device`, the one place that knows which devices exist."""
+    kw = dict(kwargs)
+    dtype, device = kw.pop("dtype", None), kw.pop("device", None)
+    copy = bool(kw.pop("copy", False))
+    kw.pop("non_blocking", None)  # nothing runs asynchronously here
+    if kw.pop("memory_format", None) not in (None, "preserve_format"):
+        raise TypeError(f"{op}: memory_format is not supported (arrays keep their own layout)")
+    if kw:
+        raise TypeError(f"{op}: unexpected keyword argument(s) {sorted(kw)}")
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        dtype, device = rest.pop(0).dtype, None
+    elif rest and not _is_dtype(rest[0]) and not isinstance(rest[0], bool):
+        device = rest.pop(0)  # None included: to(None) keeps the device, as in PyTorch
+    if rest and _is_dtype(rest[0]):
+        if dtype is not None:
+            raise TypeError(f"{op}: dtype given both positionally and as dtype=")
+        dtype = rest.pop(0)
+    for name in ("non_blocking", "copy"):  # the trailing positional flags of to(dtype, non_blocking, copy)
+        if rest and isinstance(rest[0], bool):
+            flag = rest.pop(0)
+            copy = flag if name == "copy" else copy
+    if rest:
+        raise TypeError(
+            f"{op}: cannot read the arguments {args!r}; expected to(dtype), to(device, dtype) or to(tensor)"
+        )
+    if device is not None:
+        _check_device(op, device)
+    return (None if dtype is None else _as_dtype(op, dtype)), copy
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it so gradients can flow back.
 
@@ -120,7 +327,6 @@ class Tensor:
 
     shape = property(lambda self: tuple(self.data.shape))
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: int(self.data.size))
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: self._fn is None)
     grad_fn = property(lambda self: self._fn)
@@ -312,6 +518,8 @@ class Tensor:
     clamp = clip
 
     def astype(self, dtype: Any) -> Tensor:
+        """NumPy's name for a cast (PyTorch: :meth:`to`, :meth:`type`). Float to float is differentiable;
+        a cast to an integer or boolean dtype is not, so its result never requires grad."""
         d = _check_dtype("astype", np.dtype(dtype))
         if d == self.data.dtype:
             return self
@@ -319,33 +527,122 @@ class Tensor:
             return Tensor._make(self.data.astype(d), False, None, 0)
         return _ops.Cast.apply(self, dtype=d)
 
-    def float(self) -> Tensor:
-        return self.astype(np.float32)
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device, dtype=None)``, ``to(other)`` (its dtype), with
+        ``copy=`` and ``non_blocking=``. The device must be the one this process's backend runs on
+        (``'cpu'`` under NumPy, ``'cuda'`` under CuPy); asking for another is a ``ValueError``."""
+        dtype, copy = _parse_to_args("to", args, kwargs)
+        out = self if dtype is None else self.astype(dtype)
+        if copy and out is self:  # a differentiable copy, like PyTorch's clone()
+            out = _ops.Cast.apply(self, dtype=self.data.dtype)
+        return out
 
-    def double(self) -> Tensor:
-        return self.astype(np.float64)
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """No argument: PyTorch's type name (``'tinygrad_rnn.FloatTensor'``; ``'tinygrad_rnn.cuda.FloatTensor'``
+        under CuPy). With a dtype, a dtype name or a type name (``'torch.LongTensor'``): the cast tensor."""
+        if dtype is None:
+            d = self.data.dtype
+            name = _TYPE_OF_DTYPE.get(d, f"{d.name.capitalize()}Tensor")
+            return ("tinygrad_rnn.cuda." if backend.name == "cupy" else "tinygrad_rnn.") + name
+        return self.astype(_as_dtype("type", dtype))
+
+    def is_floating_point(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    def element_size(self) -> builtins.int:
+        """Bytes per element (PyTorch's ``element_size``; NumPy's ``itemsize``)."""
+        return self.data.dtype.itemsize
 
     # ---- reductions --------------------------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    # PyTorch's spelling first (``dim``, ``keepdim``, positional dim); NumPy's ``axis=``/``keepdims=``
+    # are aliases. The checks below are identity tests on the defaults, so the common call (no keyword,
+    # ``x.sum()`` or ``x.sum(1)``) builds nothing.
+    def sum(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE,
+            dtype: Any = None) -> Tensor:  # fmt: skip
+        """Sum over ``dim`` (an int, a tuple, or None/``()`` for all), keeping the reduced dims with ``keepdim``."""
+        if axis is _NONE and keepdims is _FALSE:  # PyTorch's spelling (or no arguments): resolve inline
+            if dim is _NONE or (not dim and type(dim) in _SEQS):  # dim=() reduces everything (PyTorch)
+                dim = None
+            keepdim = False if keepdim is _FALSE else keepdim
+        else:
+            dim, keepdim = _reduce_args("sum", dim, keepdim, axis, keepdims)
+        x = self if dtype is None else self.astype(dtype)
+        return _ops.Sum.apply(x, axis=dim, keepdims=keepdim)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE,
+             dtype: Any = None) -> Tensor:  # fmt: skip
+        """Mean over ``dim`` (an int, a tuple, or None/``()`` for all)."""
+        if axis is _NONE and keepdims is _FALSE:  # PyTorch's spelling (or no arguments): resolve inline
+            if dim is _NONE or (not dim and type(dim) in _SEQS):  # dim=() reduces everything (PyTorch)
+                dim = None
+            keepdim = False if keepdim is _FALSE else keepdim
+        else:
+            dim, keepdim = _reduce_args("mean", dim, keepdim, axis, keepdims)
+        x = self if dtype is None else self.astype(dtype)
+        return _ops.Mean.apply(x, axis=dim, keepdims=keepdim)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Any:
+        """PyTorch's max. ``x.max()``: the largest element (0-d; ties share the gradient equally).
+        ``x.max(dim, keepdim=False)``: the namedtuple ``(values, indices)``; the gradient goes to the
+        element at ``indices``, which on ties is the first maximum (NumPy's and PyTorch's argmax).
+        ``x.max(other)`` with a tensor: the elementwise maximum.
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return -((-self).max(axis=axis, keepdims=keepdims))
+        NumPy's spelling keeps NumPy's meaning: ``x.max(axis=1)`` (or any call with ``axis=`` or
+        ``keepdims=``) returns the values only, like :meth:`amax`.
+        """
+        if axis is _NONE and keepdims is _FALSE:
+            if dim is _NONE or dim is None:
+                return _ops.Max.apply(self, axis=None, keepdims=keepdim is not _FALSE and bool(keepdim))
+            if isinstance(dim, Tensor):
+                return self.maximum(dim)
+            return _max_min_dim(self, "max", dim, keepdim is not _FALSE and bool(keepdim))
+        dim, keepdim = _reduce_args("max", dim, keepdim, axis, keepdims)
+        return _ops.Max.apply(self, axis=dim, keepdims=keepdim)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.Softmax.apply(self, axis=axis)
+    def min(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Any:
+        """PyTorch's min; see :meth:`max` (the same forms, with ``(values, indices)`` of the minimum)."""
+        if axis is _NONE and keepdims is _FALSE:
+            if dim is _NONE or dim is None:
+                return _ops.Min.apply(self, axis=None, keepdims=keepdim is not _FALSE and bool(keepdim))
+            if isinstance(dim, Tensor):
+                return self.minimum(dim)
+            return _max_min_dim(self, "min", dim, keepdim is not _FALSE and bool(keepdim))
+        dim, keepdim = _reduce_args("min", dim, keepdim, axis, keepdims)
+        return _ops.Min.apply(self, axis=dim, keepdims=keepdim)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.LogSoftmax.apply(self, axis=axis)
+    def amax(self, dim: Any = (), keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
+        """The maximum over ``dim`` (an int or a tuple; ``()``, the default, means all). Values only;
+        ties share the gradient equally, as in PyTorch's amax."""
+        dim, keepdim = _reduce_args("amax", _NONE if dim == () else dim, keepdim, axis, keepdims)
+        return _ops.Max.apply(self, axis=dim, keepdims=keepdim)
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        return Tensor._make(xp.asarray(self.data.argmax(axis=axis)), False, None, 0)
+    def amin(self, dim: Any = (), keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
+        """The minimum over ``dim``; see :meth:`amax`."""
+        dim, keepdim = _reduce_args("amin", _NONE if dim == () else dim, keepdim, axis, keepdims)
+        return _ops.Min.apply(self, axis=dim, keepdims=keepdim)
+
+    def argmax(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
+        """int64 indices of the maxima along ``dim`` (None: into the flattened tensor); the first on ties.
+        Not differentiable."""
+        dim, keepdim = _pick_dim("argmax", dim, axis, None), _pick_keep("argmax", keepdim, keepdims)
+        return _arg_reduce(self, "argmax", dim, keepdim)
+
+    def argmin(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
+        """int64 indices of the minima along ``dim``; see :meth:`argmax`."""
+        dim, keepdim = _pick_dim("argmin", dim, axis, None), _pick_keep("argmin", keepdim, keepdims)
+        return _arg_reduce(self, "argmin", dim, keepdim)
+
+    def softmax(self, dim: Any = _NONE, dtype: Any = None, *, axis: Any = _NONE) -> Tensor:
+        """Softmax along ``dim`` (default: the last), computed in ``dtype`` when one is given."""
+        d = (-1 if dim is _NONE else dim) if axis is _NONE else _pick_dim("softmax", dim, axis, -1)
+        x = self if dtype is None else self.astype(dtype)
+        return _ops.Softmax.apply(x, axis=-1 if d is None else d)
+
+    def log_softmax(self, dim: Any = _NONE, dtype: Any = None, *, axis: Any = _NONE) -> Tensor:
+        """Log-softmax along ``dim`` (default: the last), computed in ``dtype`` when one is given."""
+        d = (-1 if dim is _NONE else dim) if axis is _NONE else _pick_dim("log_softmax", dim, axis, -1)
+        x = self if dtype is None else self.astype(dtype)
+        return _ops.LogSoftmax.apply(x, axis=-1 if d is None else d)
 
     # ---- movement ----------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -354,20 +651,46 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self) -> Tensor:
-        return self.reshape(-1)
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+        """PyTorch's flatten: dims ``start_dim..end_dim`` (inclusive) merged into one; a 0-d tensor gives shape (1,)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = self.data.shape
+        a = _ops.reduce.normalize_axis("flatten", start_dim, len(s))
+        b = _ops.reduce.normalize_axis("flatten", end_dim, len(s))
+        if a > b:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {s})")
+        n = 1
+        for k in s[a : b + 1]:
+            n *= k
+        return self.reshape(s[:a] + (n,) + s[b + 1 :])
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        axis = axis % (self.ndim + 1)
-        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+    def unsqueeze(self, dim: Any = _NONE, *, axis: Any = _NONE) -> Tensor:
+        """A new dimension of length 1 at ``dim`` (in ``-ndim-1..ndim``)."""
+        d = _pick_dim("unsqueeze", dim, axis, None)
+        if d is None:
+            raise TypeError("unsqueeze: missing the dim argument")
+        d = _ops.reduce.normalize_axis("unsqueeze", d, self.ndim + 1)
+        s = self.data.shape
+        return self.reshape(s[:d] + (1,) + s[d:])
 
-    def squeeze(self, axis: int | None = None) -> Tensor:
-        if axis is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        axis = _ops.reduce.normalize_axis("squeeze", axis, self.ndim)
-        if self.shape[axis] != 1:
-            raise ValueError(f"squeeze: axis {axis} has length {self.shape[axis]}, not 1 (shape {self.shape})")
-        return self.reshape(self.shape[:axis] + self.shape[axis + 1 :])
+    def squeeze(self, dim: Any = _NONE, *, axis: Any = _NONE) -> Tensor:
+        """Drop dimensions of length 1: all of them, or those in ``dim`` (an int or a tuple).
+
+        PyTorch's rule for ``dim``: a named dimension that is not of length 1 is left as it is. NumPy's
+        ``axis=`` keeps NumPy's rule: such a dimension is a ``ValueError``.
+        """
+        numpy_rule = axis is not _NONE
+        d = _pick_dim("squeeze", dim, axis, None)
+        s = self.data.shape
+        if d is None:
+            return self.reshape(tuple(n for n in s if n != 1))
+        axes = _ops.reduce.normalize_axes("squeeze", d, self.ndim)
+        if numpy_rule:
+            for a in axes:
+                if a < len(s) and s[a] != 1:
+                    raise ValueError(f"squeeze: axis {a} has length {s[a]}, not 1 (shape {tuple(s)})")
+        return self.reshape(tuple(n for i, n in enumerate(s) if not (i in axes and n == 1)))
 
     def permute(self, *axes: int) -> Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
@@ -404,11 +727,130 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.GetItem.apply(self, index=_as_index(index))
 
-    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> tuple:
-        return _functions.split(self, split_size_or_sections, axis)
+    def split(self, split_size_or_sections: Any, dim: Any = _ZERO, *, axis: Any = _NONE) -> tuple:
+        """PyTorch's split along ``dim`` (default 0): an int is each piece's size, a list the sizes."""
+        return _functions.split(self, split_size_or_sections, _pick_dim("split", dim, axis, 0))
 
-    def unbind(self, axis: int = 0) -> tuple:
-        return _ops.Unbind.apply(self, axis=axis)
+    def unbind(self, dim: Any = _ZERO, *, axis: Any = _NONE) -> tuple:
+        """The slices along ``dim`` (default 0), as a tuple."""
+        d = (0 if dim is _ZERO else dim) if axis is _NONE else _pick_dim("unbind", dim, axis, 0)
+        return _ops.Unbind.apply(self, axis=d)
+
+    # ---- sizes (PyTorch) ---------------------------------------------------------------------------
+    @overload
+    def size(self) -> Size: ...
+    @overload
+    def size(self, dim: SupportsIndex) -> builtins.int: ...
+    def size(self, dim: Any = None) -> Any:
+        """PyTorch's ``size()``: the :class:`Size` of the tensor, or with ``dim`` (negative counts from the
+        end) that dimension's length. ``.shape`` is the same tuple (a plain one); :meth:`numel` counts elements."""
+        s = self.data.shape
+        if dim is None:
+            return Size(s)
+        n = len(s)
+        if isinstance(dim, builtins.bool) or not isinstance(dim, (builtins.int, np.integer)):
+            raise TypeError(f"size: dim must be an int, got {dim!r}")
+        if not -n <= dim < n:
+            raise IndexError(
+                f"size: dim {dim} is out of range for a tensor with {n} dimension(s)"
+                + (f" (valid: {-n}..{n - 1})" if n else " (a 0-d tensor has none)")
+            )
+        return builtins.int(s[dim])
+
+    def numel(self) -> builtins.int:
+        """The number of elements (NumPy's ``.size``)."""
+        return builtins.int(self.data.size)
+
+    nelement = numel
+
+    def dim(self) -> builtins.int:
+        """The number of dimensions (``ndim``)."""
+        return self.data.ndim
+
+    ndimension = dim
+
+    # ---- casts (PyTorch) ---------------------------------------------------------------------------
+    # Last in the class: a method named ``int``/``bool``/``float`` shadows the builtin in the rest of
+    # the class body, so annotations above and below use ``builtins.``.
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def half(self) -> Tensor:
+        return self.astype(np.float16)
+
+    def long(self) -> Tensor:
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        return self.astype(np.int32)
+
+    def short(self) -> Tensor:
+        return self.astype(np.int16)
+
+    def char(self) -> Tensor:
+        return self.astype(np.int8)
+
+    def byte(self) -> Tensor:
+        return self.astype(np.uint8)
+
+    def bool(self) -> Tensor:
+        return self.astype(np.bool_)
+
+
+def _max_min_dim(x: Tensor, op: str, dim: Any, keepdim: bool) -> Any:
+    """``x.max(dim)`` / ``x.min(dim)``: (values, indices) along one dimension, as PyTorch returns them.
+
+    The values are ``x`` indexed at the arg-extremum, so the gradient goes to that one element (PyTorch's
+    rule for max/min with a dim), and the backward (a scatter) is itself differentiable.
+    """
+    if isinstance(dim, np.integer):
+        dim = builtins.int(dim)
+    if isinstance(dim, builtins.bool) or not isinstance(dim, builtins.int):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}; to reduce several dims use a{op}(dim=...)")
+    data = x.data
+    nd = data.ndim
+    make = _max_result if op == "max" else _min_result
+    if nd == 0:  # PyTorch accepts dim 0 or -1 on a 0-d tensor: the value itself, index 0
+        _ops.reduce.normalize_axis(op, dim if dim >= 0 else dim + 1, 1)
+        return make(x, Tensor._make(xp.zeros((), dtype=np.int64), False, None, 0))
+    a = _ops.reduce.normalize_axis(op, dim, nd)
+    if data.shape[a] == 0:
+        raise ValueError(f"{op}: cannot reduce dim {dim} of length 0 (shape {tuple(data.shape)})")
+    idx = (data.argmax(axis=a) if op == "max" else data.argmin(axis=a)).astype(np.int64, copy=False)
+    # idx has the shape without dim a; an open grid over the other dims broadcasts against it
+    index: list = []
+    j = 0
+    for i, n in enumerate(data.shape):
+        if i == a:
+            index.append(idx)
+        else:
+            index.append(xp.arange(n).reshape((1,) * j + (n,) + (1,) * (nd - 2 - j)))
+            j += 1
+    values = _ops.GetItem.apply(x, index=tuple(index))
+    if keepdim:
+        values = values.unsqueeze(a)
+        idx = xp.expand_dims(idx, a)
+    return make(values, Tensor._make(idx, False, None, 0))
+
+
+def _arg_reduce(x: Tensor, op: str, dim: Any, keepdim: bool) -> Tensor:
+    data = x.data
+    if data.size == 0:
+        raise ValueError(f"{op}: cannot take the {op} of an empty tensor (shape {tuple(data.shape)})")
+    f = data.argmax if op == "argmax" else data.argmin
+    if dim is None:
+        r = f()
+        if keepdim:
+            r = xp.reshape(r, (1,) * data.ndim)
+    elif data.ndim == 0:
+        _ops.reduce.normalize_axis(op, dim if dim >= 0 else dim + 1, 1)
+        r = xp.zeros((), dtype=np.int64)
+    else:
+        r = f(axis=_ops.reduce.normalize_axis(op, dim, data.ndim), keepdims=keepdim)
+    return Tensor._make(xp.asarray(r).astype(np.int64, copy=False), False, None, 0)
 
 
 def _as_index(index: Any) -> Any:

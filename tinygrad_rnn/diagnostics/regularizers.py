@@ -88,7 +88,7 @@ def gradient_flow_penalty(
             raise TypeError(
                 f"{op}: loss must be a scalar Tensor (or pass upstream= and loss=None), got {type(loss).__name__}"
             )
-        if loss.size != 1:
+        if loss.numel() != 1:
             raise ValueError(f"{op}: loss must be a scalar, got shape {loss.shape}")
         # the total ∂L/∂h_{t+1} for t+1 = 2..T; retain_graph so loss.backward() still works afterwards
         ds = grad(loss, hs[1:], retain_graph=True, allow_unused=True)

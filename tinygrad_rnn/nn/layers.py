@@ -155,14 +155,27 @@ class ReLU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, axis: int = -1) -> None:
+    """``nn.Softmax(dim=1)``; ``dim=None`` (the default) is the last dimension. ``axis=`` is an alias."""
+
+    def __init__(self, dim: int | None = None, *, axis: int | None = None) -> None:
         super().__init__()
-        self.axis = axis
+        if dim is not None and axis is not None:
+            raise TypeError(f"{type(self).__name__}: got both dim= and axis= (the same argument); pass one")
+        self.dim = axis if dim is None else dim
+
+    @property
+    def axis(self) -> int | None:  # the NumPy name, kept for code written against it
+        return self.dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.softmax(self.axis)
+        return x.softmax(-1 if self.dim is None else self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):
+    """``nn.LogSoftmax(dim=-1)``; see :class:`Softmax`."""
+
     def forward(self, x: Tensor) -> Tensor:
-        return x.log_softmax(self.axis)
+        return x.log_softmax(-1 if self.dim is None else self.dim)

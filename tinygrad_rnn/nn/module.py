@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, _parse_to_args
 
 
 class Parameter(Tensor):
@@ -181,11 +181,19 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer to ``dtype`` (in place; returns self)."""
-        d = backend.as_float_dtype(dtype, f"{type(self).__name__}.to")
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """PyTorch's ``module.to(dtype)`` / ``to(device, dtype)`` / ``to(tensor)``: cast every floating
+        parameter and buffer to a floating ``dtype`` (in place; returns self). The device, if given,
+        must be this process's (``'cpu'`` under NumPy, ``'cuda'`` under CuPy)."""
+        op = f"{type(self).__name__}.to"
+        d, _ = _parse_to_args(op, args, kwargs)
+        if d is None:
+            return self
+        if d.kind != "f":  # PyTorch: "nn.Module.to only accepts floating point or complex dtypes"
+            raise TypeError(f"{op}: modules cast only to floating-point dtypes, got {d}")
         for p in self.parameters():
-            p.data, p.grad = p.data.astype(d), None
+            if p.dtype != d:
+                p.data, p.grad = p.data.astype(d), None
         for _, b in self.named_buffers():
             if b.dtype.kind == "f":
                 b.data = b.data.astype(d)
@@ -197,8 +205,11 @@ class Module:
     def float(self) -> Module:
         return self.to(np.float32)
 
+    def half(self) -> Module:
+        return self.to(np.float16)
+
     def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward()")

@@ -10,6 +10,9 @@ c0 / c_n (LSTM)        ``(num_layers * D, N, H)``
 output                 ``(T, N, D * H_out)`` (``(N, T, ...)`` with ``batch_first``)
 lengths                N ints in [1, T]: padded steps output 0, h_n is taken at each sequence's
                        own last step, and the reverse direction starts at each sequence's end
+PackedSequence input   instead of a padded input (then no ``lengths=``; ``batch_first`` does not
+                       apply): the output is a PackedSequence in the same layout, h_n / c_n are
+                       in the original batch order
 ====================== ======================================================================
 
 D = 2 if bidirectional else 1; H_out = proj_size if proj_size > 0 else hidden_size.
@@ -17,6 +20,13 @@ D = 2 if bidirectional else 1; H_out = proj_size if proj_size > 0 else hidden_si
 The input, h0 and c0 must have the parameters' dtype: anything else (float64 into a float32 layer,
 integers) is a ``TypeError`` naming the layer, raised before the fused and composed paths part, so both
 give the same message. As in PyTorch, N = 0 gives empty outputs and states, and T = 0 is an error.
+
+A :class:`~.utils.rnn.PackedSequence` maps onto ``lengths``: its rows are scattered into a zero-padded
+``(T, N, I)`` batch in the *original* batch order (``packed.sorted_indices`` applied), with
+``lengths[i]`` = sequence i's length, the layer runs exactly as for ``x, lengths=...`` (fused or
+composed), and the output's valid steps are gathered back into ``packed``'s layout. Since the layers
+take lengths in any order, nothing is sorted; ``hx`` is read, and ``h_n`` returned, in the original
+order, which is what PyTorch does (it permutes them by ``sorted_indices`` / ``unsorted_indices``).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from . import functional as F
 from . import init
 from .cells import activation, check_dtype, gru_step, gru_weights, lstm_step, rnn_step
 from .module import Module
+from .utils.rnn import PackedSequence, _layout, _repack, _unpack
 
 
 class use_fused(Switch):  # noqa: N801  (a context manager, used like a function)
@@ -212,14 +223,48 @@ class RNNBase(Module):
     def _input_bias(self, sfx: str) -> Tensor:
         return getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
 
-    def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple:
+    def forward(self, x: Tensor | PackedSequence, hx: Any = None, lengths: Any = None) -> tuple:
         with scope(type(self).__name__):
+            if isinstance(x, PackedSequence):
+                return self._forward_packed(x, hx, lengths)
             return self._forward(x, hx, lengths)
+
+    def flatten_parameters(self) -> None:
+        """PyTorch's cuDNN weight-compaction call: nothing to compact here, so a no-op."""
 
     def _forward(self, x: Tensor, hx: Any, lengths: Any) -> tuple:
         x, batched = self._check_input(x)
         T, N, _ = x.shape
         lens = self._check_lengths(lengths, T, N)
+        out, states = self._run(x, hx, lens, batched)
+        if not batched:
+            out = out.reshape(T, out.shape[-1])
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, states
+
+    def _forward_packed(self, packed: PackedSequence, hx: Any, lengths: Any) -> tuple:
+        name = type(self).__name__
+        if lengths is not None:
+            raise ValueError(
+                f"{name}: lengths= cannot be combined with a PackedSequence input, which carries its own lengths"
+            )
+        data = packed.data
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: a PackedSequence input needs data of shape (sum of lengths, input_size="
+                f"{self.input_size}), got {data.shape}"
+            )
+        check_dtype(name, "input", data, self.weight_ih_l0.dtype)  # before unpacking, as for padded input
+        layout = _layout(packed, name)
+        # zeros at the padded steps, which the lengths mask out of every state and output
+        x = _unpack(data, layout, batch_first=False, fill=0)
+        out, states = self._run(x, hx, layout.lengths, True)
+        return _repack(out, packed, layout), states
+
+    def _run(self, x: Tensor, hx: Any, lens: np.ndarray | None, batched: bool) -> tuple:
+        """All layers on a time-major (T, N, I) input: ((T, N, D * H_out) output, final states)."""
+        T, N, _ = x.shape
         masks = None
         if lens is not None:  # (T, N, 1): True while step t is inside sequence n
             masks = backend.to_backend(lens)[None, :, None] > xp.arange(T)[:, None, None]
@@ -243,12 +288,7 @@ class RNNBase(Module):
             layer_in = outs_dirs[0] if len(outs_dirs) == 1 else concat(outs_dirs, axis=-1)
             if self.dropout and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, self.training)
-        out = layer_in
-        if not batched:
-            out = out.reshape(T, out.shape[-1])
-        elif self.batch_first:
-            out = out.transpose(0, 1)
-        return out, self._final_states(finals, batched)
+        return layer_in, self._final_states(finals, batched)
 
     def _initial_states(self, hx: Any, N: int, batched: bool, x: Tensor) -> list:
         if hx is None:

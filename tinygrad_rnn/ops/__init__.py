@@ -25,4 +25,4 @@ from .elementwise import (  # noqa: F401
 from .linalg import MatMul  # noqa: F401
 from .movement import Concat, Expand, GetItem, IndexPut, Pad, Permute, Reshape, Split, Stack, Unbind, Where  # noqa: F401
 from .recurrent import GRUSequence, LSTMSequence, RNNSequence  # noqa: F401
-from .reduce import LogSoftmax, Max, Mean, Softmax, Sum  # noqa: F401
+from .reduce import LogSoftmax, Max, Mean, Min, Softmax, Sum  # noqa: F401

@@ -63,13 +63,22 @@ class Max(Reduce):
     needs_output = True
     def forward(self, x, axis=None, keepdims=False):
         axes = self.setup(x, axis, keepdims)
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
-        return xp.asarray(x.max(axis=axes, keepdims=keepdims))
+        if x.size == 0 and (not axes or any(x.shape[a] == 0 for a in axes)):  # (0, 3).max(axis=1) is fine
+            raise ValueError(f"{self.op_name()}: cannot reduce an empty tensor of shape {x.shape}"
+                             + ("" if axis is None else f" along axis {axis}"))
+        return xp.asarray(self.reduce(x, axis=axes, keepdims=keepdims))
+    @staticmethod
+    def reduce(x, axis, keepdims): return x.max(axis=axis, keepdims=keepdims)
     def backward(self, g, x, out):
         hit = value(x) == value(out).reshape(self.kshape)
         weight = hit / hit.sum(axis=self.axes, keepdims=True)
         return self.spread(g) * weight.astype(value(x).dtype)
+
+
+class Min(Max):
+    """The same backward as Max: ties share the gradient equally (PyTorch's amin)."""
+    @staticmethod
+    def reduce(x, axis, keepdims): return x.min(axis=axis, keepdims=keepdims)
 
 
 class Softmax(Function):

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ... import backend
-from ...functions import pad, stack
+from ...nn.utils.rnn import _pad_arrays, pad_sequence
 from ...tensor import Tensor
 from ._arrays import _array, _from_backend, _from_host, _host, _needs_tape
 from .collate import default_collate
@@ -81,27 +81,20 @@ def _pad(seqs: list[Any], value: Any, batch_first: bool, what: str) -> tuple[Ten
             )
     lens = [int(s.shape[0]) for s in seqs]
     lengths = _from_host(np.asarray(lens, dtype=np.int64))
-    T, N = max(lens), len(seqs)
-    if _needs_tape(seqs):  # a gradient must reach the samples: pad and stack on the tape
+    if _needs_tape(seqs):  # a gradient must reach the samples: pad on the tape
         ts = [s if isinstance(s, Tensor) else _from_host(s) for s in seqs]
-        rest = [(0, 0)] * len(tail)
-        padded = [pad(t, [(0, T - t.shape[0]), *rest], value=value) for t in ts]
-        return stack(padded, axis=0 if batch_first else 1), lengths
+        return pad_sequence(ts, batch_first=batch_first, padding_value=value), lengths
 
+    # Nothing to record: run pad_sequence's kernel on the arrays where they live (arrays and lists on the
+    # host, copied over once), promoting mixed dtypes as default_collate does.
     on_device = backend.name != "numpy" and all(isinstance(s, Tensor) for s in seqs)
-    xp = backend.xp if on_device else np
     arrays = [_array(s) if on_device else _host(s) for s in seqs]
     dtype = np.result_type(*[a.dtype for a in arrays])
     fill = np.asarray(value).astype(dtype)
     if dtype.kind in "biu" and fill != value:  # floats hold any number (NaN included, which != itself)
         raise ValueError(f"pad_collate: padding_value {value!r} cannot be stored in the {what}s' dtype {dtype}")
-    shape = (N, T, *tail) if batch_first else (T, N, *tail)
-    out = xp.full(shape, fill.item(), dtype=dtype)  # a Python scalar: CuPy's full takes no host arrays
-    for i, a in enumerate(arrays):
-        if batch_first:
-            out[i, : a.shape[0]] = a
-        else:
-            out[: a.shape[0], i] = a
+    arrays = [a.astype(dtype, copy=False) for a in arrays]
+    out = _pad_arrays(arrays, batch_first, fill.item(), False, backend.xp if on_device else np)
     return (_from_backend(out) if on_device else _from_host(out)), lengths
 
 

@@ -1,5 +1,6 @@
-"""Training utilities: gradient clipping (by total norm, by value), padding variable-length sequences,
-and truncated BPTT (re-exported from :mod:`.tbptt`).
+"""Training utilities: gradient clipping (by total norm, by value), variable-length batches
+(:mod:`.rnn`, PyTorch's ``nn.utils.rnn``: ``pad_sequence``, ``PackedSequence`` and packing), and
+truncated BPTT (re-exported from :mod:`..tbptt`).
 
 The clipping functions replace each ``p.grad`` with a new Tensor rather than scaling its array in place:
 arrays are shared between tensors and the tape, so writing into one could change values elsewhere.
@@ -13,12 +14,22 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import xp
-from ..functions import pad, stack
-from ..tensor import Tensor
-from .tbptt import detach_state, truncated_bptt, windows  # noqa: F401
+from ...backend import xp
+from ...tensor import Tensor
+from ..tbptt import detach_state, truncated_bptt, windows  # noqa: F401
+from . import rnn  # noqa: F401  (nn.utils.rnn, as in PyTorch)
+from .rnn import PackedSequence  # noqa: F401
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "pad_sequence", "detach_state", "windows", "truncated_bptt"]
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "pad_sequence",
+    "rnn",
+    "PackedSequence",
+    "detach_state",
+    "windows",
+    "truncated_bptt",
+]
 
 
 def _params(op: str, parameters: Any) -> list:
@@ -117,44 +128,22 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
             p.grad = Tensor(xp.clip(p.grad.data, -c, c))
 
 
-def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False, padding_value: float = 0.0) -> tuple:
+def pad_sequence(
+    sequences: Tensor | Sequence[Tensor],
+    batch_first: bool = False,
+    padding_value: float = 0.0,
+    padding_side: str = "right",
+) -> tuple[Tensor, list[int]]:
     r"""Stack variable-length sequences into one padded tensor, and report their lengths.
 
     ``sequences`` is a list of Tensors of shape ``(L_i, *)`` sharing the trailing dims ``*`` and the dtype.
-    Returns ``(padded, lengths)``: ``padded`` has shape ``(max L_i, B, *)``, or ``(B, max L_i, *)`` with
-    ``batch_first=True``, where ``padded[:L_i, i] = sequences[i]`` and the rest is ``padding_value``;
-    ``lengths`` is the Python list ``[L_0, ..., L_{B-1}]`` (what the recurrent layers take as ``lengths``).
-    The result is differentiable with respect to every input sequence.
+    Returns ``(padded, lengths)``: ``padded`` is :func:`.rnn.pad_sequence`'s (PyTorch's) result, shape
+    ``(max L_i, B, *)``, or ``(B, max L_i, *)`` with ``batch_first=True``, where ``padded[:L_i, i] =
+    sequences[i]`` and the rest is ``padding_value``; ``lengths`` is the Python list ``[L_0, ..., L_{B-1}]``
+    (what the recurrent layers take as ``lengths``). The result is differentiable with respect to every
+    input sequence. PyTorch has no ``torch.nn.utils.pad_sequence``: its ``torch.nn.utils.rnn.pad_sequence``
+    is :func:`.rnn.pad_sequence`, which returns the padded tensor alone.
     """
-    op = "pad_sequence"
-    if isinstance(sequences, Tensor):
-        raise TypeError(
-            f"{op}: expected a list of Tensors of shape (L_i, *), got a single Tensor of shape "
-            f"{sequences.shape}; wrap sequences in a list (or unbind a padded batch)"
-        )
-    seqs = list(sequences)
-    if not seqs:
-        raise ValueError(f"{op}: got an empty list of sequences; need at least one")
-    for i, s in enumerate(seqs):
-        if not isinstance(s, Tensor):
-            raise TypeError(f"{op}: sequence {i} is a {type(s).__name__}, expected a Tensor")
-        if s.ndim == 0:
-            raise ValueError(f"{op}: sequence {i} is a scalar; each sequence needs shape (L_i, *)")
-    trailing, dtype = seqs[0].shape[1:], seqs[0].dtype
-    for i, s in enumerate(seqs):
-        if s.shape[1:] != trailing:
-            raise ValueError(
-                f"{op}: sequence {i} has shape {s.shape} but sequence 0 has shape {seqs[0].shape}; "
-                f"all sequences must share the trailing dims {trailing} (only the length may differ)"
-            )
-        if s.dtype != dtype:
-            raise TypeError(
-                f"{op}: sequence {i} is {s.dtype} but sequence 0 is {dtype}; all sequences must share one dtype"
-            )
-    lengths = [s.shape[0] for s in seqs]
-    longest = max(lengths)
-    rest = ((0, 0),) * len(trailing)
-    padded = [
-        s if n == longest else pad(s, ((0, longest - n),) + rest, value=padding_value) for s, n in zip(seqs, lengths)
-    ]
-    return stack(padded, axis=0 if batch_first else 1), lengths
+    seqs = rnn._sequence_list(sequences, "pad_sequence")
+    padded = rnn.pad_sequence(seqs, batch_first, padding_value, padding_side)
+    return padded, [s.shape[0] for s in seqs]
