@@ -13,6 +13,12 @@ by later steps.
 Parameter groups work as in PyTorch::
 
     opt = optim.SGD([{"params": encoder_params}, {"params": head_params, "lr": 1e-2}], lr=1e-3, momentum=0.9)
+    opt.add_param_group({"params": new_params, "weight_decay": 1e-4})  # the other options from the defaults
+
+Every hyperparameter is read from the parameter's own group at every step, so each group can have its
+own ``lr``, ``weight_decay``, ``betas``, ``momentum`` and so on, and a scheduler or user may change a
+group's values between steps. ``model.named_parameters()`` may be passed as well: the names are kept
+in the group's ``"param_names"``, as PyTorch does.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ from ..backend import xp
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+
+_SET_MESSAGE = (
+    "optimizer parameters need to be organized in ordered collections, but the ordering of tensors in "
+    "sets will change between runs. Please use a list instead."
+)
 
 
 def _lerp(a: Any, b: Any, w: float) -> Any:
@@ -59,6 +70,8 @@ class Optimizer:
                 f"{name}: params must be an iterable of Tensors or of dicts with a 'params' key, "
                 f"got a single {type(params).__name__}; wrap it in a list"
             )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: {_SET_MESSAGE}")
         params = list(params)
         if not params:
             raise ValueError(f"{name}: got an empty parameter list")
@@ -69,7 +82,14 @@ class Optimizer:
 
     # ---- groups ------------------------------------------------------------------------------------
     def add_param_group(self, param_group: dict) -> None:
-        """Add a group of parameters (a dict with ``"params"`` and optional hyperparameter overrides)."""
+        """Add a group of parameters: a dict with ``"params"`` and optional hyperparameter overrides.
+
+        Options the group does not set are filled in from the optimizer's defaults (the constructor's
+        arguments). Useful for fine-tuning: unfreeze layers and add them with their own learning rate.
+        A parameter may belong to one group only. ``"params"`` may be a Tensor, a list of Tensors or a
+        list of ``(name, Tensor)`` pairs (``named_parameters()``), but not a set (its order would change
+        between runs, and the state dict names parameters by position).
+        """
         name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(
@@ -79,7 +99,17 @@ class Optimizer:
         if "params" not in param_group:
             raise ValueError(f"{name}: a parameter group needs a 'params' entry; got keys {sorted(param_group)}")
         ps = param_group["params"]
+        if isinstance(ps, (set, frozenset)):
+            raise TypeError(f"{name}: {_SET_MESSAGE}")
         ps = [ps] if isinstance(ps, Tensor) else list(ps)
+        names = None
+        if ps and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in ps):
+            names, ps = [n for n, _ in ps], [p for _, p in ps]
+        elif any(isinstance(p, tuple) for p in ps):
+            raise TypeError(
+                f"{name}: parameter group {len(self.param_groups)} mixes (name, Tensor) pairs with other "
+                "entries; pass all named or all unnamed parameters"
+            )
         if not ps:
             raise ValueError(f"{name}: parameter group {len(self.param_groups)} is empty")
         for i, p in enumerate(ps):
@@ -107,6 +137,8 @@ class Optimizer:
         group = dict(self.defaults)
         group.update({k: v for k, v in param_group.items() if k != "params"})
         group["params"] = ps
+        if names is not None:
+            group["param_names"] = names
         self._validate(group)
         self.param_groups.append(group)
 
@@ -179,7 +211,7 @@ class Optimizer:
         index: dict = {}
         groups = []
         for group in self.param_groups:
-            packed = {k: v for k, v in group.items() if k != "params"}
+            packed = {k: (list(v) if isinstance(v, list) else v) for k, v in group.items() if k != "params"}
             packed["params"] = []
             for p in group["params"]:
                 index[id(p)] = len(index)
@@ -189,8 +221,8 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 st = self.state.get(p)
-                if st is not None:
-                    state[str(index[id(p)])] = dict(st)
+                if st:  # lists copied too (LBFGS's history), so later steps leave this dict alone
+                    state[str(index[id(p)])] = {k: (list(v) if isinstance(v, list) else v) for k, v in st.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -221,7 +253,9 @@ class Optimizer:
         new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             g = dict(group)
-            g.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k != "params"})
+            # lists come back from save/load for tuples (betas); param_names is the one list option
+            g.update({k: (tuple(v) if isinstance(v, list) and k != "param_names" else v) for k, v in saved.items()})
+            g["params"] = group["params"]
             self._validate(g)
             new_groups.append(g)
         group_of = {id(p): g for g in new_groups for p in g["params"]}
@@ -234,18 +268,22 @@ class Optimizer:
             if not 0 <= i < len(params):
                 raise ValueError(f"{name}: state for parameter {i}, but this optimizer has {len(params)} parameter(s)")
             p = params[i]
-            want = self._state_names(group_of[id(p)])
-            if set(st) != want:
-                raise ValueError(
-                    f"{name}: state of parameter {i} has keys {sorted(st)} but "
-                    f"{type(self).__name__} with these settings expects {sorted(want)}"
-                )
-            new_state[p] = {k: self._load_value(name, i, k, v, p) for k, v in st.items()}
+            new_state[p] = self._load_param_state(name, i, dict(st), p, group_of[id(p)])
         # commit only after everything validated, so a failed load leaves the optimizer untouched
         for group, g in zip(self.param_groups, new_groups):
             group.clear()
             group.update(g)
         self.state = new_state
+
+    def _load_param_state(self, name: str, i: int, st: dict, p: Tensor, group: dict) -> dict:
+        """Check and convert the saved state of parameter ``i`` (a hook: LBFGS keeps other state)."""
+        want = self._state_names(group)
+        if set(st) != want:
+            raise ValueError(
+                f"{name}: state of parameter {i} has keys {sorted(st)} but "
+                f"{type(self).__name__} with these settings expects {sorted(want)}"
+            )
+        return {k: self._load_value(name, i, k, v, p) for k, v in st.items()}
 
     @staticmethod
     def _load_value(name: str, i: int, key: str, v: Any, p: Tensor) -> Any:
@@ -290,7 +328,7 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
         nesterov: bool = False,
@@ -330,7 +368,8 @@ class SGD(Optimizer):
 class Adagrad(Optimizer):
     r"""Adagrad: per-coordinate learning rates from the running sum of squared gradients.
 
-    The state sum starts at ``initial_accumulator_value``; then each step::
+    The state sum starts at ``initial_accumulator_value`` (the constructor's, for every group, as in
+    PyTorch); then each step::
 
         g  ← g + λ θ                      if λ ≠ 0
         γ̃  = γ / (1 + (t − 1) η)          (η = lr_decay)
@@ -364,7 +403,10 @@ class Adagrad(Optimizer):
             self._check(group[k] >= 0, k, group[k], "a number >= 0")
 
     def _init_state(self, p: Tensor, group: dict) -> dict:
-        return {"step": 0, "sum": xp.full(p.data.shape, float(group["initial_accumulator_value"]), dtype=p.dtype)}
+        # PyTorch fills the accumulator from the constructor's value for every group (a group's own
+        # initial_accumulator_value is stored but unused); the same here, so trajectories agree
+        init = float(self.defaults["initial_accumulator_value"])
+        return {"step": 0, "sum": xp.full(p.data.shape, init, dtype=p.dtype)}
 
     def _state_names(self, group: dict) -> set:
         return {"step", "sum"}
@@ -527,6 +569,3 @@ class AdamW(Adam):
         amsgrad: bool = False,
     ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
-
-
-# ---- learning-rate schedulers --------------------------------------------------------------------
