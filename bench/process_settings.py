@@ -73,6 +73,7 @@ def main() -> None:
         print(json.dumps(worker(a.worker[0], a.worker[1], a.steps)))
         return
     try:
+        import numpy  # noqa: F401, PLC0415  (loads the BLAS that threadpoolctl then reports)
         import threadpoolctl  # noqa: PLC0415
 
         blas = [(i["internal_api"], i.get("architecture")) for i in threadpoolctl.threadpool_info()]
