@@ -4,6 +4,7 @@
 package and the ``dot`` binary (SVG/PNG/PDF) and returns a ``graphviz.Source``, which Jupyter shows
 inline. The recurrent layers record a scope per layer, direction and time step while they run, so an
 unfolded network is drawn as clusters ``t = 1 … T``; ``detail="cell"`` collapses each step into one box.
+Parameters are named by the module path they were registered under (``state_dict`` keys), or by ``params=``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def to_dot(
     """DOT text of the graph behind ``outputs``.
 
     ``highlight``: a parameter (tensor or name) whose gradient path is drawn in red. ``params``: a Module
-    or {name: tensor} naming parameters. ``copies``: one copy of each shared weight per time step.
+    or {name: tensor} naming parameters; without it a parameter that a live Module holds is named by its
+    ``state_dict`` key in the outermost module holding it (``encoder.rnn.weight_hh_l0``; a tied weight
+    shows each of its names), others by shape. ``copies``: one copy of each shared weight per time step.
     ``show_values`` / ``show_grad``: print (a few) values and ``.grad`` of leaves and outputs.
     """
     g = graph(*outputs, detail=detail, params=params, copies=copies, max_nodes=max_nodes)

@@ -31,6 +31,7 @@ class Node:
     dtype: str | None = None
     op: str | None = None  # Function class name for op nodes
     name: str | None = None  # parameter name for param nodes
+    aliases: tuple = ()  # the parameter's other names (tied weights), when named by module registration
     tensor: Any = None  # the leaf/output tensor (values and grads), if any
     members: list = field(default_factory=list)  # op ids collapsed into a cell node
 
@@ -180,7 +181,10 @@ def build(
 ) -> Graph:
     """Walk the tape behind ``outputs`` into a :class:`Graph`.
 
-    ``params``: a Module or a {name: tensor} dict naming parameters (``lstm.weight_hh_l0``).
+    ``params``: a Module or a {name: tensor} dict naming parameters (``lstm.weight_hh_l0``). Without it
+    a parameter that a live Module holds is named by its ``state_dict`` key in the outermost module
+    holding it (:func:`tinygrad_rnn.nn.module.registered_names`); a tied weight shows every such name,
+    the first (``named_parameters()``'s) as the node's ``name``, the others as ``aliases``.
     ``copies``: one node per time step for each shared parameter instead of one shared node.
     ``expand_fused``: draw fused sequence nodes as the cell steps they compute (default) or as one box.
     """
@@ -188,8 +192,14 @@ def build(
     for o in out_tensors:
         if not isinstance(o, Tensor):
             raise TypeError(f"graph: outputs must be Tensors, got {type(o).__name__}")
-    names = _names(params)
     fns, sub = _collect(out_tensors, expand_fused)
+    names, aliases = _names(params), {}
+    if params is None:  # no names given: the module paths the parameters were registered under
+        from ..nn.module import registered_names  # noqa: PLC0415  (the graph model needs nn only here)
+
+        leaves = [p for fn in fns for p in fn.parents if p._fn is None] + [o for o in out_tensors if o._fn is None]
+        for key, found in registered_names(leaves).items():
+            names[key], aliases[key] = found[0], tuple(found[1:])
 
     def resolve(t: Tensor) -> Tensor:
         """A fused node's output is drawn as the matching output of its composed expansion."""
@@ -244,7 +254,9 @@ def build(
             label = (
                 f"{base}{suffix}\n{_fmt_shape(t.shape)} {t.dtype}"
                 if kind != "param"
-                else f"{name}{suffix}\n{_fmt_shape(t.shape)}"
+                else f"{name}{suffix}"
+                + "".join(f"\n= {a}{suffix}" for a in aliases.get(id(t), ()))
+                + f"\n{_fmt_shape(t.shape)}"
             )
             if slot[2] is not None:
                 label += f"\ncopy at {slot[2]}"
@@ -256,6 +268,7 @@ def build(
                 shape=t.shape,
                 dtype=str(t.dtype),
                 name=name,
+                aliases=aliases.get(id(t), ()) if kind == "param" else (),
                 tensor=t,
             )
         return nid

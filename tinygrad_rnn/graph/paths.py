@@ -50,7 +50,8 @@ def gradient_path(g: Graph, weight: Any) -> GradientPath:
     sources = [
         n
         for n in g.nodes.values()
-        if n.kind == "param" and (n.name == weight if isinstance(weight, str) else n.tensor is weight)
+        if n.kind == "param"
+        and ((weight == n.name or weight in n.aliases) if isinstance(weight, str) else n.tensor is weight)
     ]
     if not sources:
         names = sorted({n.name for n in g.nodes.values() if n.kind == "param"})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -20,6 +21,123 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+    def __getstate__(self) -> tuple:
+        # Tensor's slots plus this subclass's __dict__, without the weak back-references (a weakref
+        # cannot be pickled, and a copy is not held by the original's modules); a Module's __setstate__
+        # links the copy to the copied modules again. Spelled out because Python 3.10's object has no
+        # __getstate__ to extend.
+        d = {k: v for k, v in self.__dict__.items() if k != _OWNERS}
+        slots = {k: getattr(self, k) for k in Tensor.__slots__ if k != "__weakref__" and hasattr(self, k)}
+        return (d or None, slots)
+
+
+# Where a parameter or a module was registered, for drawings that name parameters without params=
+# (see registered_names). Each registration appends (weakref to the holding Module, attribute name) to a
+# list in the registered object's __dict__: a parameter under _OWNERS, a submodule under _PARENTS. The
+# references are weak so a parent or a discarded wrapper is never kept alive by what it holds, and only
+# registration and drawing pay for them (nothing on the ops' path). An entry goes stale when the
+# attribute is deleted or reassigned; stale and dead entries are skipped when read and pruned when the
+# next entry is added, so a list stays about as long as the number of places holding its object now.
+_OWNERS = "_owner_refs"
+_PARENTS = "_parent_refs"
+
+
+def _remember(obj: Any, key: str, holder: Module, name: str) -> None:
+    """Record that ``holder`` registered ``obj`` (a Parameter or a Module) as attribute ``name``."""
+    refs = [e for e in obj.__dict__.get(key, ()) if _holds(e, obj, key)]
+    if not any(r() is holder and k == name for r, k in refs):
+        refs.append((weakref.ref(holder), name))
+    obj.__dict__[key] = refs  # one assignment: a concurrent reader sees the old list or the new one
+
+
+def _holds(entry: tuple, obj: Any, key: str) -> bool:
+    """Does the (weakref, name) ``entry`` still hold ``obj`` (its module alive, the name still ``obj``)?"""
+    holder = entry[0]()
+    if holder is None:
+        return False
+    reg = holder.__dict__.get("_parameters" if key == _OWNERS else "_modules")
+    return reg is not None and reg.get(entry[1]) is obj
+
+
+def _holders(obj: Any, key: str) -> list:
+    """The live modules that hold ``obj`` now, in registration order."""
+    out: list[Module] = []
+    for e in tuple(obj.__dict__.get(key, ())):  # a copy: another thread may be registering
+        h = e[0]()
+        if h is not None and _holds(e, obj, key) and all(h is not o for o in out):
+            out.append(h)
+    return out
+
+
+def _roots(m: Module) -> list:
+    """The outermost live modules above ``m`` (modules no live module holds), walking up without recursion.
+
+    A module held only inside a cycle of modules (``a.b = b; b.a = a``) has no such root; then ``m`` is
+    its own root.
+    """
+    roots: list = []
+    stack, seen = [m], {id(m)}
+    while stack:
+        x = stack.pop()
+        parents = _holders(x, _PARENTS)
+        if not parents:
+            roots.append(x)
+        for p in reversed(parents):  # reversed: the first-registered parent is walked first
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+    return roots or [m]
+
+
+def _names_in(root: Module) -> dict:
+    """``id(parameter) -> [state_dict keys]`` under ``root``."""
+    for _ in range(3):
+        try:
+            table: dict = {}
+            for k, p in root.named_parameters(remove_duplicate=False):
+                table.setdefault(id(p), []).append(k)
+            return table
+        except RuntimeError:  # another thread registered into this model mid-walk: read it again
+            continue
+    return {}  # still changing: draw its parameters unnamed rather than fail
+
+
+def registered_names(tensors: Iterable[Any]) -> dict[int, list[str]]:
+    """``id(parameter) -> names`` for the parameters among ``tensors`` that some live Module holds.
+
+    A name is the parameter's ``state_dict`` key in the outermost module holding it (a module that no
+    live module holds, such as the model the user built): ``encoder.rnn.weight_hh_l0``. A parameter held
+    under several names (tied weights, a submodule shared by two parents, or two separate models) gets
+    all of them, each model's in its ``state_dict`` order, so the first is the one ``named_parameters()``
+    would list. Other tensors are left out. The drawings (``tinygrad_rnn.graph``) use this when no
+    ``params=`` is given; it walks the weak back-references recorded at registration up to the roots,
+    then reads each root's names once.
+    """
+    out: dict[int, list[str]] = {}
+    root_names: dict[int, dict] = {}  # id(root) -> {id(parameter): [names]}
+    roots_of: dict[int, list] = {}  # id(module) -> its roots, shared by its parameters
+    keep = []  # the modules whose ids are keys above stay alive until the end (no id is reused)
+    done: set = set()
+    for t in tensors:
+        if id(t) in done or not isinstance(t, Parameter) or not t.__dict__.get(_OWNERS):
+            continue
+        done.add(id(t))
+        names: list[str] = []
+        for owner in _holders(t, _OWNERS):
+            roots = roots_of.get(id(owner))
+            if roots is None:
+                roots = roots_of[id(owner)] = _roots(owner)
+                keep.append(owner)
+            for r in roots:
+                table = root_names.get(id(r))
+                if table is None:
+                    table = root_names[id(r)] = _names_in(r)
+                    keep.append(r)
+                names.extend(k for k in table.get(id(t), ()) if k not in names)
+        if names:
+            out[id(t)] = names
+    return out
 
 
 class IncompatibleKeys(NamedTuple):
@@ -63,7 +181,25 @@ class Module:
                 reg.pop(name, None)
         if keep is not None:
             keep[name] = value
+            if value is not None:
+                _remember(value, _OWNERS if keep is self._parameters else _PARENTS, self, name)
         object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict:
+        # without the weak references to the parents: they cannot be pickled, and a copy's parents are
+        # the copied ones (their __setstate__ links this module to them)
+        return {k: v for k, v in self.__dict__.items() if k != _PARENTS}
+
+    def __setstate__(self, state: dict) -> None:
+        # copy.deepcopy and pickle rebuild a module without __setattr__: link what it holds back to it,
+        # so a copied model (nn.TransformerEncoder clones its layer) is drawn with its own names
+        self.__dict__.update(state)
+        for k, p in self._parameters.items():
+            if p is not None:
+                _remember(p, _OWNERS, self, k)
+        for k, m in self._modules.items():
+            if m is not None:
+                _remember(m, _PARENTS, self, k)
 
     def __delattr__(self, name: str) -> None:
         for reg in (self._parameters, self._buffers, self._modules):
