@@ -248,13 +248,13 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**env, **(extra or {})}
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tinygrad_rnn", *args],
         capture_output=True,
         text=True,
         env=child_env(),
-        cwd=REPO,
+        cwd=cwd,
         timeout=120,
         check=False,
     )
@@ -358,16 +358,7 @@ def run_trial(trial: Trial, folder: Path, reference: list[dict[str, Any]]) -> Ou
         out.problems.append(f"the checkpoint holds step {k}, the message says {out.step}")
     if diff := differences(state, reference[k]):
         out.problems.append(f"inconsistent checkpoint at step {k}: {describe(diff)}")
-    resumed = subprocess.run(
-        [sys.executable, "-m", "tinygrad_rnn", "train", "--checkpoint", str(ck), "--resume"]
-        + ["--steps", str(STEPS), "--no-progress"],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        cwd=folder,
-        timeout=120,
-        check=False,
-    )
+    resumed = run_cli("train", "--checkpoint", str(ck), "--resume", "--steps", str(STEPS), "--no-progress", cwd=folder)
     if resumed.returncode != 0:
         out.problems.append(f"--resume failed ({resumed.returncode}): {resumed.stderr[-300:]}")
     elif diff := differences(flat(tg.load(ck)), reference[STEPS]):

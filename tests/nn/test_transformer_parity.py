@@ -601,19 +601,25 @@ def _act(kw, side, torch=None):
     return {**kw, "activation": torch.nn.GELU() if side == "torch" else nn.GELU()}
 
 
-@pytest.mark.parametrize("case", list(LAYER_CASES))
-def test_encoder_layer_matches_pytorch(case):
-    torch = pytest.importorskip("torch")
+def _layer_case(torch, name, case):
+    """PyTorch's layer class ``name`` and ours with the same weights, built with LAYER_CASES[case]'s options;
+    then those options, the case's mask kinds and causality, and whether its input is batched."""
     kw, am_kind, kpm_kind, causal = LAYER_CASES[case]
     theirs, ours = _torch_and_ours(
         torch,
         (
-            lambda t: t.nn.TransformerEncoderLayer(E, H, FF, **_act(kw, "torch", t)),
-            lambda: nn.TransformerEncoderLayer(E, H, FF, **_act(kw, "ours")),
+            lambda t: getattr(t.nn, name)(E, H, FF, **_act(kw, "torch", t)),
+            lambda: getattr(nn, name)(E, H, FF, **_act(kw, "ours")),
         ),
     )
+    return theirs, ours, kw, am_kind, kpm_kind, causal, case != "unbatched"
+
+
+@pytest.mark.parametrize("case", list(LAYER_CASES))
+def test_encoder_layer_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    theirs, ours, kw, am_kind, kpm_kind, causal, batched = _layer_case(torch, "TransformerEncoderLayer", case)
     r = _rng(11)
-    batched = case != "unbatched"
     shape = ((N, L, E) if kw.get("batch_first") else (L, N, E)) if batched else (L, E)
     am, kpm = _masks(r, am_kind, batched, L, L, "float64"), _masks(r, kpm_kind, batched, L, L, "float64")
     to_t = lambda a: None if a is None else torch.tensor(a)
@@ -631,16 +637,8 @@ def test_encoder_layer_matches_pytorch(case):
 @pytest.mark.parametrize("case", list(LAYER_CASES))
 def test_decoder_layer_matches_pytorch(case):
     torch = pytest.importorskip("torch")
-    kw, am_kind, kpm_kind, causal = LAYER_CASES[case]
-    theirs, ours = _torch_and_ours(
-        torch,
-        (
-            lambda t: t.nn.TransformerDecoderLayer(E, H, FF, **_act(kw, "torch", t)),
-            lambda: nn.TransformerDecoderLayer(E, H, FF, **_act(kw, "ours")),
-        ),
-    )
+    theirs, ours, kw, am_kind, kpm_kind, causal, batched = _layer_case(torch, "TransformerDecoderLayer", case)
     r = _rng(12)
-    batched = case != "unbatched"
     bf = kw.get("batch_first")
     shape = lambda n: ((N, n, E) if bf else (n, N, E)) if batched else (n, E)
     tgt_mask, tgt_kpm = _masks(r, am_kind, batched, L, L, "float64"), _masks(r, kpm_kind, batched, L, L, "float64")

@@ -67,6 +67,14 @@ def _assert_same(hist):
     np.testing.assert_allclose(np.array(moms, dtype=float), np.array(tmoms, dtype=float), rtol=RTOL, atol=0)
 
 
+def test_every_torch_scheduler_is_exported_from_both_places():
+    """PyTorch's scheduler names (``torch.optim.lr_scheduler.__all__``) are each one class here, importable
+    from ``optim`` and ``optim.lr_scheduler`` and listed in both ``__all__``."""
+    for n in torch.optim.lr_scheduler.__all__:
+        assert getattr(optim, n) is getattr(optim.lr_scheduler, n), n
+        assert n in optim.__all__ and n in optim.lr_scheduler.__all__, n
+
+
 CASES = {
     "StepLR": lambda m, o: m.StepLR(o, step_size=7, gamma=0.5),
     "MultiStepLR": lambda m, o: m.MultiStepLR(o, milestones=[3, 10, 10, 40], gamma=0.3),

@@ -8,6 +8,7 @@ and legacy files: each must end in load's own ``ValueError("load: ...")`` with n
 
 import collections
 import copyreg
+import importlib.util
 import io
 import json
 import math
@@ -86,6 +87,14 @@ def asm(obj, proto=2):
 
 def _emit(o, out, proto):
     e = lambda x: _emit(x, out, proto)  # noqa: E731
+
+    def marked(items, opcode):
+        """MARK, each item, then ``opcode``, which collects what was pushed since the mark."""
+        out.extend(b"(")
+        for x in items:
+            e(x)
+        out.extend(opcode)
+
     if isinstance(o, Raw):
         out += o
     elif o is None:
@@ -117,33 +126,19 @@ def _emit(o, out, proto):
                 e(x)
             out += b"\x85\x86\x87"[len(o) - 1 : len(o)]
         else:
-            out += b"("
-            for x in o:
-                e(x)
-            out += b"t"
+            marked(o, b"t")
     elif isinstance(o, list):
         out += b"]"
         if o:
-            out += b"("
-            for x in o:
-                e(x)
-            out += b"e"
+            marked(o, b"e")
     elif isinstance(o, dict):
         out += b"}"
         if o:
-            out += b"("
-            for k, v in o.items():
-                e(k)
-                e(v)
-            out += b"u"
+            marked([x for kv in o.items() for x in kv], b"u")
     elif isinstance(o, OD):
         e(Call(G("collections", "OrderedDict")))
         if o.items:
-            out += b"("
-            for k, v in o.items:
-                e(k)
-                e(v)
-            out += b"u"
+            marked([x for kv in o.items for x in kv], b"u")
     elif isinstance(o, G):
         if proto >= 4:
             e(o.module)
@@ -258,15 +253,20 @@ def refused(path, *words):
     return msg
 
 
-def flatten(obj, path=""):
-    if isinstance(obj, tg.Tensor):
-        yield path, obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from flatten(v, f"{path}/{k}")
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            yield from flatten(v, f"{path}/{i}")
+def _load_fixture_writer():
+    """data/make_fixtures.py as a module (importing it runs nothing and needs no torch)."""
+    spec = importlib.util.spec_from_file_location("make_fixtures", DATA / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MAKE_FIXTURES = _load_fixture_writer()
+
+
+def flatten(obj):
+    """``(path, tensor)`` pairs, with the paths expected.json uses (the fixture writer's own flatten)."""
+    return MAKE_FIXTURES.flatten(obj, tg.Tensor)
 
 
 def assert_tensor(t, expected, requires_grad=False):
@@ -1357,30 +1357,32 @@ def test_torch_state_dicts(tmp_path, torch, which, fmt):
     assert_same_as_torch(torch, back, sd)
 
 
+def _outputs(out):
+    """A recurrent layer's ``(y, h)`` or ``(y, (h, c))`` as a flat list."""
+    y, h = out
+    return [y, *(h if isinstance(h, tuple) else (h,))]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_torch_lstm_into_tinygrad_lstm(tmp_path, torch, fmt):
-    ref = modules(torch)["lstm"]
-    ours = tg.nn.LSTM(3, 5, num_layers=2, bidirectional=True)
-    ours.load_state_dict(tg.load(torch_save(torch, ref.state_dict(), tmp_path / "l.pt", fmt)))
-    x = np.random.default_rng(3).standard_normal((6, 2, 3)).astype(np.float32)
+@pytest.mark.parametrize(
+    "which, make_ours, x_shape, seed",
+    [
+        ("lstm", lambda: tg.nn.LSTM(3, 5, num_layers=2, bidirectional=True), (6, 2, 3), 3),
+        ("gru", lambda: tg.nn.GRU(4, 3, num_layers=2, batch_first=True), (2, 5, 4), 4),
+    ],
+)
+def test_torch_recurrent_layer_into_ours(tmp_path, torch, fmt, which, make_ours, x_shape, seed):
+    """A torch LSTM's / GRU's saved state_dict, loaded into ours, gives torch's outputs and states."""
+    ref = modules(torch)[which]
+    ours = make_ours()
+    ours.load_state_dict(tg.load(torch_save(torch, ref.state_dict(), tmp_path / f"{which}.pt", fmt)))
+    x = np.random.default_rng(seed).standard_normal(x_shape).astype(np.float32)
     with torch.no_grad():
-        y, (h, c) = ref(torch.from_numpy(x))
-    y2, (h2, c2) = ours(tg.Tensor(x))
-    for a, b in ((y2, y), (h2, h), (c2, c)):
+        want = _outputs(ref(torch.from_numpy(x)))
+    got = _outputs(ours(tg.Tensor(x)))
+    assert len(got) == len(want) == (3 if which == "lstm" else 2)
+    for a, b in zip(got, want):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, rtol=0)
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_torch_gru_into_tinygrad_gru(tmp_path, torch, fmt):
-    ref = modules(torch)["gru"]
-    ours = tg.nn.GRU(4, 3, num_layers=2, batch_first=True)
-    ours.load_state_dict(tg.load(torch_save(torch, ref.state_dict(), tmp_path / "g.pt", fmt)))
-    x = np.random.default_rng(4).standard_normal((2, 5, 4)).astype(np.float32)
-    with torch.no_grad():
-        y, h = ref(torch.from_numpy(x))
-    y2, h2 = ours(tg.Tensor(x))
-    np.testing.assert_allclose(y2.numpy(), y.numpy(), atol=1e-6, rtol=0)
-    np.testing.assert_allclose(h2.numpy(), h.numpy(), atol=1e-6, rtol=0)
 
 
 def torch_tensors(torch):

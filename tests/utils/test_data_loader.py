@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from _data_helpers import Range
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,17 +22,6 @@ from tinygrad_rnn.utils.data import (
     default_convert,
     get_worker_info,
 )
-
-
-class Range(Dataset):
-    def __init__(self, n):
-        self.n = n
-
-    def __getitem__(self, i):
-        return i
-
-    def __len__(self):
-        return self.n
 
 
 class Stream(IterableDataset):

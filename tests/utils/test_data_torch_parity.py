@@ -6,6 +6,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 import pytest
+from _data_helpers import Range
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -270,17 +271,6 @@ def test_random_split_ints_partition_alike():
 
 
 # ---- DataLoader ------------------------------------------------------------------------------------
-class Range:
-    def __init__(self, n):
-        self.n = n
-
-    def __getitem__(self, i):
-        return i
-
-    def __len__(self):
-        return self.n
-
-
 def _stream(lib, n, with_len=True):
     class Stream(lib.IterableDataset):
         def __iter__(self):

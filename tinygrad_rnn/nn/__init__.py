@@ -1,6 +1,6 @@
 """Neural-network modules: layers, recurrent cells, sequence layers, losses and utilities."""
 
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, transformer, utils  # noqa: F401
 from .activation import GELU
 from .cells import GRUCell, LSTMCell, RNNCell
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
@@ -10,7 +10,7 @@ from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .normalization import LayerNorm
 from .rnn import GRU, LSTM, RNN, RNNBase, use_fused
-from .transformer import (
+from .transformer import (  # noqa: F401 (exported through transformer.__all__, below)
     MultiheadAttention,
     Transformer,
     TransformerDecoder,
@@ -56,10 +56,6 @@ __all__ = [
     "Flatten",
     "Unflatten",
     "LayerNorm",
-    "MultiheadAttention",
-    "TransformerEncoderLayer",
-    "TransformerEncoder",
-    "TransformerDecoderLayer",
-    "TransformerDecoder",
-    "Transformer",
 ]
+# the attention and Transformer modules (masked_attention, the kernel under them, stays in nn.transformer)
+__all__ += [name for name in transformer.__all__ if name != "masked_attention"]

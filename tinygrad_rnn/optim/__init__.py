@@ -4,51 +4,9 @@
 ``optim`` directly (``optim.StepLR``).
 """
 
-from . import lr_scheduler  # noqa: F401
-from .lbfgs import LBFGS
-from .lr_scheduler import (
-    ChainedScheduler,
-    ConstantLR,
-    CosineAnnealingLR,
-    CosineAnnealingWarmRestarts,
-    CyclicLR,
-    ExponentialLR,
-    LambdaLR,
-    LinearLR,
-    LRScheduler,
-    MultiplicativeLR,
-    MultiStepLR,
-    OneCycleLR,
-    PolynomialLR,
-    ReduceLROnPlateau,
-    SequentialLR,
-    StepLR,
-)
-from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from . import lbfgs, lr_scheduler, optimizers
+from .lbfgs import *  # noqa: F403
+from .lr_scheduler import *  # noqa: F403
+from .optimizers import *  # noqa: F403
 
-__all__ = [
-    "Optimizer",
-    "SGD",
-    "Adagrad",
-    "RMSprop",
-    "Adam",
-    "AdamW",
-    "LBFGS",
-    "LRScheduler",
-    "LambdaLR",
-    "MultiplicativeLR",
-    "StepLR",
-    "MultiStepLR",
-    "ConstantLR",
-    "LinearLR",
-    "ExponentialLR",
-    "PolynomialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "CyclicLR",
-    "OneCycleLR",
-    "SequentialLR",
-    "ChainedScheduler",
-    "ReduceLROnPlateau",
-    "lr_scheduler",
-]
+__all__ = [*optimizers.__all__, *lbfgs.__all__, *lr_scheduler.__all__, "lr_scheduler"]

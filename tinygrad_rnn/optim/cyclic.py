@@ -166,6 +166,12 @@ def _annealing_linear(start: float, end: float, pct: float) -> float:
     return (end - start) * pct + start
 
 
+def _phase(end_step: float, lr: tuple[str, str], momentum: tuple[str, str]) -> dict[str, Any]:
+    """One OneCycleLR phase as PyTorch keeps it: its last step, and the group keys of the rate and the
+    momentum it goes from and to."""
+    return dict(end_step=end_step, start_lr=lr[0], end_lr=lr[1], start_momentum=momentum[0], end_momentum=momentum[1])
+
+
 class OneCycleLR(LRScheduler):
     r"""Warm the rate up to ``max_lr`` and anneal it far below its start, over ``total_steps`` batches.
 
@@ -217,49 +223,16 @@ class OneCycleLR(LRScheduler):
         else:
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
 
-        # each phase: its last step, and the group keys of the values it goes from and to
-        self._schedule_phases: list[dict[str, Any]]
+        # the phases one after another, each ending at its end_step
+        n = self.total_steps
+        warmup = _phase(float(pct_start * n) - 1, ("initial_lr", "max_lr"), ("max_momentum", "base_momentum"))
         if three_phase:
-            self._schedule_phases = [
-                dict(
-                    end_step=float(pct_start * self.total_steps) - 1,
-                    start_lr="initial_lr",
-                    end_lr="max_lr",
-                    start_momentum="max_momentum",
-                    end_momentum="base_momentum",
-                ),
-                dict(
-                    end_step=float(2 * pct_start * self.total_steps) - 2,
-                    start_lr="max_lr",
-                    end_lr="initial_lr",
-                    start_momentum="base_momentum",
-                    end_momentum="max_momentum",
-                ),
-                dict(
-                    end_step=self.total_steps - 1,
-                    start_lr="initial_lr",
-                    end_lr="min_lr",
-                    start_momentum="max_momentum",
-                    end_momentum="max_momentum",
-                ),
-            ]
+            down = _phase(float(2 * pct_start * n) - 2, ("max_lr", "initial_lr"), ("base_momentum", "max_momentum"))
+            anneal = _phase(n - 1, ("initial_lr", "min_lr"), ("max_momentum", "max_momentum"))
+            self._schedule_phases = [warmup, down, anneal]
         else:
-            self._schedule_phases = [
-                dict(
-                    end_step=float(pct_start * self.total_steps) - 1,
-                    start_lr="initial_lr",
-                    end_lr="max_lr",
-                    start_momentum="max_momentum",
-                    end_momentum="base_momentum",
-                ),
-                dict(
-                    end_step=self.total_steps - 1,
-                    start_lr="max_lr",
-                    end_lr="min_lr",
-                    start_momentum="base_momentum",
-                    end_momentum="max_momentum",
-                ),
-            ]
+            anneal = _phase(n - 1, ("max_lr", "min_lr"), ("base_momentum", "max_momentum"))
+            self._schedule_phases = [warmup, anneal]
 
         if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")

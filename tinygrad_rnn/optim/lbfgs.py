@@ -46,6 +46,8 @@ _SCALARS = {"t", "H_diag", "prev_loss"}
 _VECTORS = {"d", "prev_flat_grad"}
 _VECTOR_LISTS = {"old_dirs", "old_stps"}
 _SCALAR_LISTS = {"ro", "al"}
+# what one step() leaves in the state for the next, in PyTorch's order
+_CARRIED = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
 
 
 def _array(t: Tensor) -> Any:
@@ -234,14 +236,7 @@ class LBFGS(Optimizer):
         if opt_cond:  # already optimal: nothing to do
             return orig_loss
 
-        d = state.get("d")
-        t = state.get("t")
-        old_dirs = state.get("old_dirs")
-        old_stps = state.get("old_stps")
-        ro = state.get("ro")
-        H_diag = state.get("H_diag")
-        prev_flat_grad = state.get("prev_flat_grad")
-        prev_loss = state.get("prev_loss")
+        d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss = (state.get(k) for k in _CARRIED)
 
         n_iter = 0
         while n_iter < max_iter:
@@ -314,16 +309,7 @@ class LBFGS(Optimizer):
             if abs(loss - prev_loss) < tolerance_change:  # the loss no longer changes
                 break
 
-        state.update(
-            d=d,
-            t=t,
-            old_dirs=old_dirs,
-            old_stps=old_stps,
-            ro=ro,
-            H_diag=H_diag,
-            prev_flat_grad=prev_flat_grad,
-            prev_loss=prev_loss,
-        )
+        state.update(zip(_CARRIED, (d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss)))
         return orig_loss
 
     def _two_loop(self, state: dict, flat_grad: Any, old_dirs: list, old_stps: list, ro: list, H_diag: float) -> Any:

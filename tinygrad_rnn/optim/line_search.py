@@ -105,21 +105,14 @@ def strong_wolfe(
     bracket_g: list = []
     bracket_gtd: list = []
     while ls_iter < max_ls:
-        if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
-            # too little decrease (or worse than the last trial): a minimiser lies between the two
-            bracket, bracket_f, bracket_g, bracket_gtd = (
-                [t_prev, t],
-                [f_prev, f_new],
-                [g_prev, g_new],
-                [gtd_prev, gtd_new],
-            )
-            break
-        if abs(gtd_new) <= -c2 * gtd:
+        too_little_decrease = f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev)
+        if not too_little_decrease and abs(gtd_new) <= -c2 * gtd:
             bracket, bracket_f, bracket_g = [t], [f_new], [g_new]
             done = True
             break
-        if gtd_new >= 0:
-            # the slope turned positive: a minimiser lies between the two
+        if too_little_decrease or gtd_new >= 0:
+            # too little decrease (or worse than the last trial), or the slope turned positive:
+            # a minimiser lies between the two
             bracket, bracket_f, bracket_g, bracket_gtd = (
                 [t_prev, t],
                 [f_prev, f_new],

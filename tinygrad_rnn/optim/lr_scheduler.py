@@ -24,38 +24,14 @@ milestones in the state dict as a sorted list, and no state dict holds the trans
 ``_is_initial``/``_get_lr_called_within_step`` flags, so every state dict can be written by ``tg.save``.
 """
 
-from .cyclic import CyclicLR, OneCycleLR
-from .plateau import ReduceLROnPlateau
-from .scheduler_base import EPOCH_DEPRECATION_WARNING, LRScheduler
-from .schedulers_compose import ChainedScheduler, SequentialLR
-from .schedulers_cosine import CosineAnnealingLR, CosineAnnealingWarmRestarts
-from .schedulers_decay import (
-    ConstantLR,
-    ExponentialLR,
-    LambdaLR,
-    LinearLR,
-    MultiplicativeLR,
-    MultiStepLR,
-    PolynomialLR,
-    StepLR,
-)
+from . import cyclic, plateau, scheduler_base, schedulers_compose, schedulers_cosine, schedulers_decay
+from .cyclic import *  # noqa: F403
+from .plateau import *  # noqa: F403
+from .scheduler_base import *  # noqa: F403
+from .schedulers_compose import *  # noqa: F403
+from .schedulers_cosine import *  # noqa: F403
+from .schedulers_decay import *  # noqa: F403
 
-__all__ = [
-    "LRScheduler",
-    "LambdaLR",
-    "MultiplicativeLR",
-    "StepLR",
-    "MultiStepLR",
-    "ConstantLR",
-    "LinearLR",
-    "ExponentialLR",
-    "PolynomialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "CyclicLR",
-    "OneCycleLR",
-    "SequentialLR",
-    "ChainedScheduler",
-    "ReduceLROnPlateau",
-    "EPOCH_DEPRECATION_WARNING",
-]
+# Each submodule lists its own names; this module re-exports them all, in the order of the table above.
+_PARTS = (scheduler_base, schedulers_decay, schedulers_cosine, cyclic, schedulers_compose, plateau)
+__all__ = [name for part in _PARTS for name in part.__all__]

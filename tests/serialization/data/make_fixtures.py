@@ -13,7 +13,9 @@ import json
 import os
 
 import numpy as np
-import torch
+
+# torch is imported where the script runs (at the bottom): test_torch_checkpoints.py imports flatten()
+# from this file and must not need PyTorch.
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -72,15 +74,17 @@ def checkpoint():
     }
 
 
-def flatten(obj, path=""):
-    if isinstance(obj, torch.Tensor):
+def flatten(obj, tensor_type, path=""):
+    """``(path, tensor)`` for each ``tensor_type`` in nested dicts, lists and tuples, in their order; a
+    path names the keys and indices on the way (``/model/weight``, ``/twice/1``)."""
+    if isinstance(obj, tensor_type):
         yield path, obj
     elif isinstance(obj, dict):
         for k, v in obj.items():
-            yield from flatten(v, f"{path}/{k}")
+            yield from flatten(v, tensor_type, f"{path}/{k}")
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
-            yield from flatten(v, f"{path}/{i}")
+            yield from flatten(v, tensor_type, f"{path}/{i}")
 
 
 def main():
@@ -102,7 +106,7 @@ def main():
         torch.save(obj, os.path.join(HERE, f"{name}.pt"), _use_new_zipfile_serialization=zip_format)
         kind = name.removesuffix("_legacy")
         paths[name] = {}
-        for path, t in flatten(obj):
+        for path, t in flatten(obj, torch.Tensor):
             value = t.detach().resolve_neg()
             value = plain((value.float() if value.dtype == torch.bfloat16 else value).numpy())
             if name == kind != "lstm_state":
@@ -124,4 +128,6 @@ def plain(a):
 
 
 if __name__ == "__main__":
+    import torch
+
     main()
