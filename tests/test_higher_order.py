@@ -6,23 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck_helpers import F64, T, float64_default  # noqa: F401  (the fixture applies here)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tg
-
-F64 = np.float64
-
-
-@pytest.fixture(autouse=True)
-def _float64_default():
-    tg.set_default_dtype("float64")
-    yield
-
-
-def T(a, requires_grad=True):
-    return tg.Tensor(np.array(a, dtype=F64), requires_grad=requires_grad)
 
 
 def nth_derivatives(f, x, n):

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
+from gradcheck_helpers import F64, T, check, float64_default  # noqa: F401  (the fixture applies here)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -25,37 +26,13 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_rnn as tg
 from tinygrad_rnn.function import Function
 
-F64 = np.float64
 MAX_SIDE = 4
 MAX_DIMS = 3
-
-
-@pytest.fixture(autouse=True)
-def _float64_default():
-    tg.set_default_dtype("float64")
-    yield
 
 
 # ---------------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------------
-def T(a, requires_grad=True):
-    return tg.Tensor(np.array(a, dtype=F64), requires_grad=requires_grad)
-
-
-def _sq(out):
-    """Square every output: makes the second derivative of a linear op non-trivial."""
-    if isinstance(out, tuple):
-        return tuple(o * o for o in out)
-    return out * out
-
-
-def check(fn, *inputs, second=True, square_for_second=False):
-    """gradcheck (and gradgradcheck) must both pass; return nothing, fail loudly otherwise."""
-    assert tg.gradcheck(fn, list(inputs)) is True
-    if second:
-        f2 = (lambda *xs: _sq(fn(*xs))) if square_for_second else fn
-        assert tg.gradgradcheck(f2, list(inputs)) is True
 
 
 def shapes(min_dims=0, max_dims=MAX_DIMS, min_side=1, max_side=MAX_SIDE):

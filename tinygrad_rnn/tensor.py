@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import weakref
 from collections import namedtuple
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, SupportsIndex, overload
 
@@ -90,6 +90,7 @@ class _Default:
 _NONE: Any = _Default("None")
 _FALSE: Any = _Default("False")
 _ZERO: Any = _Default("0")
+_LAST: Any = _Default("-1")
 
 
 def _both(op: str, torch_name: str, numpy_name: str) -> TypeError:
@@ -160,7 +161,10 @@ class Size(tuple):
 # x.max(dim) / x.min(dim) return these, like PyTorch's torch.return_types.max / .min
 _max_result = namedtuple("max", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
 _min_result = namedtuple("min", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
-return_types = SimpleNamespace(max=_max_result, min=_min_result)
+# x.sort(dim) / x.topk(k) return these (torch.return_types.sort / .topk)
+_sort_result = namedtuple("sort", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
+_topk_result = namedtuple("topk", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
+return_types = SimpleNamespace(max=_max_result, min=_min_result, sort=_sort_result, topk=_topk_result)
 
 # PyTorch's legacy type names (x.type(), x.type("torch.LongTensor")) and their NumPy dtypes
 _TYPE_NAMES: dict[str, np.dtype] = {
@@ -560,25 +564,13 @@ class Tensor:
     def sum(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE,
             dtype: Any = None) -> Tensor:  # fmt: skip
         """Sum over ``dim`` (an int, a tuple, or None/``()`` for all), keeping the reduced dims with ``keepdim``."""
-        if axis is _NONE and keepdims is _FALSE:  # PyTorch's spelling (or no arguments): resolve inline
-            if dim is _NONE or (not dim and type(dim) in _SEQS):  # dim=() reduces everything (PyTorch)
-                dim = None
-            keepdim = False if keepdim is _FALSE else keepdim
-        else:
-            dim, keepdim = _reduce_args("sum", dim, keepdim, axis, keepdims)
-        x = self if dtype is None else self.astype(dtype)
+        x, dim, keepdim = _sum_mean_args(self, "sum", dim, keepdim, axis, keepdims, dtype)
         return _ops.Sum.apply(x, axis=dim, keepdims=keepdim)
 
     def mean(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE,
              dtype: Any = None) -> Tensor:  # fmt: skip
         """Mean over ``dim`` (an int, a tuple, or None/``()`` for all)."""
-        if axis is _NONE and keepdims is _FALSE:  # PyTorch's spelling (or no arguments): resolve inline
-            if dim is _NONE or (not dim and type(dim) in _SEQS):  # dim=() reduces everything (PyTorch)
-                dim = None
-            keepdim = False if keepdim is _FALSE else keepdim
-        else:
-            dim, keepdim = _reduce_args("mean", dim, keepdim, axis, keepdims)
-        x = self if dtype is None else self.astype(dtype)
+        x, dim, keepdim = _sum_mean_args(self, "mean", dim, keepdim, axis, keepdims, dtype)
         return _ops.Mean.apply(x, axis=dim, keepdims=keepdim)
 
     def max(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Any:
@@ -736,6 +728,140 @@ class Tensor:
         d = (0 if dim is _ZERO else dim) if axis is _NONE else _pick_dim("unbind", dim, axis, 0)
         return _ops.Unbind.apply(self, axis=d)
 
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple:
+        """PyTorch's chunk: pieces of ``ceil(n / chunks)`` along ``dim``; there may be fewer than ``chunks``."""
+        return _functions.chunk(self, chunks, dim)
+
+    def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        """Elements ``start .. start + length - 1`` along ``dim`` (a differentiable slice)."""
+        return _functions.narrow(self, dim, start, length)
+
+    def t(self) -> Tensor:
+        """A 2-D tensor transposed; 0-d and 1-D unchanged (PyTorch's ``t()``)."""
+        return _functions.t(self)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.broadcast_to(other.shape)
+
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        """``self`` when its array is C-contiguous, else a C-ordered copy (the gradient passes through)."""
+        return self if self.data.flags.c_contiguous else _ops.Contiguous.apply(self)
+
+    def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
+        return builtins.bool(self.data.flags.c_contiguous)
+
+    def clone(self, memory_format: Any = None) -> Tensor:
+        """A copy with its own memory, still on the tape (the gradient passes through unchanged)."""
+        return _ops.Clone.apply(self)
+
+    def flip(self, *args: Any, dims: Any = None) -> Tensor:
+        """Reverse the order along ``dims``: ``x.flip(0)``, ``x.flip(0, 1)``, ``x.flip((0, 1))``,
+        ``x.flip(dims=[0])``."""
+        return _functions.flip(self, *args, dims=dims)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """PyTorch's repeat (NumPy's ``tile``, not NumPy's ``repeat``): ``sizes[i]`` copies along dim i."""
+        return _functions.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats: Any, dim: Any = None, *, output_size: Any = None) -> Tensor:
+        """Each element (or slice along ``dim``) repeated in place: NumPy's ``repeat``."""
+        return _functions.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        return _functions.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        return _functions.triu(self, diagonal)
+
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        return _functions.diag(self, diagonal)
+
+    # ---- selection by index (PyTorch) ----------------------------------------------------------------
+    def gather(self, dim: builtins.int, index: Any) -> Tensor:
+        """``out[i][j] = self[i][index[i][j]]`` for ``dim=1``; differentiable in ``self``."""
+        return _functions.gather(self, dim, index)
+
+    def scatter(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+        """Out of place: a copy with ``src`` (or ``value``) written at ``index`` along ``dim``."""
+        return _functions.scatter(self, dim, index, src, value=value)
+
+    def scatter_add(self, dim: builtins.int, index: Any, src: Any) -> Tensor:
+        """Out of place: a copy with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
+        return _functions.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: builtins.int, index: Any) -> Tensor:
+        return _functions.index_select(self, dim, index)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """``value`` where the boolean ``mask`` is True (broadcast); zero gradient there."""
+        return _functions.masked_fill(self, mask, value)
+
+    # ---- sorting and scans (PyTorch) -----------------------------------------------------------------
+    def sort(self, dim: Any = _LAST, descending: builtins.bool = False, stable: builtins.bool = False, *,
+             axis: Any = _NONE) -> Any:  # fmt: skip
+        """The namedtuple ``(values, indices)`` sorted along ``dim``; always stable (see :func:`sort`)."""
+        return _functions.sort(self, dim, descending, stable, axis=axis)
+
+    def argsort(self, dim: Any = _LAST, descending: builtins.bool = False, stable: builtins.bool = False, *,
+                axis: Any = _NONE) -> Tensor:  # fmt: skip
+        return _functions.argsort(self, dim, descending, stable, axis=axis)
+
+    def topk(self, k: builtins.int, dim: Any = _LAST, largest: builtins.bool = True, sorted: builtins.bool = True,
+             *, axis: Any = _NONE) -> Any:  # fmt: skip
+        """The namedtuple ``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
+        return _functions.topk(self, k, dim, largest, sorted, axis=axis)
+
+    def cumsum(self, dim: Any = _NONE, *, dtype: Any = None, axis: Any = _NONE) -> Tensor:
+        return _functions.cumsum(self, dim, dtype=dtype, axis=axis)
+
+    def cumprod(self, dim: Any = _NONE, *, dtype: Any = None, axis: Any = _NONE) -> Tensor:
+        return _functions.cumprod(self, dim, dtype=dtype, axis=axis)
+
+    # ---- batched products (PyTorch) ------------------------------------------------------------------
+    def bmm(self, other: Tensor) -> Tensor:
+        return _functions.bmm(self, other)
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return _functions.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    # ---- new tensors like this one (PyTorch): this dtype unless dtype= says otherwise -----------------
+    def _new(self, op: str, make: Any, size: tuple, dtype: Any, requires_grad: builtins.bool, device: Any) -> Tensor:
+        d = self.data.dtype if dtype is None else _as_dtype(op, dtype)
+        return _creation._make(make(_creation._shape(size, None, op), dtype=d), requires_grad, device, op)
+
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
+    ) -> Tensor:
+        return self._new("new_zeros", xp.zeros, size, dtype, requires_grad, device)
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
+    ) -> Tensor:
+        return self._new("new_ones", xp.ones, size, dtype, requires_grad, device)
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
+    ) -> Tensor:
+        """Uninitialised, as :func:`empty`."""
+        return self._new("new_empty", xp.empty, size, dtype, requires_grad, device)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: builtins.bool = False,
+                 device: Any = None) -> Tensor:  # fmt: skip
+        full = lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)  # noqa: E731
+        return self._new("new_full", full, (size,), dtype, requires_grad, device)
+
+    def new_tensor(
+        self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
+    ) -> Tensor:
+        """A copy of ``data`` (never shared, as in PyTorch) in this tensor's dtype unless ``dtype``."""
+        d = self.data.dtype if dtype is None else _as_dtype("new_tensor", dtype)
+        return _creation._make(as_array(data, d, "new_tensor").copy(), requires_grad, device, "new_tensor")
+
     # ---- sizes (PyTorch) ---------------------------------------------------------------------------
     @overload
     def size(self) -> Size: ...
@@ -770,34 +896,56 @@ class Tensor:
     ndimension = dim
 
     # ---- casts (PyTorch) ---------------------------------------------------------------------------
-    # Last in the class: a method named ``int``/``bool``/``float`` shadows the builtin in the rest of
-    # the class body, so annotations above and below use ``builtins.``.
-    def float(self) -> Tensor:
-        return self.astype(np.float32)
+    # x.float(), x.long(), ...: made from _CASTS below the class (one line each would be nine copies
+    # of one method). Declared here for type checkers; last in the class, since a name like ``int``
+    # or ``bool`` shadows the builtin in the rest of the class body.
+    float: Callable[[], Tensor]
+    double: Callable[[], Tensor]
+    half: Callable[[], Tensor]
+    long: Callable[[], Tensor]
+    int: Callable[[], Tensor]
+    short: Callable[[], Tensor]
+    char: Callable[[], Tensor]
+    byte: Callable[[], Tensor]
+    bool: Callable[[], Tensor]
 
-    def double(self) -> Tensor:
-        return self.astype(np.float64)
 
-    def half(self) -> Tensor:
-        return self.astype(np.float16)
+_CASTS = {
+    "float": np.float32,
+    "double": np.float64,
+    "half": np.float16,
+    "long": np.int64,
+    "int": np.int32,
+    "short": np.int16,
+    "char": np.int8,
+    "byte": np.uint8,
+    "bool": np.bool_,
+}
 
-    def long(self) -> Tensor:
-        return self.astype(np.int64)
 
-    def int(self) -> Tensor:
-        return self.astype(np.int32)
+def _cast_method(name: str, dtype: Any) -> Callable[[Tensor], Tensor]:
+    def cast(self: Tensor) -> Tensor:
+        return self.astype(dtype)
 
-    def short(self) -> Tensor:
-        return self.astype(np.int16)
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = f"``self.astype({np.dtype(dtype).name})``: PyTorch's ``{name}()``."
+    return cast
 
-    def char(self) -> Tensor:
-        return self.astype(np.int8)
 
-    def byte(self) -> Tensor:
-        return self.astype(np.uint8)
+for _name, _dtype in _CASTS.items():
+    setattr(Tensor, _name, _cast_method(_name, _dtype))
 
-    def bool(self) -> Tensor:
-        return self.astype(np.bool_)
+
+def _sum_mean_args(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any, dtype: Any) -> tuple:
+    """(input, axis, keepdims) for ``Sum``/``Mean``. The common call (PyTorch's spelling or no arguments)
+    is resolved with identity tests alone, so ``x.sum()`` / ``x.sum(1)`` build nothing."""
+    if axis is _NONE and keepdims is _FALSE:
+        if dim is _NONE or (not dim and type(dim) in _SEQS):  # dim=() reduces everything (PyTorch)
+            dim = None
+        keepdim = False if keepdim is _FALSE else keepdim
+    else:
+        dim, keepdim = _reduce_args(op, dim, keepdim, axis, keepdims)
+    return (x if dtype is None else x.astype(dtype)), dim, keepdim
 
 
 def _max_min_dim(x: Tensor, op: str, dim: Any, keepdim: bool) -> Any:
@@ -870,5 +1018,6 @@ def _as_index(index: Any) -> Any:
 _function.Tensor = Tensor
 
 from . import autograd as _autograd  # noqa: E402
+from . import creation as _creation  # noqa: E402
 from . import functions as _functions  # noqa: E402
 from . import ops as _ops  # noqa: E402

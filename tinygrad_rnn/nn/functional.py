@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import backend
 from ..functions import log_softmax, relu, sigmoid, softmax, softplus, tanh, where  # noqa: F401
+from ..ops import indexing as _indexing
 from ..ops import special as _special
 from ..tensor import Tensor
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss  # noqa: F401
@@ -19,6 +20,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x Wᵀ + b with PyTorch's weight layout ``(out, in)``."""
     y = x @ weight.T
     return y if bias is None else y + bias
+
+
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """PyTorch's ``F.embedding``: rows of ``weight`` ``(num_embeddings, embedding_dim)`` at the integer
+    ``input`` (any shape), giving ``(*input.shape, embedding_dim)``. Out-of-range ids are an ``IndexError``.
+    The gradient is added into the rows looked up (repeats accumulate), except the row ``padding_idx``
+    (negative counts from the end), which is returned as it is but gets no gradient, as in PyTorch."""
+    return _indexing.embedding(input, weight, padding_idx)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
