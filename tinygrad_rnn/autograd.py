@@ -318,3 +318,16 @@ def grad(
                 raise RuntimeError(f"grad: gradient of shape {tuple(g.shape)} for input {i} of shape {t.shape}")
             result.append(g if isinstance(g, Tensor) else Tensor._make(_owned(g), False, None, 0))
     return tuple(result)
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # noqa: N802
+    """PyTorch's deprecated ``autograd.Variable``, kept so older programs run: a Variable *is* a Tensor.
+
+    Returns ``data`` itself when it is a Tensor and ``requires_grad`` asks for nothing; otherwise a
+    Tensor of it (sharing memory) with ``requires_grad`` set. ``volatile`` is accepted and ignored, as
+    PyTorch has done since 0.4 (use ``no_grad()``).
+    """
+    t = data if isinstance(data, Tensor) else Tensor(data)
+    if requires_grad and not t.requires_grad:
+        t = t.detach().requires_grad_()
+    return t

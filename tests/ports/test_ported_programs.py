@@ -43,3 +43,20 @@ def test_time_sequence_prediction_matches_pytorch():
     assert len(losses) == len(ref_losses)  # the same number of closure calls: the same line searches
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(test_losses, ref_test, rtol=1e-9, atol=1e-15)
+
+
+def test_sequence_models_tutorial_tags_the_sentence():
+    mod = _load("sequence_models_tutorial")
+    out, (h, c) = mod.lstm_demo()
+    assert out.shape == (5, 1, 3) and h.shape == c.shape == (1, 1, 3)
+    losses, scores, _ = mod.main(epochs=300)
+    assert losses[-1] < 0.1 * losses[0]
+    assert scores.argmax(axis=1).tolist() == [0, 1, 2, 0, 1]  # DET NN V DET NN, as the tutorial says
+
+
+def test_sequence_models_tutorial_matches_pytorch():
+    pytest.importorskip("torch")
+    ref_losses, ref_scores, start = _load("sequence_models_tutorial", torch_imports=True).main(epochs=30)
+    losses, scores, _ = _load("sequence_models_tutorial").main(epochs=30, init=start)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5, atol=1e-7)  # float32, 60 SGD steps
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-6)
