@@ -34,6 +34,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .device import device
 from .functions import (
     amax,
     amin,
@@ -139,6 +140,8 @@ __all__ = [
     "get_default_dtype",
     "manual_seed",
     "Generator",
+    "device",
+    "cuda",
     "backend",
     "concat",
     "cat",
@@ -233,5 +236,5 @@ __all__ = [
     "utils",
 ]
 
-from . import diagnostics, graph, models, nn, optim, utils  # noqa: E402  (they build on everything above)
+from . import cuda, diagnostics, graph, models, nn, optim, utils  # noqa: E402  (they build on everything above)
 from .function import scope  # noqa: E402

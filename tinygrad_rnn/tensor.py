@@ -14,6 +14,9 @@ import numpy as np
 from . import backend
 from . import function as _function
 from .backend import is_array, xp
+from .device import check as _check_device
+from .device import current as _current_device
+from .device import device as _device
 
 _PY_SCALARS = (bool, int, float)
 
@@ -182,34 +185,9 @@ _TYPE_OF_DTYPE = {d: n for n, d in _TYPE_NAMES.items()}
 _PREFIXES = ("torch.cuda.", "tinygrad_rnn.cuda.", "torch.", "tinygrad_rnn.")
 
 
-def _device_name() -> str:
-    return "cuda" if backend.name == "cupy" else "cpu"
-
-
-def _check_device(op: str, device: Any) -> None:
-    """Accept the device every tensor of this process lives on; refuse any other with the reason.
-
-    One backend per process (``TINYGRAD_RNN_BACKEND``, read at import): under NumPy that is ``'cpu'``,
-    under CuPy ``'cuda'`` (or ``'cuda:<current device>'``). Device objects (anything with ``.type``
-    and ``.index``, such as a ``torch.device``) are read the same way. Real devices, when they come,
-    are added here.
-    """
-    if isinstance(device, str):
-        kind, _, idx = device.strip().lower().partition(":")
-        index: Any = int(idx) if idx.isdigit() else (None if not idx else idx)
-    elif hasattr(device, "type") and isinstance(device.type, str):
-        kind, index = device.type.lower(), getattr(device, "index", None)
-    else:
-        raise TypeError(f"{op}: expected a dtype, a device ('cpu', 'cuda') or a tensor, got {device!r}")
-    here = _device_name()
-    ok = kind == here and (index is None or (index == 0 if here == "cpu" else index == xp.cuda.runtime.getDevice()))
-    if not ok:
-        raise ValueError(
-            f"{op}: this process runs the {backend.name} backend, so every tensor lives on '{here}'"
-            + ("" if here == "cpu" else f" (device {xp.cuda.runtime.getDevice()})")
-            + f"; it cannot move to {device!r}. tinygrad_rnn has one backend per process: set "
-            f"{backend.ENV_VAR}={'cupy' if kind == 'cuda' else 'numpy'} before importing it"
-        )
+def _cuda_name(device: Any) -> Any:
+    """``x.cuda()`` / ``x.cuda(1)`` / ``x.cuda("cuda:1")`` as a device name."""
+    return "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device)
 
 
 def _as_dtype(op: str, dtype: Any) -> np.dtype:
@@ -556,6 +534,27 @@ class Tensor:
     def element_size(self) -> builtins.int:
         """Bytes per element (PyTorch's ``element_size``; NumPy's ``itemsize``)."""
         return self.data.dtype.itemsize
+
+    # ---- devices (one per process: see tinygrad_rnn/device.py) ----------------------------------------
+    @property
+    def device(self) -> _device:
+        return _current_device()
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        return backend.name == "cupy"
+
+    def cpu(self) -> Tensor:
+        """This tensor under NumPy. Under CuPy it stays on the GPU, the only device of the process;
+        ``.numpy()``/``.item()``/``.tolist()`` copy to the host, so ``y.cpu().numpy()`` works on both."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: builtins.bool = False) -> Tensor:
+        """This tensor under CuPy; a ``ValueError`` under NumPy (this process has no GPU)."""
+        _check_device(
+            "cuda", "cuda" if device is None else (f"cuda:{device}" if isinstance(device, builtins.int) else device)
+        )
+        return self
 
     # ---- reductions --------------------------------------------------------------------------------
     # PyTorch's spelling first (``dim``, ``keepdim``, positional dim); NumPy's ``axis=``/``keepdims=``

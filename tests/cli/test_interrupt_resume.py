@@ -243,7 +243,7 @@ def test_ctrl_c_outside_the_training_loop_exits_130_without_a_traceback(tmp_path
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env["PYTHONUNBUFFERED"] = "1"  # the header line arrives when it is printed: it starts the trial's clock
-    for name in ("TINYGRAD_RNN_TEST_PAUSE_COMMIT", "TINYGRAD_RNN_TEST_PAUSE_SAVE"):
+    for name in ("TINYGRAD_RNN_TEST_PAUSE_COMMIT", "TINYGRAD_RNN_TEST_PAUSE_SAVE", "TINYGRAD_RNN_TEST_PAUSE_WINDOW"):
         env.pop(name, None)
     return {**env, **(extra or {})}
 
@@ -304,9 +304,10 @@ def make_trials(seed: int = 20240531) -> list[Trial]:
     trials += [Trial("periodic save", {save: "0.12"}, 5, HEADER, (u(0.01, 0.8),)) for _ in range(8)]
     # no periodic saves; the final one takes ~0.5 s and starts right after the last progress line
     trials += [Trial("final save", {save: "0.5"}, STEPS, LAST_STEP, (u(0.0, 0.15),)) for _ in range(8)]
-    # no pause: ~3 ms steps, mostly forward/backward (the window in progress is dropped); a few land in the
-    # update or in a periodic save (its fsync takes a few ms) by themselves
-    trials += [Trial("between sections", {}, 5, HEADER, (u(0.005, 0.06),)) for _ in range(10)]
+    # ~15 ms inside each window in progress (after its backward, before the update): the SIGINT drops
+    # that window; a few still land in the ~3 ms rest of a step (the update, a periodic save's fsync)
+    window = "TINYGRAD_RNN_TEST_PAUSE_WINDOW"
+    trials += [Trial("between sections", {window: "0.015"}, 5, HEADER, (u(0.02, 0.4),)) for _ in range(10)]
     # a second Ctrl-C while the checkpoint that the first one asked for is written (~0.4 s); the first lands
     # in ~0.4 s of training, mostly in the (5 ms) update
     hooks = {commit: "0.005", save: "0.4"}

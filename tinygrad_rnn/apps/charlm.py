@@ -180,6 +180,7 @@ class Trainer:
         self.opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        pause_for_tests("window")  # test-only: inside the window in progress, which a Ctrl-C here drops
         value = float(loss.item())
         state = nn.utils.detach_state(state)  # truncate: the next window does not backprop into this one
         with defer_sigint("optimizer update"):

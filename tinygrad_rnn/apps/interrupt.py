@@ -65,7 +65,8 @@ def pause_for_tests(section: str) -> None:
 
     The interrupt tests (tests/cli/test_interrupt_resume.py) set it so that a real SIGINT sent from outside
     lands inside a deferred section (``COMMIT``: between the optimizer update and the step bookkeeping;
-    ``SAVE``: before the checkpoint file is written) instead of in the much longer forward/backward pass.
+    ``SAVE``: before the checkpoint file is written) instead of in the much longer forward/backward pass,
+    or, with ``WINDOW``, surely inside that pass (after the backward, before the update).
     """
     seconds = os.environ.get(f"TINYGRAD_RNN_TEST_PAUSE_{section.upper()}")
     if seconds:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, _parse_to_args
+from ..tensor import Tensor, _cuda_name, _parse_to_args
 
 
 class Parameter(Tensor):
@@ -316,6 +316,14 @@ class Module:
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
+
+    def cpu(self) -> Module:
+        """Every tensor of this process is on its one device (see :mod:`tinygrad_rnn.device`): self."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Self under CuPy; a ``ValueError`` under NumPy (this process has no GPU)."""
+        return self.to(_cuda_name(device))
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """PyTorch's ``module.to(dtype)`` / ``to(device, dtype)`` / ``to(tensor)``: cast every floating
