@@ -581,25 +581,11 @@ class Tensor:
         NumPy's spelling keeps NumPy's meaning: ``x.max(axis=1)`` (or any call with ``axis=`` or
         ``keepdims=``) returns the values only, like :meth:`amax`.
         """
-        if axis is _NONE and keepdims is _FALSE:
-            if dim is _NONE or dim is None:
-                return _ops.Max.apply(self, axis=None, keepdims=keepdim is not _FALSE and bool(keepdim))
-            if isinstance(dim, Tensor):
-                return self.maximum(dim)
-            return _max_min_dim(self, "max", dim, keepdim is not _FALSE and bool(keepdim))
-        dim, keepdim = _reduce_args("max", dim, keepdim, axis, keepdims)
-        return _ops.Max.apply(self, axis=dim, keepdims=keepdim)
+        return _max_min(self, "max", dim, keepdim, axis, keepdims)
 
     def min(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Any:
         """PyTorch's min; see :meth:`max` (the same forms, with ``(values, indices)`` of the minimum)."""
-        if axis is _NONE and keepdims is _FALSE:
-            if dim is _NONE or dim is None:
-                return _ops.Min.apply(self, axis=None, keepdims=keepdim is not _FALSE and bool(keepdim))
-            if isinstance(dim, Tensor):
-                return self.minimum(dim)
-            return _max_min_dim(self, "min", dim, keepdim is not _FALSE and bool(keepdim))
-        dim, keepdim = _reduce_args("min", dim, keepdim, axis, keepdims)
-        return _ops.Min.apply(self, axis=dim, keepdims=keepdim)
+        return _max_min(self, "min", dim, keepdim, axis, keepdims)
 
     def amax(self, dim: Any = (), keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
         """The maximum over ``dim`` (an int or a tuple; ``()``, the default, means all). Values only;
@@ -945,6 +931,20 @@ def _sum_mean_args(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdi
     else:
         dim, keepdim = _reduce_args(op, dim, keepdim, axis, keepdims)
     return (x if dtype is None else x.astype(dtype)), dim, keepdim
+
+
+def _max_min(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Any:
+    """The forms of ``x.max(...)`` / ``x.min(...)`` (see :meth:`Tensor.max`)."""
+    reduce = _ops.Max if op == "max" else _ops.Min
+    if axis is _NONE and keepdims is _FALSE:
+        keep = keepdim is not _FALSE and bool(keepdim)
+        if dim is _NONE or dim is None:
+            return reduce.apply(x, axis=None, keepdims=keep)
+        if isinstance(dim, Tensor):
+            return x.maximum(dim) if op == "max" else x.minimum(dim)
+        return _max_min_dim(x, op, dim, keep)
+    dim, keepdim = _reduce_args(op, dim, keepdim, axis, keepdims)
+    return reduce.apply(x, axis=dim, keepdims=keepdim)
 
 
 def _max_min_dim(x: Tensor, op: str, dim: Any, keepdim: bool) -> Any:
