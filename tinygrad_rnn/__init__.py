@@ -95,7 +95,8 @@ from .functions import sum as sum
 from .generator import Generator
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import load, save
-from .tensor import Size, Tensor, return_types
+from .spelling import Size, return_types
+from .tensor import Tensor
 
 # PyTorch's dtype names, as NumPy scalar types: `x.dtype == tg.float32` holds, and every `dtype=` takes
 # them. `float`, `int` and `bool` shadow the builtins only as attributes (`tg.float`), as in PyTorch;

@@ -18,7 +18,8 @@ from . import backend, ops
 from .backend import xp
 from .ops import indexing as _indexing
 from .ops import sorting as _sorting
-from .tensor import _FALSE, _LAST, _NONE, _ZERO, Tensor, _pick_dim
+from .spelling import _FALSE, _LAST, _NONE, _ZERO, _pick_dim
+from .tensor import Tensor
 
 
 def _t(x: Any) -> Tensor:

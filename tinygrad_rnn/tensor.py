@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import builtins
 import weakref
-from collections import namedtuple
-from collections.abc import Callable, Iterator, Sequence
-from types import SimpleNamespace
-from typing import Any, SupportsIndex, overload
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import backend
 from . import function as _function
+from . import tensor_torch as _tensor_torch
 from .backend import is_array, xp
 from .device import check as _check_device
-from .device import current as _current_device
-from .device import device as _device
+from .spelling import (  # noqa: F401  (re-exported for the function forms)
+    _FALSE,
+    _LAST,
+    _NONE,
+    _SEQS,
+    _TYPE_OF_DTYPE,
+    _ZERO,
+    Size,
+    _as_dtype,
+    _check_dtype,
+    _is_dtype,
+    _max_result,
+    _min_result,
+    _pick_dim,
+    _pick_keep,
+    _reduce_args,
+)
+from .tensor_torch import TorchMethods, _arg_reduce, _max_min
 
 _PY_SCALARS = (bool, int, float)
-
-
-def _check_dtype(op: str, d: np.dtype) -> np.dtype:
-    if d.kind not in "biuf":
-        raise TypeError(f"{op}: unsupported dtype {d}; tensors hold booleans, integers or floats")
-    return d
 
 
 def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
@@ -75,155 +84,6 @@ def _scalar(v: Any, d: np.dtype) -> Any:
     return a
 
 
-# ---- PyTorch spellings ---------------------------------------------------------------------------
-class _Default:
-    """A default that tells "not passed" apart from an explicit value, so that passing both PyTorch's
-    and NumPy's name for one argument (``dim=`` and ``axis=``) is caught even when one of them is given
-    its default value. Its repr is the value it stands for, so signatures read ``dim=None``."""
-
-    __slots__ = ("shown",)
-
-    def __init__(self, shown: str) -> None:
-        self.shown = shown
-
-    def __repr__(self) -> str:
-        return self.shown
-
-
-_NONE: Any = _Default("None")
-_FALSE: Any = _Default("False")
-_ZERO: Any = _Default("0")
-_LAST: Any = _Default("-1")
-
-
-def _both(op: str, torch_name: str, numpy_name: str) -> TypeError:
-    return TypeError(
-        f"{op}: got both {torch_name}= and {numpy_name}= (PyTorch's and NumPy's name for the same argument); pass one"
-    )
-
-
-def _pick_dim(op: str, dim: Any, axis: Any, default: Any) -> Any:
-    """The dimension given as ``dim`` (or positionally) or as NumPy's ``axis``, else ``default``."""
-    unset = type(dim) is _Default
-    if axis is _NONE:
-        return default if unset else dim
-    if not unset:
-        raise _both(op, "dim", "axis")
-    return axis
-
-
-def _pick_keep(op: str, keepdim: Any, keepdims: Any) -> bool:
-    if keepdims is _FALSE:
-        return False if keepdim is _FALSE else bool(keepdim)
-    if keepdim is not _FALSE:
-        raise _both(op, "keepdim", "keepdims")
-    return bool(keepdims)
-
-
-def _reduce_args(op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple:
-    """(axes, keepdims) for a reduction. PyTorch reduces every dimension for ``dim=()`` (NumPy's
-    ``axis=()`` reduces none), so an empty tuple means "all" only when it came as ``dim``."""
-    if not dim and type(dim) in _SEQS:
-        dim = None
-    return _pick_dim(op, dim, axis, None), _pick_keep(op, keepdim, keepdims)
-
-
-_SEQS = (tuple, list)
-
-
-class Size(tuple):
-    """PyTorch's ``torch.Size``: the tuple of dimensions that :meth:`Tensor.size` returns.
-
-    It is a plain tuple (compares equal to ``(2, 3)``, unpacks, indexes) with ``numel()`` and a
-    PyTorch-like repr; slicing it or adding a tuple gives a ``Size`` again, as in PyTorch.
-    """
-
-    __slots__ = ()
-
-    def numel(self) -> int:
-        n = 1
-        for d in self:
-            n *= d
-        return n
-
-    @overload
-    def __getitem__(self, i: SupportsIndex) -> int: ...
-    @overload
-    def __getitem__(self, i: slice) -> Size: ...
-    def __getitem__(self, i: Any) -> Any:
-        r = tuple.__getitem__(self, i)
-        return Size(r) if isinstance(i, slice) else r
-
-    def __add__(self, other: Any) -> Size:
-        return Size(tuple.__add__(self, tuple(other)))
-
-    def __repr__(self) -> str:
-        return f"tinygrad_rnn.Size({list(self)})"
-
-
-# x.max(dim) / x.min(dim) return these, like PyTorch's torch.return_types.max / .min
-_max_result = namedtuple("max", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
-_min_result = namedtuple("min", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
-# x.sort(dim) / x.topk(k) return these (torch.return_types.sort / .topk)
-_sort_result = namedtuple("sort", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
-_topk_result = namedtuple("topk", ("values", "indices"), module="tinygrad_rnn.return_types")  # type: ignore[name-match]
-return_types = SimpleNamespace(max=_max_result, min=_min_result, sort=_sort_result, topk=_topk_result)
-
-# PyTorch's legacy type names (x.type(), x.type("torch.LongTensor")) and their NumPy dtypes
-_TYPE_NAMES: dict[str, np.dtype] = {
-    "FloatTensor": np.dtype(np.float32),
-    "DoubleTensor": np.dtype(np.float64),
-    "HalfTensor": np.dtype(np.float16),
-    "LongTensor": np.dtype(np.int64),
-    "IntTensor": np.dtype(np.int32),
-    "ShortTensor": np.dtype(np.int16),
-    "CharTensor": np.dtype(np.int8),
-    "ByteTensor": np.dtype(np.uint8),
-    "BoolTensor": np.dtype(np.bool_),
-}
-_TYPE_OF_DTYPE = {d: n for n, d in _TYPE_NAMES.items()}
-_PREFIXES = ("torch.cuda.", "tinygrad_rnn.cuda.", "torch.", "tinygrad_rnn.")
-
-
-def _cuda_name(device: Any) -> Any:
-    """``x.cuda()`` / ``x.cuda(1)`` / ``x.cuda("cuda:1")`` as a device name."""
-    return "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device)
-
-
-def _as_dtype(op: str, dtype: Any) -> np.dtype:
-    """A dtype from a NumPy dtype/type, a dtype name ('float64') or PyTorch's type name ('torch.LongTensor')."""
-    given = dtype
-    if isinstance(dtype, str):
-        dtype = dtype.strip()
-        for p in _PREFIXES:
-            if dtype.startswith(p):
-                if ".cuda." in p:
-                    _check_device(op, "cuda")
-                dtype = dtype[len(p) :]
-                break
-        if dtype in _TYPE_NAMES:
-            return _TYPE_NAMES[dtype]
-    try:
-        d = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(
-            f"{op}: {given!r} is not a dtype (e.g. tinygrad_rnn.float64, 'float64', 'torch.LongTensor')"
-        ) from None
-    return _check_dtype(op, d)
-
-
-def _is_dtype(v: Any) -> bool:
-    if isinstance(v, np.dtype) or (isinstance(v, type) and issubclass(v, (np.generic, bool, int, float))):
-        return True
-    if isinstance(v, str):
-        try:
-            _as_dtype("to", v)
-        except (TypeError, ValueError):
-            return False
-        return True
-    return False
-
-
 def _parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
     """PyTorch's ``to`` signatures, ``to(dtype)``, ``to(device, dtype=None)``, ``to(tensor)``, each with
     ``non_blocking=`` and ``copy=``, as ``(dtype or None, copy)``. Every device goes through
@@ -258,7 +118,7 @@ def _parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
     return (None if dtype is None else _as_dtype(op, dtype)), copy
 
 
-class Tensor:
+class Tensor(TorchMethods):
     """An n-dimensional array that records the ops applied to it so gradients can flow back.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: Python floats become the default dtype (float32
@@ -535,27 +395,6 @@ class Tensor:
         """Bytes per element (PyTorch's ``element_size``; NumPy's ``itemsize``)."""
         return self.data.dtype.itemsize
 
-    # ---- devices (one per process: see tinygrad_rnn/device.py) ----------------------------------------
-    @property
-    def device(self) -> _device:
-        return _current_device()
-
-    @property
-    def is_cuda(self) -> builtins.bool:
-        return backend.name == "cupy"
-
-    def cpu(self) -> Tensor:
-        """This tensor under NumPy. Under CuPy it stays on the GPU, the only device of the process;
-        ``.numpy()``/``.item()``/``.tolist()`` copy to the host, so ``y.cpu().numpy()`` works on both."""
-        return self
-
-    def cuda(self, device: Any = None, non_blocking: builtins.bool = False) -> Tensor:
-        """This tensor under CuPy; a ``ValueError`` under NumPy (this process has no GPU)."""
-        _check_device(
-            "cuda", "cuda" if device is None else (f"cuda:{device}" if isinstance(device, builtins.int) else device)
-        )
-        return self
-
     # ---- reductions --------------------------------------------------------------------------------
     # PyTorch's spelling first (``dim``, ``keepdim``, positional dim); NumPy's ``axis=``/``keepdims=``
     # are aliases. The checks below are identity tests on the defaults, so the common call (no keyword,
@@ -713,213 +552,6 @@ class Tensor:
         d = (0 if dim is _ZERO else dim) if axis is _NONE else _pick_dim("unbind", dim, axis, 0)
         return _ops.Unbind.apply(self, axis=d)
 
-    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple:
-        """PyTorch's chunk: pieces of ``ceil(n / chunks)`` along ``dim``; there may be fewer than ``chunks``."""
-        return _functions.chunk(self, chunks, dim)
-
-    def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
-        """Elements ``start .. start + length - 1`` along ``dim`` (a differentiable slice)."""
-        return _functions.narrow(self, dim, start, length)
-
-    def t(self) -> Tensor:
-        """A 2-D tensor transposed; 0-d and 1-D unchanged (PyTorch's ``t()``)."""
-        return _functions.t(self)
-
-    def view_as(self, other: Tensor) -> Tensor:
-        return self.reshape(other.shape)
-
-    reshape_as = view_as
-
-    def expand_as(self, other: Tensor) -> Tensor:
-        return self.broadcast_to(other.shape)
-
-    def contiguous(self, memory_format: Any = None) -> Tensor:
-        """``self`` when its array is C-contiguous, else a C-ordered copy (the gradient passes through)."""
-        return self if self.data.flags.c_contiguous else _ops.Contiguous.apply(self)
-
-    def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
-        return builtins.bool(self.data.flags.c_contiguous)
-
-    def clone(self, memory_format: Any = None) -> Tensor:
-        """A copy with its own memory, still on the tape (the gradient passes through unchanged)."""
-        return _ops.Clone.apply(self)
-
-    def flip(self, *args: Any, dims: Any = None) -> Tensor:
-        """Reverse the order along ``dims``: ``x.flip(0)``, ``x.flip(0, 1)``, ``x.flip((0, 1))``,
-        ``x.flip(dims=[0])``."""
-        return _functions.flip(self, *args, dims=dims)
-
-    def repeat(self, *sizes: Any) -> Tensor:
-        """PyTorch's repeat (NumPy's ``tile``, not NumPy's ``repeat``): ``sizes[i]`` copies along dim i."""
-        return _functions.repeat(self, *sizes)
-
-    def repeat_interleave(self, repeats: Any, dim: Any = None, *, output_size: Any = None) -> Tensor:
-        """Each element (or slice along ``dim``) repeated in place: NumPy's ``repeat``."""
-        return _functions.repeat_interleave(self, repeats, dim, output_size=output_size)
-
-    def tril(self, diagonal: builtins.int = 0) -> Tensor:
-        return _functions.tril(self, diagonal)
-
-    def triu(self, diagonal: builtins.int = 0) -> Tensor:
-        return _functions.triu(self, diagonal)
-
-    def diag(self, diagonal: builtins.int = 0) -> Tensor:
-        return _functions.diag(self, diagonal)
-
-    # ---- selection by index (PyTorch) ----------------------------------------------------------------
-    def gather(self, dim: builtins.int, index: Any) -> Tensor:
-        """``out[i][j] = self[i][index[i][j]]`` for ``dim=1``; differentiable in ``self``."""
-        return _functions.gather(self, dim, index)
-
-    def scatter(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
-        """Out of place: a copy with ``src`` (or ``value``) written at ``index`` along ``dim``."""
-        return _functions.scatter(self, dim, index, src, value=value)
-
-    def scatter_add(self, dim: builtins.int, index: Any, src: Any) -> Tensor:
-        """Out of place: a copy with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
-        return _functions.scatter_add(self, dim, index, src)
-
-    def index_select(self, dim: builtins.int, index: Any) -> Tensor:
-        return _functions.index_select(self, dim, index)
-
-    def masked_fill(self, mask: Any, value: Any) -> Tensor:
-        """``value`` where the boolean ``mask`` is True (broadcast); zero gradient there."""
-        return _functions.masked_fill(self, mask, value)
-
-    # ---- sorting and scans (PyTorch) -----------------------------------------------------------------
-    def sort(self, dim: Any = _LAST, descending: builtins.bool = False, stable: builtins.bool = False, *,
-             axis: Any = _NONE) -> Any:  # fmt: skip
-        """The namedtuple ``(values, indices)`` sorted along ``dim``; always stable (see :func:`sort`)."""
-        return _functions.sort(self, dim, descending, stable, axis=axis)
-
-    def argsort(self, dim: Any = _LAST, descending: builtins.bool = False, stable: builtins.bool = False, *,
-                axis: Any = _NONE) -> Tensor:  # fmt: skip
-        return _functions.argsort(self, dim, descending, stable, axis=axis)
-
-    def topk(self, k: builtins.int, dim: Any = _LAST, largest: builtins.bool = True, sorted: builtins.bool = True,
-             *, axis: Any = _NONE) -> Any:  # fmt: skip
-        """The namedtuple ``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
-        return _functions.topk(self, k, dim, largest, sorted, axis=axis)
-
-    def cumsum(self, dim: Any = _NONE, *, dtype: Any = None, axis: Any = _NONE) -> Tensor:
-        return _functions.cumsum(self, dim, dtype=dtype, axis=axis)
-
-    def cumprod(self, dim: Any = _NONE, *, dtype: Any = None, axis: Any = _NONE) -> Tensor:
-        return _functions.cumprod(self, dim, dtype=dtype, axis=axis)
-
-    # ---- batched products (PyTorch) ------------------------------------------------------------------
-    def bmm(self, other: Tensor) -> Tensor:
-        return _functions.bmm(self, other)
-
-    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
-        return _functions.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
-
-    # ---- new tensors like this one (PyTorch): this dtype unless dtype= says otherwise -----------------
-    def _new(self, op: str, make: Any, size: tuple, dtype: Any, requires_grad: builtins.bool, device: Any) -> Tensor:
-        d = self.data.dtype if dtype is None else _as_dtype(op, dtype)
-        return _creation._make(make(_creation._shape(size, None, op), dtype=d), requires_grad, device, op)
-
-    def new_zeros(
-        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
-    ) -> Tensor:
-        return self._new("new_zeros", xp.zeros, size, dtype, requires_grad, device)
-
-    def new_ones(
-        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
-    ) -> Tensor:
-        return self._new("new_ones", xp.ones, size, dtype, requires_grad, device)
-
-    def new_empty(
-        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
-    ) -> Tensor:
-        """Uninitialised, as :func:`empty`."""
-        return self._new("new_empty", xp.empty, size, dtype, requires_grad, device)
-
-    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: builtins.bool = False,
-                 device: Any = None) -> Tensor:  # fmt: skip
-        full = lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)  # noqa: E731
-        return self._new("new_full", full, (size,), dtype, requires_grad, device)
-
-    def new_tensor(
-        self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
-    ) -> Tensor:
-        """A copy of ``data`` (never shared, as in PyTorch) in this tensor's dtype unless ``dtype``."""
-        d = self.data.dtype if dtype is None else _as_dtype("new_tensor", dtype)
-        return _creation._make(as_array(data, d, "new_tensor").copy(), requires_grad, device, "new_tensor")
-
-    # ---- sizes (PyTorch) ---------------------------------------------------------------------------
-    @overload
-    def size(self) -> Size: ...
-    @overload
-    def size(self, dim: SupportsIndex) -> builtins.int: ...
-    def size(self, dim: Any = None) -> Any:
-        """PyTorch's ``size()``: the :class:`Size` of the tensor, or with ``dim`` (negative counts from the
-        end) that dimension's length. ``.shape`` is the same tuple (a plain one); :meth:`numel` counts elements."""
-        s = self.data.shape
-        if dim is None:
-            return Size(s)
-        n = len(s)
-        if isinstance(dim, builtins.bool) or not isinstance(dim, (builtins.int, np.integer)):
-            raise TypeError(f"size: dim must be an int, got {dim!r}")
-        if not -n <= dim < n:
-            raise IndexError(
-                f"size: dim {dim} is out of range for a tensor with {n} dimension(s)"
-                + (f" (valid: {-n}..{n - 1})" if n else " (a 0-d tensor has none)")
-            )
-        return builtins.int(s[dim])
-
-    def numel(self) -> builtins.int:
-        """The number of elements (NumPy's ``.size``)."""
-        return builtins.int(self.data.size)
-
-    nelement = numel
-
-    def dim(self) -> builtins.int:
-        """The number of dimensions (``ndim``)."""
-        return self.data.ndim
-
-    ndimension = dim
-
-    # ---- casts (PyTorch) ---------------------------------------------------------------------------
-    # x.float(), x.long(), ...: made from _CASTS below the class (one line each would be nine copies
-    # of one method). Declared here for type checkers; last in the class, since a name like ``int``
-    # or ``bool`` shadows the builtin in the rest of the class body.
-    float: Callable[[], Tensor]
-    double: Callable[[], Tensor]
-    half: Callable[[], Tensor]
-    long: Callable[[], Tensor]
-    int: Callable[[], Tensor]
-    short: Callable[[], Tensor]
-    char: Callable[[], Tensor]
-    byte: Callable[[], Tensor]
-    bool: Callable[[], Tensor]
-
-
-_CASTS = {
-    "float": np.float32,
-    "double": np.float64,
-    "half": np.float16,
-    "long": np.int64,
-    "int": np.int32,
-    "short": np.int16,
-    "char": np.int8,
-    "byte": np.uint8,
-    "bool": np.bool_,
-}
-
-
-def _cast_method(name: str, dtype: Any) -> Callable[[Tensor], Tensor]:
-    def cast(self: Tensor) -> Tensor:
-        return self.astype(dtype)
-
-    cast.__name__ = cast.__qualname__ = name
-    cast.__doc__ = f"``self.astype({np.dtype(dtype).name})``: PyTorch's ``{name}()``."
-    return cast
-
-
-for _name, _dtype in _CASTS.items():
-    setattr(Tensor, _name, _cast_method(_name, _dtype))
-
 
 def _sum_mean_args(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any, dtype: Any) -> tuple:
     """(input, axis, keepdims) for ``Sum``/``Mean``. The common call (PyTorch's spelling or no arguments)
@@ -931,73 +563,6 @@ def _sum_mean_args(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdi
     else:
         dim, keepdim = _reduce_args(op, dim, keepdim, axis, keepdims)
     return (x if dtype is None else x.astype(dtype)), dim, keepdim
-
-
-def _max_min(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Any:
-    """The forms of ``x.max(...)`` / ``x.min(...)`` (see :meth:`Tensor.max`)."""
-    reduce = _ops.Max if op == "max" else _ops.Min
-    if axis is _NONE and keepdims is _FALSE:
-        keep = keepdim is not _FALSE and bool(keepdim)
-        if dim is _NONE or dim is None:
-            return reduce.apply(x, axis=None, keepdims=keep)
-        if isinstance(dim, Tensor):
-            return x.maximum(dim) if op == "max" else x.minimum(dim)
-        return _max_min_dim(x, op, dim, keep)
-    dim, keepdim = _reduce_args(op, dim, keepdim, axis, keepdims)
-    return reduce.apply(x, axis=dim, keepdims=keepdim)
-
-
-def _max_min_dim(x: Tensor, op: str, dim: Any, keepdim: bool) -> Any:
-    """``x.max(dim)`` / ``x.min(dim)``: (values, indices) along one dimension, as PyTorch returns them.
-
-    The values are ``x`` indexed at the arg-extremum, so the gradient goes to that one element (PyTorch's
-    rule for max/min with a dim), and the backward (a scatter) is itself differentiable.
-    """
-    if isinstance(dim, np.integer):
-        dim = builtins.int(dim)
-    if isinstance(dim, builtins.bool) or not isinstance(dim, builtins.int):
-        raise TypeError(f"{op}: dim must be an int, got {dim!r}; to reduce several dims use a{op}(dim=...)")
-    data = x.data
-    nd = data.ndim
-    make = _max_result if op == "max" else _min_result
-    if nd == 0:  # PyTorch accepts dim 0 or -1 on a 0-d tensor: the value itself, index 0
-        _ops.reduce.normalize_axis(op, dim if dim >= 0 else dim + 1, 1)
-        return make(x, Tensor._make(xp.zeros((), dtype=np.int64), False, None, 0))
-    a = _ops.reduce.normalize_axis(op, dim, nd)
-    if data.shape[a] == 0:
-        raise ValueError(f"{op}: cannot reduce dim {dim} of length 0 (shape {tuple(data.shape)})")
-    idx = (data.argmax(axis=a) if op == "max" else data.argmin(axis=a)).astype(np.int64, copy=False)
-    # idx has the shape without dim a; an open grid over the other dims broadcasts against it
-    index: list = []
-    j = 0
-    for i, n in enumerate(data.shape):
-        if i == a:
-            index.append(idx)
-        else:
-            index.append(xp.arange(n).reshape((1,) * j + (n,) + (1,) * (nd - 2 - j)))
-            j += 1
-    values = _ops.GetItem.apply(x, index=tuple(index))
-    if keepdim:
-        values = values.unsqueeze(a)
-        idx = xp.expand_dims(idx, a)
-    return make(values, Tensor._make(idx, False, None, 0))
-
-
-def _arg_reduce(x: Tensor, op: str, dim: Any, keepdim: bool) -> Tensor:
-    data = x.data
-    if data.size == 0:
-        raise ValueError(f"{op}: cannot take the {op} of an empty tensor (shape {tuple(data.shape)})")
-    f = data.argmax if op == "argmax" else data.argmin
-    if dim is None:
-        r = f()
-        if keepdim:
-            r = xp.reshape(r, (1,) * data.ndim)
-    elif data.ndim == 0:
-        _ops.reduce.normalize_axis(op, dim if dim >= 0 else dim + 1, 1)
-        r = xp.zeros((), dtype=np.int64)
-    else:
-        r = f(axis=_ops.reduce.normalize_axis(op, dim, data.ndim), keepdims=keepdim)
-    return Tensor._make(xp.asarray(r).astype(np.int64, copy=False), False, None, 0)
 
 
 def _as_index(index: Any) -> Any:
@@ -1020,3 +585,5 @@ from . import autograd as _autograd  # noqa: E402
 from . import creation as _creation  # noqa: E402
 from . import functions as _functions  # noqa: E402
 from . import ops as _ops  # noqa: E402
+
+_tensor_torch.bind(_functions, _creation, _ops, as_array, Tensor)

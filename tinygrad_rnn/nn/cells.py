@@ -1,8 +1,9 @@
 """Recurrent cells composed from the framework's own ops.
 
-Each cell has a *step* function that takes the input projection ``xw = x W_ihᵀ + b_ih`` already
-computed, so a sequence layer can project all T inputs with one matmul and run only the recurrent part
-in its time loop; the cell modules call the same step functions, one time step at a time.
+Each cell has a *step* function (:mod:`tinygrad_rnn.steps`) that takes the input projection
+``xw = x W_ihᵀ + b_ih`` already computed, so a sequence layer can project all T inputs with one matmul
+and run only the recurrent part in its time loop; the cell modules call the same step functions, one
+time step at a time.
 
 Notation follows the lecture notes: a_t is the hidden state (PyTorch's h_t), w^(x) the input weights
 (``weight_ih``), w^(a) the recurrent weights (``weight_hh``), b^(a) the bias (``bias_ih + bias_hh``).
@@ -10,57 +11,15 @@ Notation follows the lecture notes: a_t is the hidden state (PyTorch's h_t), w^(
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..backend import xp
-from ..functions import split
+from ..steps import activation, gru_step, lstm_step, rnn_step  # noqa: F401  (re-exported: nn.cells.lstm_step)
 from ..tensor import Tensor
 from . import init
 from .module import Module
 
 State = Any
-
-
-# ---- step functions (shared by cells and sequence layers) ----------------------------------------
-def rnn_step(xw: Tensor, h: Tensor, w_hh_t: Tensor, act: Callable[[Tensor], Tensor]) -> Tensor:
-    """a_t = g(xw_t + a_{t-1} w^(a)ᵀ), with the biases already inside ``xw``."""
-    return act(xw + h @ w_hh_t)
-
-
-def lstm_step(xw: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, w_hr_t: Tensor | None = None) -> tuple:
-    """One LSTM step on gates in PyTorch's order (i, f, g, o); biases already inside ``xw``."""
-    i, f, g, o = split(xw + h @ w_hh_t, c.shape[-1], axis=-1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
-    return (h if w_hr_t is None else h @ w_hr_t), c
-
-
-def gru_step(
-    xw: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None, reset_after: bool = True, w_hn_t: Tensor | None = None
-) -> Tensor:
-    """One GRU step on gates in PyTorch's order (r, z, n); ``xw`` holds x W_ihᵀ + b_ih.
-
-    ``reset_after``: ``w_hh_t`` is the whole ``weight_hhᵀ``. Otherwise it is only the r,z part and
-    ``w_hn_t`` the n part, since the reset gate then multiplies the state *before* that matmul.
-    """
-    H = h.shape[-1]
-    xr, xz, xn = split(xw, H, axis=-1)
-    hh = h @ w_hh_t
-    if b_hh is not None:
-        hh = hh + (b_hh if b_hh.shape[-1] == hh.shape[-1] else b_hh[: hh.shape[-1]])
-    if reset_after:
-        hr, hz, hn = split(hh, H, axis=-1)
-    else:
-        hr, hz = split(hh, H, axis=-1)
-    r = (xr + hr).sigmoid()
-    z = (xz + hz).sigmoid()
-    if reset_after:
-        n = (xn + r * hn).tanh()
-    else:
-        hn = (r * h) @ w_hn_t
-        n = (xn + (hn if b_hh is None else hn + b_hh[2 * H :])).tanh()
-    return n + z * (h - n)  # = (1 - z) n + z h
 
 
 def check_dtype(owner: str, what: str, t: Tensor, want: Any) -> None:
@@ -80,14 +39,6 @@ def check_dtype(owner: str, what: str, t: Tensor, want: Any) -> None:
     raise TypeError(
         f"{owner}: {what} dtype {got} != parameter dtype {want}; tinygrad_rnn never upcasts silently: {fix}"
     )
-
-
-def activation(nonlinearity: str, where: str) -> Callable[[Tensor], Tensor]:
-    if nonlinearity == "tanh":
-        return Tensor.tanh
-    if nonlinearity == "relu":
-        return Tensor.relu
-    raise ValueError(f"{where}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
 
 
 # ---- cell modules -----------------------------------------------------------------------------------

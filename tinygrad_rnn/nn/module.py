@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, _cuda_name, _parse_to_args
+from ..spelling import _cuda_name
+from ..tensor import Tensor, _parse_to_args
 
 
 class Parameter(Tensor):

@@ -1,6 +1,6 @@
 """Fused recurrent ops: one tape node per layer and direction, with a hand-derived BPTT.
 
-They compute exactly what the composed cells in :mod:`tinygrad_rnn.nn.cells` compute (tests check the
+They compute exactly what the composed cells in :mod:`tinygrad_rnn.steps` compute (tests check the
 two paths agree in value and gradient); the composed definition stays the readable one and is used when
 drawing graphs, for ``create_graph=True`` (see ``composed``), and wherever the fused path is switched
 off (``nn.use_fused(False)``). What the fusion buys is what the best hand-written NumPy BPTT does:
@@ -185,7 +185,7 @@ class LSTMSequence(_Sequence):
 
     @staticmethod
     def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
-        from ..nn.cells import lstm_step  # noqa: PLC0415  (nn builds on ops)
+        from ..steps import lstm_step  # noqa: PLC0415  (steps build on Tensor, which builds on ops)
 
         return list(lstm_step(xw, state[0], state[1], w_t))
 
@@ -298,7 +298,7 @@ class RNNSequence(_Sequence):
         return "rnn_sequence"
 
     def step(self, xw: Any, state: list, w_t: Any, *biases: Any) -> list:
-        from ..nn.cells import activation, rnn_step  # noqa: PLC0415
+        from ..steps import activation, rnn_step  # noqa: PLC0415
 
         return [rnn_step(xw, state[0], w_t, activation(self.params["nonlinearity"], "RNN"))]
 
@@ -379,7 +379,7 @@ class GRUSequence(_Sequence):
 
     @staticmethod
     def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
-        from ..nn.cells import gru_step  # noqa: PLC0415
+        from ..steps import gru_step  # noqa: PLC0415
 
         return [gru_step(xw, state[0], w_t, biases[1] if biases else None, True, None)]
 

@@ -17,9 +17,9 @@ import numpy as np
 
 from .. import backend
 from ..backend import xp
+from ..spelling import _sort_result as sort_result
+from ..spelling import _topk_result as topk_result
 from ..tensor import Tensor
-from ..tensor import _sort_result as sort_result
-from ..tensor import _topk_result as topk_result
 from .indexing import Gather
 from .reduce import normalize_axis
 
