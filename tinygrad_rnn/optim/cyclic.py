@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 from .scheduler_base import LRScheduler, check_optimizer, format_param
 
 __all__ = ["CyclicLR", "OneCycleLR"]

@@ -35,7 +35,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from .fma import axpy
 from .line_search import strong_wolfe
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 
 __all__ = ["LBFGS"]
 

@@ -6,7 +6,7 @@ import math
 import warnings
 from typing import Any, SupportsFloat
 
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 from .scheduler_base import EPOCH_DEPRECATION_WARNING, LRScheduler, check_optimizer, group_values
 
 __all__ = ["ReduceLROnPlateau"]

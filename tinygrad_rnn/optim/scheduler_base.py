@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "EPOCH_DEPRECATION_WARNING"]
 

@@ -6,7 +6,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
 from .scheduler_base import LRScheduler, check_optimizer, group_values
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 from .scheduler_base import LRScheduler, group_values
 
 __all__ = ["CosineAnnealingLR", "CosineAnnealingWarmRestarts"]

@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 from .scheduler_base import LRScheduler, group_values
 
 __all__ = [
