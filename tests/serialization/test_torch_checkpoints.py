@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import _torch_format
+from tinygrad_rnn import _torch_format, _torch_pickle
 
 DATA = Path(__file__).resolve().parent / "data"
 REPO = Path(__file__).resolve().parents[2]
@@ -821,7 +821,7 @@ def test_memo_index_is_refused_before_any_allocation(tmp_path):
 
 
 def test_op_count_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(_torch_format, "MAX_PICKLE_OPS", 1000)
+    monkeypatch.setattr(_torch_pickle, "MAX_PICKLE_OPS", 1000)
     ok = b"\x80\x02" + b"N0" * 400 + b"N."
     assert tg.load(torch_zip(tmp_path / "ok.pt", ok)) is None
     many = b"\x80\x02" + b"N0" * 600 + b"N."
