@@ -13,7 +13,9 @@ import numpy as np
 
 from . import backend
 from .backend import xp
-from .tensor import Tensor, _as_dtype, _check_device, as_array
+from .device import check as _check_device
+from .spelling import _as_dtype
+from .tensor import Tensor, as_array
 
 
 def _shape(shape: tuple, size: Any = None, op: str = "zeros") -> tuple:

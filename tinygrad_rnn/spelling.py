@@ -13,6 +13,7 @@ from typing import Any, SupportsIndex, overload
 
 import numpy as np
 
+from . import function as _function
 from .device import check as _check_device
 
 
@@ -169,3 +170,37 @@ def _is_dtype(v: Any) -> bool:
             return False
         return True
     return False
+
+
+def _parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
+    """PyTorch's ``to`` signatures, ``to(dtype)``, ``to(device, dtype=None)``, ``to(tensor)``, each with
+    ``non_blocking=`` and ``copy=``, as ``(dtype or None, copy)``. Every device goes through
+    :func:`_check_device`, the one place that knows which devices exist."""
+    kw = dict(kwargs)
+    dtype, device = kw.pop("dtype", None), kw.pop("device", None)
+    copy = bool(kw.pop("copy", False))
+    kw.pop("non_blocking", None)  # nothing runs asynchronously here
+    if kw.pop("memory_format", None) not in (None, "preserve_format"):
+        raise TypeError(f"{op}: memory_format is not supported (arrays keep their own layout)")
+    if kw:
+        raise TypeError(f"{op}: unexpected keyword argument(s) {sorted(kw)}")
+    rest = list(args)
+    if rest and isinstance(rest[0], _function.Tensor):
+        dtype, device = rest.pop(0).dtype, None
+    elif rest and not _is_dtype(rest[0]) and not isinstance(rest[0], bool):
+        device = rest.pop(0)  # None included: to(None) keeps the device, as in PyTorch
+    if rest and _is_dtype(rest[0]):
+        if dtype is not None:
+            raise TypeError(f"{op}: dtype given both positionally and as dtype=")
+        dtype = rest.pop(0)
+    for name in ("non_blocking", "copy"):  # the trailing positional flags of to(dtype, non_blocking, copy)
+        if rest and isinstance(rest[0], bool):
+            flag = rest.pop(0)
+            copy = flag if name == "copy" else copy
+    if rest:
+        raise TypeError(
+            f"{op}: cannot read the arguments {args!r}; expected to(dtype), to(device, dtype) or to(tensor)"
+        )
+    if device is not None:
+        _check_device(op, device)
+    return (None if dtype is None else _as_dtype(op, dtype)), copy

@@ -13,7 +13,6 @@ from . import backend
 from . import function as _function
 from . import tensor_torch as _tensor_torch
 from .backend import is_array, xp
-from .device import check as _check_device
 from .spelling import (  # noqa: F401  (re-exported for the function forms)
     _FALSE,
     _LAST,
@@ -82,40 +81,6 @@ def _scalar(v: Any, d: np.dtype) -> Any:
             _SCALAR_CACHE.clear()
         a = _SCALAR_CACHE[key] = xp.asarray(v, dtype=d)
     return a
-
-
-def _parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
-    """PyTorch's ``to`` signatures, ``to(dtype)``, ``to(device, dtype=None)``, ``to(tensor)``, each with
-    ``non_blocking=`` and ``copy=``, as ``(dtype or None, copy)``. Every device goes through
-    :func:`_check_device`, the one place that knows which devices exist."""
-    kw = dict(kwargs)
-    dtype, device = kw.pop("dtype", None), kw.pop("device", None)
-    copy = bool(kw.pop("copy", False))
-    kw.pop("non_blocking", None)  # nothing runs asynchronously here
-    if kw.pop("memory_format", None) not in (None, "preserve_format"):
-        raise TypeError(f"{op}: memory_format is not supported (arrays keep their own layout)")
-    if kw:
-        raise TypeError(f"{op}: unexpected keyword argument(s) {sorted(kw)}")
-    rest = list(args)
-    if rest and isinstance(rest[0], Tensor):
-        dtype, device = rest.pop(0).dtype, None
-    elif rest and not _is_dtype(rest[0]) and not isinstance(rest[0], bool):
-        device = rest.pop(0)  # None included: to(None) keeps the device, as in PyTorch
-    if rest and _is_dtype(rest[0]):
-        if dtype is not None:
-            raise TypeError(f"{op}: dtype given both positionally and as dtype=")
-        dtype = rest.pop(0)
-    for name in ("non_blocking", "copy"):  # the trailing positional flags of to(dtype, non_blocking, copy)
-        if rest and isinstance(rest[0], bool):
-            flag = rest.pop(0)
-            copy = flag if name == "copy" else copy
-    if rest:
-        raise TypeError(
-            f"{op}: cannot read the arguments {args!r}; expected to(dtype), to(device, dtype) or to(tensor)"
-        )
-    if device is not None:
-        _check_device(op, device)
-    return (None if dtype is None else _as_dtype(op, dtype)), copy
 
 
 class Tensor(TorchMethods):
@@ -368,32 +333,6 @@ class Tensor(TorchMethods):
         if self._requires_grad and d.kind != "f":
             return Tensor._make(self.data.astype(d), False, None, 0)
         return _ops.Cast.apply(self, dtype=d)
-
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """PyTorch's ``to``: ``to(dtype)``, ``to(device, dtype=None)``, ``to(other)`` (its dtype), with
-        ``copy=`` and ``non_blocking=``. The device must be the one this process's backend runs on
-        (``'cpu'`` under NumPy, ``'cuda'`` under CuPy); asking for another is a ``ValueError``."""
-        dtype, copy = _parse_to_args("to", args, kwargs)
-        out = self if dtype is None else self.astype(dtype)
-        if copy and out is self:  # a differentiable copy, like PyTorch's clone()
-            out = _ops.Cast.apply(self, dtype=self.data.dtype)
-        return out
-
-    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
-        """No argument: PyTorch's type name (``'tinygrad_rnn.FloatTensor'``; ``'tinygrad_rnn.cuda.FloatTensor'``
-        under CuPy). With a dtype, a dtype name or a type name (``'torch.LongTensor'``): the cast tensor."""
-        if dtype is None:
-            d = self.data.dtype
-            name = _TYPE_OF_DTYPE.get(d, f"{d.name.capitalize()}Tensor")
-            return ("tinygrad_rnn.cuda." if backend.name == "cupy" else "tinygrad_rnn.") + name
-        return self.astype(_as_dtype("type", dtype))
-
-    def is_floating_point(self) -> builtins.bool:
-        return self.data.dtype.kind == "f"
-
-    def element_size(self) -> builtins.int:
-        """Bytes per element (PyTorch's ``element_size``; NumPy's ``itemsize``)."""
-        return self.data.dtype.itemsize
 
     # ---- reductions --------------------------------------------------------------------------------
     # PyTorch's spelling first (``dim``, ``keepdim``, positional dim); NumPy's ``axis=``/``keepdims=``

@@ -20,7 +20,19 @@ from .backend import xp
 from .device import check as _check_device
 from .device import current as _current_device
 from .device import device as _device
-from .spelling import _FALSE, _LAST, _NONE, Size, _as_dtype, _cuda_name, _max_result, _min_result, _reduce_args
+from .spelling import (
+    _FALSE,
+    _LAST,
+    _NONE,
+    _TYPE_OF_DTYPE,
+    Size,
+    _as_dtype,
+    _cuda_name,
+    _max_result,
+    _min_result,
+    _parse_to_args,
+    _reduce_args,
+)
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -43,6 +55,7 @@ class TorchMethods:
     data: Any  # the backend array (Tensor's slot)
     reshape: Callable[..., Tensor]  # Tensor's own methods that these build on
     broadcast_to: Callable[..., Tensor]
+    astype: Callable[..., Tensor]
 
     # ---- devices (one per process: see tinygrad_rnn/device.py) ----------------------------------------
     @property
@@ -229,6 +242,33 @@ class TorchMethods:
         return self.data.ndim
 
     ndimension = dim
+
+    # ---- dtype conversions (PyTorch) -----------------------------------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device, dtype=None)``, ``to(other)`` (its dtype), with
+        ``copy=`` and ``non_blocking=``. The device must be the one this process's backend runs on
+        (``'cpu'`` under NumPy, ``'cuda'`` under CuPy); asking for another is a ``ValueError``."""
+        dtype, copy = _parse_to_args("to", args, kwargs)
+        out = cast("Tensor", self) if dtype is None else self.astype(dtype)
+        if copy and out is self:  # a differentiable copy, like PyTorch's clone()
+            out = _ops.Cast.apply(self, dtype=self.data.dtype)
+        return out
+
+    def type(self, dtype: Any = None, non_blocking: builtins.bool = False) -> Any:
+        """No argument: PyTorch's type name (``'tinygrad_rnn.FloatTensor'``; ``'tinygrad_rnn.cuda.FloatTensor'``
+        under CuPy). With a dtype, a dtype name or a type name (``'torch.LongTensor'``): the cast tensor."""
+        if dtype is None:
+            d = self.data.dtype
+            name = _TYPE_OF_DTYPE.get(d, f"{d.name.capitalize()}Tensor")
+            return ("tinygrad_rnn.cuda." if backend.name == "cupy" else "tinygrad_rnn.") + name
+        return self.astype(_as_dtype("type", dtype))
+
+    def is_floating_point(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    def element_size(self) -> builtins.int:
+        """Bytes per element (PyTorch's ``element_size``; NumPy's ``itemsize``)."""
+        return self.data.dtype.itemsize
 
     # ---- casts (PyTorch) ---------------------------------------------------------------------------
     # x.float(), x.long(), ...: made from _CASTS below this class (one line each would be nine copies

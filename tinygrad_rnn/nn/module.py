@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .. import backend
-from ..spelling import _cuda_name
-from ..tensor import Tensor, _parse_to_args
+from ..spelling import _cuda_name, _parse_to_args
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):
