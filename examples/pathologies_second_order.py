@@ -94,7 +94,7 @@ def run_truncated_newton(args: argparse.Namespace) -> tuple[list, dict, Model, l
         cg = min(args.cg_iters, args.budget - used - 1)
         if cg < 1:
             break
-        start = [p.data.copy() for p in params]
+        start = [p.data.clone() for p in params]
         st = truncated_newton_step(loss_fn, params, cg_iters=cg, damping=lam, residual_fn=residual_fn)
         used += st["grad_evals"]
         counts["steps"] += 1

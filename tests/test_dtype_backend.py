@@ -361,7 +361,7 @@ def test_import_with_auto_backend():
     r = _run_python(
         "import tinygrad_rnn as tg; x = tg.Tensor([1.0, 2.0], requires_grad=True); "
         "(x * x).sum().backward(); "
-        "print(tg.backend.name, type(x.data).__module__, x.grad.numpy().tolist())",
+        "print(tg.backend.name, type(x.array).__module__, x.grad.numpy().tolist())",
         "auto",
     )
     assert r.returncode == 0, r.stderr

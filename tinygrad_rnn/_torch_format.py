@@ -191,6 +191,7 @@ class _Tensors:
         self.read_storage = read_storage
         self.big_endian = big_endian
         self.arrays: dict[tuple, np.ndarray] = {}
+        self.versions: dict[tuple, list] = {}
 
     def __call__(self, p: _Pending) -> Tensor:
         key = (id(p.storage), p.view)
@@ -200,8 +201,11 @@ class _Tensors:
         if p.parameter:
             from .nn.module import Parameter  # here: nn imports this package's tensor module first
 
-            return Parameter(backend.to_backend(arr), requires_grad=p.requires_grad)
-        return Tensor(backend.to_backend(arr), requires_grad=p.requires_grad)
+            t: Tensor = Parameter(backend.to_backend(arr), requires_grad=p.requires_grad)
+        else:
+            t = Tensor(backend.to_backend(arr), requires_grad=p.requires_grad, _share=True)
+        t._ver = self.versions.setdefault(key, [0])  # aliases share memory, so they share a version counter
+        return t
 
     def _array(self, st: _Storage, view: tuple) -> np.ndarray:
         dstr, bf16, offset, size, stride, neg = view

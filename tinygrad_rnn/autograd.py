@@ -17,6 +17,7 @@ from .backend import ndarray, xp
 from .function import check_finite, describe
 from .modes import MODES, Switch
 from .tensor import Tensor
+from .views import LAST_WRITE, edge_at
 
 
 class _GradMode(Switch):
@@ -62,22 +63,22 @@ class detect_anomaly(Switch):  # noqa: N801
 
 def _seed_grad(t: Tensor, g: Any, create_graph: bool, op: str) -> Any:
     if g is None:
-        if t.data.size != 1:
+        if t.array.size != 1:
             raise RuntimeError(
                 f"{op}: gradient can be implied only for a scalar (one-element) output; "
                 f"this one has shape {t.shape}: pass grad / grad_outputs of that shape"
             )
-        g = xp.ones(t.data.shape, dtype=t.data.dtype)
+        g = xp.ones(t.array.shape, dtype=t.array.dtype)
     elif isinstance(g, Tensor):
         if g.shape != t.shape:
             raise ValueError(f"{op}: grad of shape {g.shape} does not match the output's shape {t.shape}")
-        g = g if create_graph else g.data
+        g = g if create_graph else g.array
     else:
-        g = xp.asarray(g, dtype=t.data.dtype)
-        if g.shape != t.data.shape:
+        g = xp.asarray(g, dtype=t.array.dtype)
+        if g.shape != t.array.shape:
             raise ValueError(f"{op}: grad of shape {tuple(g.shape)} does not match the output's shape {t.shape}")
-    if g.dtype != t.data.dtype:
-        raise TypeError(f"{op}: grad has dtype {g.dtype} but the output is {t.data.dtype}")
+    if g.dtype != t.array.dtype:
+        raise TypeError(f"{op}: grad has dtype {g.dtype} but the output is {t.array.dtype}")
     if create_graph and not isinstance(g, Tensor):
         g = Tensor._make(g, False, None, 0)
     return g
@@ -105,8 +106,8 @@ def _run(
             stack.append(fn)
     while stack:
         fn = stack.pop()
-        for p in fn.parents:
-            pf = p._fn
+        for p, v in zip(fn.parents, fn.versions):
+            pf = p._fn if p._hist is None else edge_at(p, v)[0]
             if pf is not None:
                 if pf in deps:
                     deps[pf] += 1
@@ -156,6 +157,7 @@ def _run(
 
     # 3. run nodes once all their consumers have run (the hot loop: deliveries are inlined)
     anomaly = MODES.anomaly
+    last_write = LAST_WRITE[0]
     fast_leaves = targets is None  # (a leaf's key is in owned only once it holds our own summed array)
     while ready:
         fn = ready.pop()
@@ -173,6 +175,15 @@ def _run(
                     if t is not None and slots[i] is not None:
                         t.grad = slots[i] if create_graph else Tensor._make(_owned(slots[i]), False, None, 0)
             if needed is None or fn in needed:
+                if fn.reads_inputs and fn.seq < last_write:  # written in place since: check the versions
+                    for p, v in zip(fn.parents, fn.versions):
+                        c = p._ver
+                        if c is not None and c[0] != (v or 0):
+                            _check_versions(fn)
+                    if fn.needs_output:
+                        for c in fn.out_versions:
+                            if c[0]:
+                                _check_versions(fn)
                 if create_graph:
                     in_grads = _backward_recorded(fn, slots)
                 else:
@@ -184,7 +195,10 @@ def _run(
                         in_grads = (in_grads,)
                 if anomaly:
                     check_finite(
-                        fn.op_name(), "backward", [o.data if isinstance(o, Tensor) else o for o in in_grads], fn.parents
+                        fn.op_name(),
+                        "backward",
+                        [o.array if isinstance(o, Tensor) else o for o in in_grads],
+                        fn.parents,
                     )
                 if not retain_graph:
                     fn.saved = None
@@ -192,8 +206,11 @@ def _run(
                         fn.buffers = None
         if in_grads is None:  # not run (pruned, or no output got a gradient): only count the edges
             in_grads = repeat(None)
-        for p, need, g in zip(fn.parents, fn.needs_input_grad, in_grads):
-            pf = p._fn
+        for p, v, need, g in zip(fn.parents, fn.versions, fn.needs_input_grad, in_grads):
+            if p._hist is None:
+                pf, k = p._fn, p._idx
+            else:  # written in place since this node ran: its gradient goes to the history it saw
+                pf, k = edge_at(p, v)
             if need and g is not None:
                 if pf is None:
                     key = id(p)
@@ -205,7 +222,6 @@ def _run(
                     s = buf.get(pf)
                     if s is None:
                         s = buf[pf] = [None] * pf.n_out
-                    k = p._idx
                     s[k] = g if s[k] is None else s[k] + g
             if pf is not None:
                 d = deps[pf] - 1
@@ -217,12 +233,30 @@ def _run(
     return found
 
 
+def _check_versions(fn: Any) -> None:
+    """Raise if a value this node's derivative reads was written in place after the node was recorded."""
+    for i, (p, v) in enumerate(zip(fn.parents, fn.versions)):
+        c = p._ver
+        if c is not None and c[0] != (v or 0):
+            raise RuntimeError(
+                f"backward: input {i} of op '{fn.op_name()}' ({describe([p])}) was modified by an in-place "
+                f"operation after the op used it (it is at version {c[0]}; the op saw version {v or 0}), and the "
+                "op's derivative needs its value. Make the in-place change on a copy (.clone()), or out of place"
+            )
+    for i, c in enumerate(fn.out_versions if fn.needs_output else ()):
+        if c[0]:
+            raise RuntimeError(
+                f"backward: output {i} of op '{fn.op_name()}' was modified by an in-place operation (it is at "
+                f"version {c[0]}), and the op's derivative needs its value. Modify a copy (.clone()) instead"
+            )
+
+
 def _prune(deps: dict, targets: dict) -> set:
     """Nodes from which some target can be reached: only those need their derivative taken."""
     needed: set = set()
     for fn in sorted(deps, key=lambda f: f.seq):  # creation order is a topological order
-        for p in fn.parents:
-            if id(p) in targets or p._fn in needed:
+        for p, v in zip(fn.parents, fn.versions):
+            if id(p) in targets or (p._fn if p._hist is None else edge_at(p, v)[0]) in needed:
                 needed.add(fn)
                 break
     return needed
@@ -263,9 +297,9 @@ def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
         t.grad = g if t.grad is None else t.grad + g
         return
     g = _owned(g)
-    if g.shape != t.data.shape:  # an op returned a gradient of the wrong shape: a bug, say so loudly
+    if g.shape != t.array.shape:  # an op returned a gradient of the wrong shape: a bug, say so loudly
         raise RuntimeError(f"backward: gradient of shape {g.shape} for a leaf of shape {t.shape}")
-    t.grad = Tensor._make(g if t.grad is None else t.grad.data + g, False, None, 0)
+    t.grad = Tensor._make(g if t.grad is None else t.grad.array + g, False, None, 0)
 
 
 def backward(tensor: Tensor, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:

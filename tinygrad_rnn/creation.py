@@ -97,7 +97,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
 
 
 def _like(t: Any) -> Any:
-    return t.data if isinstance(t, Tensor) else as_array(t, op="like")
+    return t.array if isinstance(t, Tensor) else as_array(t, op="like")
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -244,7 +244,7 @@ def _legacy_constructor(name: str, dtype: Any) -> Any:
             raise TypeError(f"{name}: expected a shape (ints) or one data argument, got {args!r}")
         data = args[0]
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
     make.__name__ = make.__qualname__ = name

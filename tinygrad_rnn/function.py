@@ -12,14 +12,13 @@ that nobody holds is freed by reference counting.
 
 from __future__ import annotations
 
-import itertools
 import sys
 from typing import Any
 
+from . import views as _views
 from .backend import xp
 from .modes import MODES, Switch
 
-_seq = itertools.count()
 Tensor: Any = None  # bound by tensor.py once the class exists (the two modules need each other)
 
 
@@ -27,8 +26,7 @@ def describe(values: Any) -> str:
     """'(2, 3) float32, (3,) float64' for error messages."""
     parts = []
     for v in values:
-        # a NumPy array's own .data is a memoryview: only unwrap objects without a dtype (Tensors have one too)
-        d = v if hasattr(v, "dtype") else getattr(v, "data", v)
+        d = v
         parts.append(f"{tuple(d.shape)} {d.dtype}" if hasattr(d, "shape") else repr(v))
     return ", ".join(parts)
 
@@ -76,8 +74,13 @@ class scope(Switch):  # noqa: N801  (a context manager, used like a function)
 
 class Function:
     # per-node fields live in slots (set once in apply); an op's own saved values go in its __dict__
-    __slots__ = ("parents", "saved", "params", "needs_input_grad", "seq", "scope", "__dict__", "__weakref__")
+    __slots__ = (
+        "parents", "saved", "params", "needs_input_grad", "seq", "scope", "versions", "out_versions", "__dict__",
+        "__weakref__",
+    )  # fmt: skip
     needs_output = False  # backward wants the forward output (tanh, exp, softmax, ...)
+    reads_inputs = True  # backward reads the input values (False: only shapes), so writing them later is an error
+    is_view = False  # the output may share the input's memory (basic indexing, reshape, ...): see views.py
     multi_output = False  # forward returns a tuple; backward gets a list of output grads (None if unused)
     retained: Any = None  # {output index: weakref to a tensor that called retain_grad()}
     buffers: Any = None  # large saved activations of fused ops, released with ``saved``
@@ -89,10 +92,17 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     seq: int
     scope: tuple
+    versions: tuple  # the inputs' versions when recorded (None: version 0); see views.py
+    out_versions: tuple  # the outputs' version counters, set only for ops whose backward reads the output
 
     @classmethod
     def op_name(cls) -> str:
         return cls.__name__.lower()
+
+    @classmethod
+    def view_step(cls, params: dict, i: int) -> tuple:
+        """How output ``i`` of a view op is rebuilt from the input: ``(FunctionClass, params)``."""
+        return cls, params
 
     def forward(self, *arrays: Any, **params: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -106,11 +116,11 @@ class Function:
         fn: Any = cls()  # becomes None when nothing is recorded
         n = len(inputs)  # one or two inputs are the common case: skip the comprehension frames
         datas = (
-            (inputs[0].data,)
+            (inputs[0].array,)
             if n == 1
-            else (inputs[0].data, inputs[1].data)
+            else (inputs[0].array, inputs[1].array)
             if n == 2
-            else tuple([t.data for t in inputs])
+            else tuple([t.array for t in inputs])
         )
         try:
             out = fn.forward(*datas, **params)
@@ -128,21 +138,39 @@ class Function:
                 )
         track = False
         if state.grad_enabled:
-            needs = (
-                (inputs[0]._requires_grad,)
-                if n == 1
-                else (inputs[0]._requires_grad, inputs[1]._requires_grad)
-                if n == 2
-                else tuple([t._requires_grad for t in inputs])
-            )
+            a: Any = inputs[0] if n else None
+            needs: tuple
+            if n == 1:
+                if a._view is not None:
+                    _views.refresh(a)
+                needs = (a._requires_grad,)
+            elif n == 2:
+                b = inputs[1]
+                if a._view is not None:
+                    _views.refresh(a)
+                if b._view is not None:
+                    _views.refresh(b)
+                needs = (a._requires_grad, b._requires_grad)
+            else:
+                for t in inputs:
+                    if t._view is not None:
+                        _views.refresh(t)
+                needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 track = True
                 fn.parents = inputs
                 fn.saved = datas + (out,) if cls.needs_output else datas
                 fn.params = params
                 fn.needs_input_grad = needs
-                fn.seq = next(_seq)
+                fn.seq = next(_views.SEQ)
                 fn.scope = state.scope
+                fn.versions = (
+                    (a._ver and a._ver[0],)
+                    if n == 1
+                    else (a._ver and a._ver[0], inputs[1]._ver and inputs[1]._ver[0])
+                    if n == 2
+                    else tuple([t._ver and t._ver[0] for t in inputs])
+                )
         if not track:
             fn = None
         make = Tensor._make
@@ -151,12 +179,23 @@ class Function:
             outs = [make(o, False, None, 0) for o in (out if multi else (out,))]
             for o in outs:
                 o._cut = True
-            return tuple(outs) if multi else outs[0]
-        if multi:
+        elif multi:
             if fn is not None:
                 fn.n_out = len(out)
-            return tuple([make(o, track, fn, i) for i, o in enumerate(out)])
-        return make(out, track, fn, 0)
+            outs = [make(o, track, fn, i) for i, o in enumerate(out)]
+        else:  # the common case, kept short
+            o = make(out, track, fn, 0)
+            if track and cls.needs_output:
+                o._ver = c = [0]
+                fn.out_versions = (c,)
+            if cls.is_view:
+                _views.mark(cls, params, inputs[0], (o,))
+            return o
+        if track and cls.needs_output:
+            fn.out_versions = tuple([_views.counter(o) for o in outs])
+        if cls.is_view:
+            _views.mark(cls, params, inputs[0], outs)
+        return tuple(outs) if multi else outs[0]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"

@@ -73,7 +73,7 @@ def unbind(x: Tensor, dim: Any = _ZERO, *, axis: Any = _NONE) -> tuple:
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a if cond else b``; ``cond`` is a boolean tensor/array (no gradient flows to it)."""
-    c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    c = cond.array if isinstance(cond, Tensor) else xp.asarray(cond)
     if c.dtype != bool:
         raise TypeError(f"where: cond must be boolean, got {c.dtype}")
     if isinstance(a, Tensor):
@@ -168,7 +168,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float | None = 20.0) -> Tenso
     y = m + (z - 2.0 * m).exp().log1p()
     if beta != 1.0:
         y = y * (1.0 / beta)
-    return y if threshold is None else where(z.data > threshold, x, y)
+    return y if threshold is None else where(z.array > threshold, x, y)
 
 
 # ---- PyTorch's function forms of the reductions and shape queries (torch.max(x, 1), torch.sum(x, dim=0))
@@ -404,7 +404,7 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
     number or a 0-d tensor (cast to ``x``'s dtype; a float 0-d tensor gets the sum of the gradient at the
     filled places). The gradient of ``x`` is zero where it was filled."""
     x = _t(x)
-    m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype != bool:
         raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
     if isinstance(value, Tensor):

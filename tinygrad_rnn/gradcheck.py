@@ -26,7 +26,7 @@ def _promote(inputs: Sequence[Any]) -> tuple:
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.dtype.kind == "f" and t.dtype != np.float64:
             warnings.warn(f"gradcheck: input {i} is {t.dtype}; promoting it to float64 for the check", stacklevel=3)
-            t = Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
+            t = Tensor(t.array.astype(np.float64), requires_grad=t.requires_grad)
         out.append(t)
     return tuple(out)
 
@@ -65,20 +65,20 @@ def _jacobians(fn: Callable, inputs: tuple, check: list, eps: float) -> tuple:
     with no_grad():
         for k, i in enumerate(check):
             t = inputs[i]
-            base = t.data
+            base = t.array
             flat = backend.to_numpy(base).astype(np.float64).ravel()
             for e in range(flat.size):
                 vals = []
                 for step in (eps, -eps):
                     pert = flat.copy()
                     pert[e] += step
-                    t.data = backend.to_backend(pert.reshape(base.shape))
+                    t.array = backend.to_backend(pert.reshape(base.shape))
                     vals.append(
                         np.concatenate(
                             [o.numpy().astype(np.float64).ravel() for o in _outputs(fn, inputs)] or [np.zeros(0)]
                         )
                     )
-                t.data = base
+                t.array = base
                 numeric[k][:, e] = (vals[0] - vals[1]) / (2 * eps)
     return analytic, numeric
 

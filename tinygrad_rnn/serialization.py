@@ -421,7 +421,7 @@ def _load(f: Any, size: int) -> Any:
         holder, slots, tuples = _decode(_parse_manifest(raw.tobytes()), set(members))
         for parent, key, k, rg in slots:  # every check passed: only now are the arrays allocated
             a = _npz.read_array(zf, members[k + ".npy"])
-            parent[key] = a if rg is None else Tensor(backend.to_backend(a), requires_grad=rg)
+            parent[key] = a if rg is None else Tensor(backend.to_backend(a), requires_grad=rg, _share=True)
     for parent, key in reversed(tuples):  # children first, while their parents are still lists
         parent[key] = tuple(parent[key])
     return holder[0]

@@ -11,8 +11,11 @@ import numpy as np
 
 from . import backend
 from . import function as _function
+from . import inplace as _inplace
 from . import tensor_torch as _tensor_torch
+from . import views as _views
 from .backend import is_array, xp
+from .inplace import InPlaceMethods
 from .spelling import (  # noqa: F401  (re-exported for the function forms)
     _FALSE,
     _LAST,
@@ -38,7 +41,7 @@ _PY_SCALARS = (bool, int, float)
 def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
     """Turn user data into a backend array, with the dtype rules of :class:`Tensor`."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     want = None if dtype is None else _check_dtype(op, np.dtype(dtype))
     if is_array(data):
         a = data
@@ -83,24 +86,30 @@ def _scalar(v: Any, d: np.dtype) -> Any:
     return a
 
 
-class Tensor(TorchMethods):
+class Tensor(TorchMethods, InPlaceMethods):
     """An n-dimensional array that records the ops applied to it so gradients can flow back.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: Python floats become the default dtype (float32
     unless :func:`set_default_dtype` changed it), Python ints become int64, NumPy arrays keep their dtype.
     """
 
-    __slots__ = ("data", "_requires_grad", "grad", "_fn", "_idx", "_cut", "__weakref__")
+    __slots__ = ("array", "_requires_grad", "grad", "_fn", "_idx", "_ver", "_view", "_hist", "_cut", "__weakref__")
     __array_ufunc__ = None  # make NumPy hand `ndarray (op) Tensor` to our reflected operators
     __array_priority__ = 1000
-    data: Any
+    array: Any  # the backend array (NumPy or CuPy) holding the values
     _fn: Any  # the Function node that made this tensor (None for leaves and untracked results)
     _idx: int
+    _ver: list | None  # the version counter shared with views of the same memory (views.py); None: version 0
+    _view: Any  # a views.ViewInfo when this tensor is a view of another's memory
+    _hist: Any  # earlier histories after in-place writes (views.set_history)
     _cut: bool
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = as_array(data, dtype)
-        self._fn = None
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, *, _share: bool = False) -> None:
+        a = as_array(data, dtype)
+        if not _share and (a is data or (isinstance(data, Tensor) and a is data.array)):
+            a = a.copy()  # as in PyTorch, a new tensor owns its memory (tg.from_numpy / as_tensor share)
+        self.array = a
+        self._fn = self._ver = self._view = self._hist = None
         self._idx = 0
         self.grad: Tensor | None = None
         self._requires_grad = False
@@ -109,20 +118,37 @@ class Tensor(TorchMethods):
     @classmethod
     def _make(cls, data: Any, requires_grad: bool, fn: Any, idx: int) -> Tensor:
         t = object.__new__(cls)
-        t.data, t._requires_grad, t.grad, t._fn, t._idx = data, requires_grad, None, fn, idx
+        t.array, t._requires_grad, t.grad, t._fn, t._idx = data, requires_grad, None, fn, idx
+        t._ver = t._view = t._hist = None
         return t
+
+    @property
+    def data(self) -> Tensor:
+        """The values as a new tensor that shares this one's memory and is cut from the tape, as in
+        PyTorch (``p.data.add_(...)``, ``out.data.topk(1)``). Writes through it are not tracked: it has
+        its own version counter, so use it for updates that autograd must not see. The backend array
+        itself is :attr:`array`."""
+        return Tensor._make(self.array, False, None, 0)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        """Rebind this tensor to other values (any shape), as PyTorch's ``p.data = t``; the graph is untouched."""
+        a = value.array if isinstance(value, Tensor) else as_array(value, op="data")
+        if self._requires_grad and a.dtype.kind != "f":
+            raise TypeError(f"data: a tensor that requires grad needs floating-point data, got {a.dtype}")
+        self.array = a
 
     # ---- attributes --------------------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
-        return self._requires_grad
+        return self._fresh()._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
-        if flag and self.data.dtype.kind != "f":
+        if flag and self.array.dtype.kind != "f":
             raise TypeError(
                 f"requires_grad: only floating-point tensors can require gradients; this one is "
-                f"{self.data.dtype} with shape {self.shape}. Cast it first, e.g. .astype('float32')"
+                f"{self.array.dtype} with shape {self.shape}. Cast it first, e.g. .astype('float32')"
             )
         if not flag and self._fn is not None:
             raise RuntimeError("requires_grad: cannot turn off gradients of a non-leaf tensor; use .detach()")
@@ -132,21 +158,28 @@ class Tensor(TorchMethods):
         self.requires_grad = flag
         return self
 
-    shape = property(lambda self: tuple(self.data.shape))
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    is_leaf = property(lambda self: self._fn is None)
-    grad_fn = property(lambda self: self._fn)
+    shape = property(lambda self: tuple(self.array.shape))
+    ndim = property(lambda self: self.array.ndim)
+    dtype = property(lambda self: self.array.dtype)
+    is_leaf = property(lambda self: self._fresh()._fn is None)
+    grad_fn = property(lambda self: self._fresh()._fn)
+    _version = property(lambda self: _views.version(self))
+
+    def _fresh(self) -> Tensor:
+        if self._view is not None:
+            _views.refresh(self)
+        return self
+
     T = property(lambda self: self.permute(*range(self.ndim - 1, -1, -1)))
 
     def numpy(self) -> np.ndarray:
         """A host NumPy array (a copy from the GPU under CuPy; shared memory under NumPy)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number; shape is {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
@@ -158,7 +191,7 @@ class Tensor(TorchMethods):
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
         if self.ndim == 0:
@@ -166,11 +199,11 @@ class Tensor(TorchMethods):
         return iter(self.unbind(0))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; use .any() or .all()"
             )
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -179,7 +212,7 @@ class Tensor(TorchMethods):
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu":
+        if self.array.dtype.kind not in "iu":
             raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
         return int(self.item())
 
@@ -201,8 +234,9 @@ class Tensor(TorchMethods):
 
     def detach(self) -> Tensor:
         """The same values cut from the tape (shares memory); truncated BPTT uses this on carried state."""
-        t = Tensor._make(self.data, False, None, 0)
+        t = Tensor._make(self.array, False, None, 0)
         t._cut = self._fn is not None  # graph drawings show where a tape was cut
+        t._ver = _views.counter(self)  # in-place writes through either are seen by the other's backward
         return t
 
     def retain_grad(self) -> Tensor:
@@ -224,7 +258,7 @@ class Tensor(TorchMethods):
         """
         if isinstance(other, Tensor):
             return other
-        d = self.data.dtype
+        d = self.array.dtype
         if isinstance(other, _PY_SCALARS) or (getattr(other, "ndim", None) == 0 and hasattr(other, "dtype")):
             other_float = isinstance(other, float) or getattr(getattr(other, "dtype", None), "kind", "") == "f"
             if d.kind == "f":
@@ -235,11 +269,11 @@ class Tensor(TorchMethods):
         return Tensor(other) if not isinstance(other, (list, tuple)) or d.kind != "f" else Tensor(other, dtype=d)
 
     def _pair(self, other: Any, op: str, reflected: bool = False) -> tuple:
-        if type(other) is Tensor and other.data.dtype is self.data.dtype:  # the common case, kept short
+        if type(other) is Tensor and other.array.dtype is self.array.dtype:  # the common case, kept short
             return (other, self) if reflected else (self, other)
         b = self._lift(other, op)
         a = self
-        da, db = a.data.dtype, b.data.dtype
+        da, db = a.array.dtype, b.array.dtype
         if da != db:
             fa, fb = da.kind == "f", db.kind == "f"
             if fa and fb:
@@ -254,9 +288,9 @@ class Tensor(TorchMethods):
                         "tinygrad_rnn never upcasts silently: cast one side with .astype(...)"
                     )
             elif fa:
-                b = Tensor._make(b.data.astype(da), False, None, 0)
+                b = Tensor._make(b.array.astype(da), False, None, 0)
             elif fb:
-                a = Tensor._make(a.data.astype(db), False, None, 0)
+                a = Tensor._make(a.array.astype(db), False, None, 0)
         return (b, a) if reflected else (a, b)
 
     # The operator table stays one line per op, like the ops' own forward/backward.
@@ -277,7 +311,7 @@ class Tensor(TorchMethods):
     def __pos__(self): return self
 
     def __pow__(self, o):
-        if isinstance(o, _PY_SCALARS) and self.data.dtype.kind == "f":
+        if isinstance(o, _PY_SCALARS) and self.array.dtype.kind == "f":
             # np.float64 subclasses float: take its Python value so it cannot upcast a float32 tensor
             return _ops.PowScalar.apply(self, p=o.item() if isinstance(o, np.generic) else o)
         return _ops.Pow.apply(*self._pair(o, "pow"))
@@ -288,16 +322,16 @@ class Tensor(TorchMethods):
     neg, abs = __neg__, __abs__
 
     # comparisons give boolean tensors outside the tape
-    def _cmp(self, o, f): a, b = self._pair(o, f.__name__); return Tensor._make(f(a.data, b.data), False, None, 0)
+    def _cmp(self, o, f): a, b = self._pair(o, f.__name__); return Tensor._make(f(a.array, b.array), False, None, 0)
     def __lt__(self, o): return self._cmp(o, xp.less)
     def __le__(self, o): return self._cmp(o, xp.less_equal)
     def __gt__(self, o): return self._cmp(o, xp.greater)
     def __ge__(self, o): return self._cmp(o, xp.greater_equal)
     def __eq__(self, o): return self._cmp(o, xp.equal)
     def __ne__(self, o): return self._cmp(o, xp.not_equal)
-    def __invert__(self): return Tensor._make(~self.data, False, None, 0)
-    def any(self) -> bool: return bool(self.data.any())
-    def all(self) -> bool: return bool(self.data.all())
+    def __invert__(self): return Tensor._make(~self.array, False, None, 0)
+    def any(self) -> bool: return bool(self.array.any())
+    def all(self) -> bool: return bool(self.array.all())
 
     def maximum(self, o): return _ops.Maximum.apply(*self._pair(o, "maximum"))
     def minimum(self, o): return _ops.Minimum.apply(*self._pair(o, "minimum"))
@@ -328,10 +362,10 @@ class Tensor(TorchMethods):
         """NumPy's name for a cast (PyTorch: :meth:`to`, :meth:`type`). Float to float is differentiable;
         a cast to an integer or boolean dtype is not, so its result never requires grad."""
         d = _check_dtype("astype", np.dtype(dtype))
-        if d == self.data.dtype:
+        if d == self.array.dtype:
             return self
         if self._requires_grad and d.kind != "f":
-            return Tensor._make(self.data.astype(d), False, None, 0)
+            return Tensor._make(self.array.astype(d), False, None, 0)
         return _ops.Cast.apply(self, dtype=d)
 
     # ---- reductions --------------------------------------------------------------------------------
@@ -402,7 +436,7 @@ class Tensor(TorchMethods):
     # ---- movement ----------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return self if shape == self.data.shape else _ops.Reshape.apply(self, shape=shape)
+        return self if shape == self.array.shape else _ops.Reshape.apply(self, shape=shape)
 
     view = reshape
 
@@ -410,7 +444,7 @@ class Tensor(TorchMethods):
         """PyTorch's flatten: dims ``start_dim..end_dim`` (inclusive) merged into one; a 0-d tensor gives shape (1,)."""
         if self.ndim == 0:
             return self.reshape(1)
-        s = self.data.shape
+        s = self.array.shape
         a = _ops.reduce.normalize_axis("flatten", start_dim, len(s))
         b = _ops.reduce.normalize_axis("flatten", end_dim, len(s))
         if a > b:
@@ -426,7 +460,7 @@ class Tensor(TorchMethods):
         if d is None:
             raise TypeError("unsqueeze: missing the dim argument")
         d = _ops.reduce.normalize_axis("unsqueeze", d, self.ndim + 1)
-        s = self.data.shape
+        s = self.array.shape
         return self.reshape(s[:d] + (1,) + s[d:])
 
     def squeeze(self, dim: Any = _NONE, *, axis: Any = _NONE) -> Tensor:
@@ -437,7 +471,7 @@ class Tensor(TorchMethods):
         """
         numpy_rule = axis is not _NONE
         d = _pick_dim("squeeze", dim, axis, None)
-        s = self.data.shape
+        s = self.array.shape
         if d is None:
             return self.reshape(tuple(n for n in s if n != 1))
         axes = _ops.reduce.normalize_axes("squeeze", d, self.ndim)
@@ -469,7 +503,7 @@ class Tensor(TorchMethods):
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         shape = tuple(shape)
-        return self if shape == self.data.shape else _ops.Expand.apply(self, shape=shape)
+        return self if shape == self.array.shape else _ops.Expand.apply(self, shape=shape)
 
     def expand(self, *shape: int) -> Tensor:
         """PyTorch's expand: -1 keeps a dimension's size."""
@@ -509,7 +543,7 @@ def _as_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_as_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, (list, np.ndarray)):
         a = np.asarray(index)
         if a.dtype.kind not in "biu":
@@ -526,3 +560,4 @@ from . import functions as _functions  # noqa: E402
 from . import ops as _ops  # noqa: E402
 
 _tensor_torch.bind(_functions, _creation, _ops, as_array, Tensor)
+_inplace.bind(_ops, _functions, Tensor, _as_index)

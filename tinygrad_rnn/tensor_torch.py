@@ -52,7 +52,7 @@ def bind(functions: Any, creation: Any, ops: Any, as_array: Any, tensor: Any) ->
 
 class TorchMethods:
     __slots__ = ()
-    data: Any  # the backend array (Tensor's slot)
+    array: Any  # the backend array (Tensor's slot)
     reshape: Callable[..., Tensor]  # Tensor's own methods that these build on
     broadcast_to: Callable[..., Tensor]
     astype: Callable[..., Tensor]
@@ -98,10 +98,10 @@ class TorchMethods:
 
     def contiguous(self, memory_format: Any = None) -> Tensor:
         """``self`` when its array is C-contiguous, else a C-ordered copy (the gradient passes through)."""
-        return cast("Tensor", self) if self.data.flags.c_contiguous else _ops.Contiguous.apply(self)
+        return cast("Tensor", self) if self.array.flags.c_contiguous else _ops.Contiguous.apply(self)
 
     def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
-        return builtins.bool(self.data.flags.c_contiguous)
+        return builtins.bool(self.array.flags.c_contiguous)
 
     def clone(self, memory_format: Any = None) -> Tensor:
         """A copy with its own memory, still on the tape (the gradient passes through unchanged)."""
@@ -179,7 +179,7 @@ class TorchMethods:
 
     # ---- new tensors like this one (PyTorch): this dtype unless dtype= says otherwise -----------------
     def _new(self, op: str, make: Any, size: tuple, dtype: Any, requires_grad: builtins.bool, device: Any) -> Tensor:
-        d = self.data.dtype if dtype is None else _as_dtype(op, dtype)
+        d = self.array.dtype if dtype is None else _as_dtype(op, dtype)
         return _creation._make(make(_creation._shape(size, None, op), dtype=d), requires_grad, device, op)
 
     def new_zeros(
@@ -207,7 +207,7 @@ class TorchMethods:
         self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None
     ) -> Tensor:
         """A copy of ``data`` (never shared, as in PyTorch) in this tensor's dtype unless ``dtype``."""
-        d = self.data.dtype if dtype is None else _as_dtype("new_tensor", dtype)
+        d = self.array.dtype if dtype is None else _as_dtype("new_tensor", dtype)
         return _creation._make(_as_array(data, d, "new_tensor").copy(), requires_grad, device, "new_tensor")
 
     # ---- sizes (PyTorch) ---------------------------------------------------------------------------
@@ -218,7 +218,7 @@ class TorchMethods:
     def size(self, dim: Any = None) -> Any:
         """PyTorch's ``size()``: the :class:`Size` of the tensor, or with ``dim`` (negative counts from the
         end) that dimension's length. ``.shape`` is the same tuple (a plain one); :meth:`numel` counts elements."""
-        s = self.data.shape
+        s = self.array.shape
         if dim is None:
             return Size(s)
         n = len(s)
@@ -233,13 +233,13 @@ class TorchMethods:
 
     def numel(self) -> builtins.int:
         """The number of elements (NumPy's ``.size``)."""
-        return builtins.int(self.data.size)
+        return builtins.int(self.array.size)
 
     nelement = numel
 
     def dim(self) -> builtins.int:
         """The number of dimensions (``ndim``)."""
-        return self.data.ndim
+        return self.array.ndim
 
     ndimension = dim
 
@@ -251,24 +251,24 @@ class TorchMethods:
         dtype, copy = _parse_to_args("to", args, kwargs)
         out = cast("Tensor", self) if dtype is None else self.astype(dtype)
         if copy and out is self:  # a differentiable copy, like PyTorch's clone()
-            out = _ops.Cast.apply(self, dtype=self.data.dtype)
+            out = _ops.Cast.apply(self, dtype=self.array.dtype)
         return out
 
     def type(self, dtype: Any = None, non_blocking: builtins.bool = False) -> Any:
         """No argument: PyTorch's type name (``'tinygrad_rnn.FloatTensor'``; ``'tinygrad_rnn.cuda.FloatTensor'``
         under CuPy). With a dtype, a dtype name or a type name (``'torch.LongTensor'``): the cast tensor."""
         if dtype is None:
-            d = self.data.dtype
+            d = self.array.dtype
             name = _TYPE_OF_DTYPE.get(d, f"{d.name.capitalize()}Tensor")
             return ("tinygrad_rnn.cuda." if backend.name == "cupy" else "tinygrad_rnn.") + name
         return self.astype(_as_dtype("type", dtype))
 
     def is_floating_point(self) -> builtins.bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def element_size(self) -> builtins.int:
         """Bytes per element (PyTorch's ``element_size``; NumPy's ``itemsize``)."""
-        return self.data.dtype.itemsize
+        return self.array.dtype.itemsize
 
     # ---- casts (PyTorch) ---------------------------------------------------------------------------
     # x.float(), x.long(), ...: made from _CASTS below this class (one line each would be nine copies
@@ -309,7 +309,7 @@ def _max_min_dim(x: Tensor, op: str, dim: Any, keepdim: bool) -> Any:
         dim = builtins.int(dim)
     if isinstance(dim, builtins.bool) or not isinstance(dim, builtins.int):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}; to reduce several dims use a{op}(dim=...)")
-    data = x.data
+    data = x.array
     nd = data.ndim
     make = _max_result if op == "max" else _min_result
     if nd == 0:  # PyTorch accepts dim 0 or -1 on a 0-d tensor: the value itself, index 0
@@ -336,7 +336,7 @@ def _max_min_dim(x: Tensor, op: str, dim: Any, keepdim: bool) -> Any:
 
 
 def _arg_reduce(x: Tensor, op: str, dim: Any, keepdim: bool) -> Tensor:
-    data = x.data
+    data = x.array
     if data.size == 0:
         raise ValueError(f"{op}: cannot take the {op} of an empty tensor (shape {tuple(data.shape)})")
     f = data.argmax if op == "argmax" else data.argmin

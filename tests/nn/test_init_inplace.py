@@ -39,10 +39,10 @@ def _param(shape=(6, 4), dtype=np.float32):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_in_place_same_tensor_same_array_same_dtype(name, dtype):
     p = _param(dtype=dtype)
-    arr = p.data
+    arr = p.array
     out = ALL[name](p)
     assert out is p
-    assert p.data is arr, "the backend array must be written in place, not replaced"
+    assert p.array is arr, "the backend array must be written in place, not replaced"
     assert p.dtype == dtype and arr.dtype == dtype and p.shape == (6, 4)
     assert not np.any(arr == 7.0)
     assert p.requires_grad and p.is_leaf and p.grad is None
@@ -309,7 +309,7 @@ def test_empty_tensors():
 def test_writes_through_to_a_shared_numpy_array_like_from_numpy():
     host = np.zeros((2, 3))
     t = tg.Tensor(host)
-    if t.data is host:  # NumPy backend: the tensor wraps the caller's array, as torch.from_numpy does
+    if t.array is host:  # NumPy backend: the tensor wraps the caller's array, as torch.from_numpy does
         init.ones_(t)
         np.testing.assert_array_equal(host, 1.0)
 
@@ -318,7 +318,7 @@ def test_read_only_arrays_are_replaced_keeping_the_tensor():
     ro = np.zeros((2, 3))
     ro.setflags(write=False)
     t = tg.Tensor(ro)
-    if t.data is ro:
+    if t.array is ro:
         assert init.ones_(t) is t
         np.testing.assert_array_equal(t.numpy(), 1.0)
         np.testing.assert_array_equal(ro, 0.0)
@@ -345,7 +345,7 @@ def test_the_layers_constructors_still_work():
 
 def test_reinitialising_a_whole_lstm_like_pytorch_code_does():
     lstm = nn.LSTM(3, 5, num_layers=2)
-    arrays = {n: p.data for n, p in lstm.named_parameters()}
+    arrays = {n: p.array for n, p in lstm.named_parameters()}
     for name, p in lstm.named_parameters():
         if "weight_hh" in name:
             init.orthogonal_(p)
@@ -354,7 +354,7 @@ def test_reinitialising_a_whole_lstm_like_pytorch_code_does():
         else:
             init.zeros_(p)
     for name, p in lstm.named_parameters():
-        assert p.data is arrays[name]
+        assert p.array is arrays[name]
     w = lstm.weight_hh_l0.numpy().astype(np.float64)  # (4H, H): orthonormal columns
     np.testing.assert_allclose(w.T @ w, np.eye(5), atol=1e-5)
     assert np.all(lstm.bias_ih_l1.numpy() == 0)

@@ -147,8 +147,8 @@ class Trainer:
         self.text = load_corpus(config.corpus) if text is None else text
         self.chars = sorted(set(self.text))
         stoi = {c: i for i, c in enumerate(self.chars)}
-        self.data = batchify(np.array([stoi[c] for c in self.text], dtype=np.int64), config.batch)
-        self.t_all = self.data.shape[0] - 1
+        self.array = batchify(np.array([stoi[c] for c in self.text], dtype=np.int64), config.batch)
+        self.t_all = self.array.shape[0] - 1
         if self.t_all < 1:
             raise ValueError(f"corpus {config.corpus!r} is too short for {config.batch} streams")
         self.model = CharLM(len(self.chars), config.embed, config.hidden, config.layers, config.cell)
@@ -173,8 +173,8 @@ class Trainer:
         if pos + 1 >= self.t_all:  # end of the streams: start over with a fresh state
             pos, state = 0, None
         k = min(self.config.bptt, self.t_all - pos)
-        x = Tensor(self.data[pos : pos + k])
-        y = self.data[pos + 1 : pos + 1 + k]
+        x = Tensor(self.array[pos : pos + k])
+        y = self.array[pos + 1 : pos + 1 + k]
         logits, state = self.model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, len(self.chars)), y.reshape(-1))
         self.opt.zero_grad()

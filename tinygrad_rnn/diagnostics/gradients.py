@@ -62,7 +62,7 @@ def _as_input(x: Any, where: str) -> Tensor:
 
 
 def _data(g: Any) -> Any:
-    return g.data if isinstance(g, Tensor) else g
+    return g.array if isinstance(g, Tensor) else g
 
 
 def _hidden(state: Any, where: str) -> Tensor:
@@ -121,7 +121,7 @@ def hidden_state_grad_norms(cell: Any, x: Any, loss_fn: Callable[[list], Tensor]
             )
         h.retain_grad()
     loss = loss_fn(hs)
-    if not isinstance(loss, Tensor) or loss.data.size != 1:
+    if not isinstance(loss, Tensor) or loss.array.size != 1:
         shape = loss.shape if isinstance(loss, Tensor) else type(loss).__name__
         raise ValueError(f"{where}: loss_fn must return a scalar (one-element) Tensor, got {shape}")
     loss.backward()
@@ -163,12 +163,12 @@ def jacobian_products(cell: Any, x: Any, h0: Any = None, k: int = 3) -> dict:
         # the cell makes its own zero state; we need it as tensors to differentiate with respect to
         with no_grad():
             probe = step(x[0], None)
-        h0 = _rebuild(probe, [Tensor(np.zeros(p.shape, dtype=p.data.dtype)) for p in _parts(probe)])
+        h0 = _rebuild(probe, [Tensor(np.zeros(p.shape, dtype=p.array.dtype)) for p in _parts(probe)])
     state = h0
     jac: list = []
     for t in range(T):
         # fresh leaves for s_{t-1}: the graph of one step only, so each VJP costs one step
-        prev = [Tensor(to_numpy(p.data).copy(), requires_grad=True) for p in _parts(state)]
+        prev = [Tensor(to_numpy(p.array).copy(), requires_grad=True) for p in _parts(state)]
         new = step(x[t], _rebuild(state, prev))
         outs = _parts(new)
         _hidden(new, where)  # the same type check as the one-pass path
@@ -183,7 +183,7 @@ def jacobian_products(cell: Any, x: Any, h0: Any = None, k: int = 3) -> dict:
         for j in range(D):
             seeds, off = [], 0
             for o, n in zip(outs, sizes):
-                g = np.zeros(o.shape, dtype=o.data.dtype)
+                g = np.zeros(o.shape, dtype=o.array.dtype)
                 if off <= j < off + n:
                     g[:, j - off] = 1.0
                 seeds.append(g)
@@ -191,10 +191,10 @@ def jacobian_products(cell: Any, x: Any, h0: Any = None, k: int = 3) -> dict:
             grads = _grad(outs, prev, grad_outputs=seeds, retain_graph=True, allow_unused=True)
             # row j of J: ∂s_t[j]/∂s_{t-1}, across all N sequences at once
             J[:, j, :] = np.concatenate(
-                [np.zeros(p.shape) if g is None else to_numpy(g.data) for g, p in zip(grads, prev)], axis=-1
+                [np.zeros(p.shape) if g is None else to_numpy(g.array) for g, p in zip(grads, prev)], axis=-1
             )
         jac.append(J)
-        state = _rebuild(new, [Tensor(to_numpy(o.data)) for o in outs])
+        state = _rebuild(new, [Tensor(to_numpy(o.array)) for o in outs])
     J_all = np.stack(jac)  # (T, N, D, D)
     N, D = J_all.shape[1], J_all.shape[2]
     P = np.empty_like(J_all)
@@ -214,7 +214,7 @@ def jacobian_products(cell: Any, x: Any, h0: Any = None, k: int = 3) -> dict:
 # ---- (c), (d) ---------------------------------------------------------------------------------------------
 def spectral_radius(W: Any) -> float:
     """ρ(W) = max |λ_i(W)| of a square matrix (Tensor or array); the per-step growth of W^n."""
-    a = to_numpy(W.data) if isinstance(W, Tensor) else np.asarray(W)
+    a = to_numpy(W.array) if isinstance(W, Tensor) else np.asarray(W)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"spectral_radius: W must be a square matrix, got shape {a.shape}")
     if a.size == 0:

@@ -92,11 +92,11 @@ def gradient_flow_penalty(
             raise ValueError(f"{op}: loss must be a scalar, got shape {loss.shape}")
         # the total ∂L/∂h_{t+1} for t+1 = 2..T; retain_graph so loss.backward() still works afterwards
         ds = grad(loss, hs[1:], retain_graph=True, allow_unused=True)
-        deltas = [xp.zeros(h.data.shape, dtype=h.data.dtype) if d is None else d.data for d, h in zip(ds, hs[1:])]
+        deltas = [xp.zeros(h.array.shape, dtype=h.array.dtype) if d is None else d.array for d, h in zip(ds, hs[1:])]
     else:
         if loss is not None:
             raise ValueError(f"{op}: pass either loss or upstream, not both")
-        deltas = [u.data if isinstance(u, Tensor) else xp.asarray(u, dtype=hs[0].data.dtype) for u in upstream]
+        deltas = [u.array if isinstance(u, Tensor) else xp.asarray(u, dtype=hs[0].array.dtype) for u in upstream]
         if len(deltas) != len(hs) - 1:
             raise ValueError(f"{op}: upstream needs one gradient per state h_2..h_T ({len(hs) - 1}), got {len(deltas)}")
         for i, d in enumerate(deltas):
@@ -163,7 +163,7 @@ def clip_and_count(
     ps = [p for p in _params(op, params) if p.grad is not None]
     norm = 0.0
     if ps:
-        norm = float(_vector_norm(xp.stack([_vector_norm(p.grad.data, 2.0) for p in ps]), 2.0))
+        norm = float(_vector_norm(xp.stack([_vector_norm(p.grad.array, 2.0) for p in ps]), 2.0))
     if max_norm is not None:
         if not (isinstance(max_norm, (int, float)) and max_norm > 0):
             raise ValueError(f"{op}: max_norm must be a positive number, got {max_norm!r}")
@@ -172,7 +172,7 @@ def clip_and_count(
     else:
         if not (isinstance(max_value, (int, float)) and max_value > 0):
             raise ValueError(f"{op}: max_value must be a positive number, got {max_value!r}")
-        fired = any(bool((xp.abs(p.grad.data) > max_value).any()) for p in ps)
+        fired = any(bool((xp.abs(p.grad.array) > max_value).any()) for p in ps)
         clip_grad_value_(ps, max_value)
     if stats is not None:
         stats.steps += 1

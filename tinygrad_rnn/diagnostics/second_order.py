@@ -93,7 +93,7 @@ def _scalar_loss(loss_fn: LossFn, what: str) -> Tensor:
     loss = loss_fn()
     if not isinstance(loss, Tensor):
         raise TypeError(f"{what}: loss_fn() returned a {type(loss).__name__}, not a Tensor")
-    if loss.data.size != 1:
+    if loss.array.size != 1:
         raise ValueError(
             f"{what}: loss_fn() must return a scalar loss; got shape {loss.shape} (reduce it with .mean() or .sum())"
         )
@@ -101,7 +101,7 @@ def _scalar_loss(loss_fn: LossFn, what: str) -> Tensor:
 
 
 def _const(a: np.ndarray, like: Tensor) -> Tensor:
-    return Tensor(backend.to_backend(a, like.data.dtype), requires_grad=False)
+    return Tensor(backend.to_backend(a, like.array.dtype), requires_grad=False)
 
 
 def gradient(loss_fn: LossFn, params: Sequence[Tensor]) -> tuple[float, list]:
@@ -154,8 +154,8 @@ def gauss_newton_vector_product(
     r = residual_fn()
     if not isinstance(r, Tensor):
         raise TypeError(f"gauss_newton_vector_product: residual_fn() returned a {type(r).__name__}, not a Tensor")
-    c = 2.0 / r.data.size if scale is None else float(scale)
-    u = Tensor(backend.to_backend(np.zeros(r.shape), r.data.dtype), requires_grad=True)
+    c = 2.0 / r.array.size if scale is None else float(scale)
+    u = Tensor(backend.to_backend(np.zeros(r.shape), r.array.dtype), requires_grad=True)
     jtu = autograd.grad(r, params, grad_outputs=u, create_graph=True, retain_graph=True, allow_unused=True)
     dot = None
     for g, v in zip(jtu, vs):
@@ -168,7 +168,7 @@ def gauss_newton_vector_product(
     (jv,) = autograd.grad(dot, u, allow_unused=True)
     if jv is None:
         return [np.zeros(p.shape) for p in params]
-    gv = autograd.grad(r, params, grad_outputs=jv.data, allow_unused=True)
+    gv = autograd.grad(r, params, grad_outputs=jv.array, allow_unused=True)
     return [np.zeros(p.shape) if g is None else c * np.asarray(g.numpy(), dtype=np.float64) for p, g in zip(params, gv)]
 
 
@@ -237,9 +237,9 @@ def conjugate_gradient(
 # Hessian-free step
 # ---------------------------------------------------------------------------------------------------
 def _set_params(params: Sequence[Tensor], arrays: Sequence[np.ndarray]) -> None:
-    # rebinding .data (not writing in place) keeps any graph built from the old values intact
+    # rebinding .array (not writing in place) keeps any graph built from the old values intact
     for p, a in zip(params, arrays):
-        p.data = backend.to_backend(np.asarray(a), p.data.dtype)
+        p.array = backend.to_backend(np.asarray(a), p.array.dtype)
 
 
 def truncated_newton_step(

@@ -40,7 +40,7 @@ def escape(text: str) -> str:
 def _values(t: Any, what: str, limit: int = 6) -> str:
     if t is None:
         return ""
-    a = to_numpy(t.data if hasattr(t, "data") else t)
+    a = to_numpy(t.array if hasattr(t, "data") else t)
     if a.size > limit:
         flat = np.array2string(a.ravel()[:limit], precision=3, separator=", ")[:-1] + ", …]"
     else:

@@ -23,7 +23,7 @@ def masked_softmax(scores: Tensor, mask: Any | None) -> Tensor:
     """Softmax over the last axis of ``scores (N, S)`` with positions where ``mask`` is False set to 0."""
     if mask is None:
         return scores.softmax(axis=-1)
-    m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.shape != scores.shape:
         raise ValueError(f"masked_softmax: mask shape {tuple(m.shape)} != scores shape {scores.shape}")
     if not bool(m.any(axis=-1).all()):

@@ -265,7 +265,7 @@ class ImageCaptioner(Module):
 
     # ---- input checks ----------------------------------------------------------------------------------
     def _check_images(self, images: Any) -> np.ndarray:
-        a = backend.to_numpy(images.data if isinstance(images, Tensor) else np.asarray(images))
+        a = backend.to_numpy(images.array if isinstance(images, Tensor) else np.asarray(images))
         if a.ndim != 4 or tuple(a.shape[1:]) != self.image_shape:
             raise ValueError(
                 f"ImageCaptioner: images must be (N, {', '.join(map(str, self.image_shape))}), got shape "
@@ -278,7 +278,7 @@ class ImageCaptioner(Module):
         return a
 
     def _check_tokens(self, tokens: Any, N: int, what: str) -> np.ndarray:
-        t = backend.to_numpy(tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens))
+        t = backend.to_numpy(tokens.array if isinstance(tokens, Tensor) else np.asarray(tokens))
         if t.size and t.dtype.kind not in "iu":
             raise TypeError(f"ImageCaptioner: {what} must hold integer token ids, got dtype {t.dtype}")
         if t.ndim != 2 or t.shape[1] != N or t.shape[0] == 0:
@@ -302,7 +302,7 @@ class ImageCaptioner(Module):
     def encode(self, images: Any) -> tuple[Memory, tuple[Tensor, Tensor]]:
         """Image features as a :class:`Memory` (keys ``(N, R, F)``, R = 1 without regions) and ``(h_0, m_0)``."""
         a = self._check_images(images)
-        dtype = self.enc1.weight.data.dtype
+        dtype = self.enc1.weight.array.dtype
         N = a.shape[0]
         x = self._region_inputs(a) if self.use_regions else a.reshape(N, 1, -1)
         feats = self.enc2(self.enc1(Tensor(xp.asarray(x, dtype=dtype))).tanh()).tanh()  # (N, R, F)
@@ -378,8 +378,8 @@ class ImageCaptioner(Module):
             done = np.zeros(N, dtype=bool)
             for _ in range(max_len):
                 logits, state, w = self.step(prev, state, memory)
-                best = backend.to_numpy(logits.data).argmax(-1)
-                wn = None if w is None else backend.to_numpy(w.data)
+                best = backend.to_numpy(logits.array).argmax(-1)
+                wn = None if w is None else backend.to_numpy(w.array)
                 for n in np.flatnonzero(~done):
                     tokens[n].append(int(best[n]))
                     if wn is not None:
@@ -413,7 +413,7 @@ class ImageCaptioner(Module):
             B = len(live)
             prev = xp.asarray([h[0][-1] if h[0] else self.bos for h in live], dtype=np.int64)
             logits, s_new, _ = self.step(prev, state, memory.select(np.zeros(B, dtype=np.int64)))
-            logp = backend.to_numpy(logits.log_softmax(axis=-1).data).astype(np.float64)
+            logp = backend.to_numpy(logits.log_softmax(axis=-1).array).astype(np.float64)
             cand = np.array([h[1] for h in live])[:, None] + logp
             V = cand.shape[1]
             keep_rows, new_live = [], []

@@ -91,7 +91,7 @@ class StackedRNN(Module):
             raise ValueError(f"StackedRNN: expected input (T, N, input_size={self.input_size}), got shape {x.shape}")
         mask = None
         if lengths is not None:  # nn.RNN validates the lengths themselves; the mask keeps skips off padding
-            lens = np.asarray(backend.to_numpy(lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)))
+            lens = np.asarray(backend.to_numpy(lengths.array if isinstance(lengths, Tensor) else np.asarray(lengths)))
             if lens.ndim == 1 and lens.shape[0] == x.shape[1]:
                 mask = backend.to_backend(lens[None, :, None] > np.arange(x.shape[0])[:, None, None])
         hs, cs = [], []

@@ -46,7 +46,7 @@ from ..tensor import Tensor
 def _host(a: Any, what: str) -> np.ndarray:
     """A Tensor / NumPy / CuPy array as a float64 host array (ridge regression wants the precision)."""
     if isinstance(a, Tensor):
-        a = a.data
+        a = a.array
     try:
         return np.asarray(backend.to_numpy(a) if backend.is_array(a) else a, dtype=np.float64)
     except (TypeError, ValueError) as e:
@@ -124,13 +124,13 @@ class EchoStateNetwork(Module):
 
     def _step(self, x: Any, uw: Any) -> Any:
         """One leaky update on raw arrays: no tape, since nothing upstream of the readout is trained."""
-        xt = backend.xp.tanh(uw + x @ self.weight_res.data.T)
+        xt = backend.xp.tanh(uw + x @ self.weight_res.array.T)
         return (1.0 - self.leak_rate) * x + self.leak_rate * xt
 
     def _x0(self, x0: Any, N: int, dtype: Any) -> Any:
         if x0 is None:
             return backend.xp.zeros((N, self.reservoir_size), dtype=dtype)
-        x0 = x0.data if isinstance(x0, Tensor) else backend.to_backend(x0)
+        x0 = x0.array if isinstance(x0, Tensor) else backend.to_backend(x0)
         if tuple(x0.shape) != (N, self.reservoir_size):
             raise ValueError(
                 f"EchoStateNetwork: x0 must have shape (N, reservoir_size) = "
@@ -142,7 +142,7 @@ class EchoStateNetwork(Module):
         """Reservoir states :math:`x_1 … x_T`, ``(T, N, R)``, starting from ``x0`` (zeros), no gradient."""
         u = self._check_u(u)
         T, N, _ = u.shape
-        uw = u.data.astype(self.weight_in.dtype) @ self.weight_in.data.T  # W_in u_t for all steps at once
+        uw = u.array.astype(self.weight_in.dtype) @ self.weight_in.array.T  # W_in u_t for all steps at once
         x = self._x0(x0, N, self.weight_in.dtype)
         out = backend.xp.empty((T, N, self.reservoir_size), dtype=x.dtype)
         for t in range(T):
@@ -188,8 +188,8 @@ class EchoStateNetwork(Module):
         except np.linalg.LinAlgError as e:
             raise ValueError("EchoStateNetwork.fit_ridge: singular normal equations; use ridge > 0") from e
         d = self.readout.weight.dtype
-        self.readout.weight.data = backend.to_backend(Wa[:-1].T.astype(d))
-        self.readout.bias.data = backend.to_backend(Wa[-1].astype(d))
+        self.readout.weight.array = backend.to_backend(Wa[:-1].T.astype(d))
+        self.readout.bias.array = backend.to_backend(Wa[-1].astype(d))
         return self
 
     def fit_gradient(self, states: Any, targets: Any, steps: int = 500, lr: float = 1e-2) -> list:
@@ -220,13 +220,13 @@ class EchoStateNetwork(Module):
             )
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"EchoStateNetwork.generate: steps must be a positive int, got {steps!r}")
-        warm = self.run_reservoir(self._check_u(warmup, "warmup"), x0).data
+        warm = self.run_reservoir(self._check_u(warmup, "warmup"), x0).array
         x = warm[-1]
-        W, c = self.readout.weight.data, self.readout.bias.data
+        W, c = self.readout.weight.array, self.readout.bias.array
         y = x @ W.T + c
         outs = [y]
         for _ in range(steps - 1):
-            x = self._step(x, y.astype(x.dtype) @ self.weight_in.data.T)
+            x = self._step(x, y.astype(x.dtype) @ self.weight_in.array.T)
             y = x @ W.T + c
             outs.append(y)
         with no_grad():

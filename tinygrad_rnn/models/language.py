@@ -177,7 +177,7 @@ class RNNLanguageModel(nn.Module):
             self.head.weight = self.embedding.weight
 
     def forward(self, ids: Any, state: Any = None) -> tuple:
-        idx = ids.data if isinstance(ids, Tensor) else backend.xp.asarray(ids)
+        idx = ids.array if isinstance(ids, Tensor) else backend.xp.asarray(ids)
         if idx.ndim != 2:
             raise ValueError(f"RNNLanguageModel: ids must be (T, N) integers, got shape {tuple(idx.shape)}")
         if self.one_hot:

@@ -224,7 +224,7 @@ def _generate(model: PixelRNN, given: np.ndarray, n: int, gen: np.random.Generat
             for t in range(T):
                 logits, state = model.step(prev, t, state)
                 if t >= k:
-                    z = backend.to_numpy(logits.data).astype(np.float64) / temperature
+                    z = backend.to_numpy(logits.array).astype(np.float64) / temperature
                     p = model.probabilities(z)  # (n, levels)
                     u = gen.random((n, 1))
                     out[:, t] = np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), model.levels - 1)

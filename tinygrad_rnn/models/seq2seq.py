@@ -114,7 +114,7 @@ class Decoder(Module):
 
 
 def _int_array(x: Any, what: str) -> np.ndarray:
-    a = backend.to_numpy(x.data if isinstance(x, Tensor) else np.asarray(x))
+    a = backend.to_numpy(x.array if isinstance(x, Tensor) else np.asarray(x))
     if a.size and a.dtype.kind not in "iu":
         raise TypeError(f"Seq2Seq: {what} must hold integer token ids, got dtype {a.dtype}")
     return a.astype(np.int64)
@@ -273,8 +273,8 @@ class Seq2Seq(Module):
             done = np.zeros(N, dtype=bool)
             for _ in range(max_len):
                 logits, s, w = self.decoder.step(prev, s, memory)
-                best = backend.to_numpy(logits.data).argmax(-1)
-                wn = None if w is None else backend.to_numpy(w.data)
+                best = backend.to_numpy(logits.array).argmax(-1)
+                wn = None if w is None else backend.to_numpy(w.array)
                 for n in np.flatnonzero(~done):
                     tokens[n].append(int(best[n]))
                     if wn is not None:
@@ -329,8 +329,8 @@ class Seq2Seq(Module):
             B = len(live)
             prev = xp.asarray([h[0][-1] if h[0] else self.bos for h in live], dtype=np.int64)
             logits, s_new, w = self.decoder.step(prev, states, memory.select(np.zeros(B, dtype=np.int64)))
-            logp = backend.to_numpy(logits.log_softmax(axis=-1).data).astype(np.float64)
-            wn = None if w is None else backend.to_numpy(w.data)[:, :src_len]
+            logp = backend.to_numpy(logits.log_softmax(axis=-1).array).astype(np.float64)
+            wn = None if w is None else backend.to_numpy(w.array)[:, :src_len]
             cand = np.array([h[1] for h in live])[:, None] + logp  # (B, V)
             V = cand.shape[1]
             order = np.argsort(-cand.ravel(), kind="stable")

@@ -89,7 +89,7 @@ def positional_encoding(T: int, dim: int, dtype: Any = None) -> Tensor:
 
 
 def _check_padding_mask(op: str, mask: Any, N: int, T: int) -> Any:
-    m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype != bool:
         raise TypeError(f"{op}: key_padding_mask must be boolean (True = padding), got {m.dtype}")
     if tuple(m.shape) != (N, T):
@@ -186,7 +186,7 @@ class TransformerEncoder(Module):
         self.drop = Dropout(dropout)
 
     def forward(self, ids: Any, lengths: Any = None, key_padding_mask: Any = None, causal: bool = False) -> Tensor:
-        idx = ids.data if isinstance(ids, Tensor) else xp.asarray(ids)
+        idx = ids.array if isinstance(ids, Tensor) else xp.asarray(ids)
         if idx.ndim != 2:
             raise ValueError(f"TransformerEncoder: ids must have shape (N, T), got {tuple(idx.shape)}")
         N, T = idx.shape
@@ -214,6 +214,6 @@ def lengths_to_padding_mask(lengths: Any, T: int) -> Any:
 
 def masked_mean(h: Tensor, key_padding_mask: Any) -> Tensor:
     """Mean of ``h`` (N, T, D) over the non-padded positions -> (N, D)."""
-    keep = ~(key_padding_mask.data if isinstance(key_padding_mask, Tensor) else xp.asarray(key_padding_mask))
+    keep = ~(key_padding_mask.array if isinstance(key_padding_mask, Tensor) else xp.asarray(key_padding_mask))
     w = Tensor(keep.astype(h.dtype))[:, :, None]
     return (h * w).sum(axis=1) / w.sum(axis=1)

@@ -102,7 +102,7 @@ class _Masks:
         self.bias: Any = None
 
     def add(self, name: str, mask: Any, shape4: tuple) -> None:
-        arr = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+        arr = mask.array if isinstance(mask, Tensor) else xp.asarray(mask)
         if arr.dtype == bool:
             self._block(arr.reshape(shape4))
             return

@@ -46,7 +46,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 def one_hot(ids: Any, num_classes: int, dtype: Any = None) -> Tensor:
     """``(*,)`` integer ids -> ``(*, num_classes)`` rows of the identity (no gradient)."""
     xp = backend.xp
-    idx = ids.data if isinstance(ids, Tensor) else xp.asarray(ids)
+    idx = ids.array if isinstance(ids, Tensor) else xp.asarray(ids)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: ids must be integers, got {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):

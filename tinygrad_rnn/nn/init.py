@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, views
 from ..tensor import Tensor
 from .module import Parameter
 
@@ -110,15 +110,11 @@ def _write(tensor: Tensor, values: Any) -> Tensor:
     array, so every holder of the tensor (tied modules, optimizers) and of its array sees them. An array
     that cannot be written (a read-only view) is replaced instead, which keeps the Tensor object.
     """
-    dst = tensor.data
+    dst = tensor.array
     src = np.asarray(values).astype(dst.dtype, copy=False)
     if src.shape != dst.shape:  # every caller builds the full shape; a mismatch is a bug here
         raise AssertionError(f"init: built values of shape {src.shape} for a tensor of shape {dst.shape}")
-    src = backend.to_backend(src)
-    if getattr(dst.flags, "writeable", True):  # CuPy arrays have no such flag and are always writable
-        dst[...] = src
-    else:
-        tensor.data = src  # callers pass freshly built arrays, so nothing else holds this one
+    views.write(tensor, backend.to_backend(src))
     return tensor
 
 

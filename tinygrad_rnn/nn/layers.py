@@ -55,12 +55,12 @@ class Embedding(Module):
         self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
         self.weight = init.normal((num_embeddings, embedding_dim))
         if self.padding_idx is not None:
-            w = self.weight.data.copy()
+            w = self.weight.array.copy()
             w[self.padding_idx] = 0
-            self.weight.data = w
+            self.weight.array = w
 
     def forward(self, ids: Any) -> Tensor:
-        idx = ids.data if isinstance(ids, Tensor) else xp.asarray(ids)
+        idx = ids.array if isinstance(ids, Tensor) else xp.asarray(ids)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: ids must be integers, got dtype {idx.dtype}")
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.num_embeddings):

@@ -61,7 +61,7 @@ def _float_input(op: str, x: Any, what: str = "input") -> Tensor:
 def _raw(v: Any) -> Any:
     """A backend array from a Tensor, backend array, NumPy array or nested list."""
     if isinstance(v, Tensor):
-        return v.data
+        return v.array
     if is_array(v):
         return v
     return backend.to_backend(np.asarray(v))
@@ -130,7 +130,7 @@ def _class_weight(op: str, weight: Any, x: Tensor) -> Any:
     """The per-class weight as a constant array of the input's dtype (no gradient flows to it, as in PyTorch)."""
     if weight is None:
         return None
-    w = _float_like(op, "weight", weight, x).data
+    w = _float_like(op, "weight", weight, x).array
     if w.shape != (x.shape[1],):
         raise ValueError(f"{op}: weight must have shape ({x.shape[1]},), one entry per class, got {tuple(w.shape)}")
     return w

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import backend, views
 from ..spelling import _cuda_name, _parse_to_args
 from ..tensor import Tensor
 
@@ -18,7 +18,8 @@ class Parameter(Tensor):
     """A tensor that a :class:`Module` registers as trainable (``requires_grad=True`` by default)."""
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        """Shares ``data``'s memory when it is a Tensor or a backend array, as PyTorch's Parameter does."""
+        super().__init__(data.array if isinstance(data, Tensor) else data, requires_grad=requires_grad, _share=True)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -292,7 +293,7 @@ class Module:
             target = own.get(k, bufs.get(k))
             if target is None:
                 continue
-            arr = v.data if isinstance(v, Tensor) else v
+            arr = v.array if isinstance(v, Tensor) else v
             if not hasattr(arr, "shape"):
                 arr = np.asarray(arr)
             if tuple(arr.shape) != target.shape:
@@ -302,7 +303,7 @@ class Module:
         if problems:
             raise ValueError(f"load_state_dict for {type(self).__name__}: size mismatch: " + "; ".join(problems))
         for target, arr in updates:  # all-or-nothing: nothing is written if any key is bad
-            target.data = arr
+            views.write(target, arr)  # into the parameter's memory, as PyTorch's copy_: views and ties see it
         return IncompatibleKeys(missing, unexpected)
 
     # ---- modes and helpers -------------------------------------------------------------------------
@@ -338,10 +339,10 @@ class Module:
             raise TypeError(f"{op}: modules cast only to floating-point dtypes, got {d}")
         for p in self.parameters():
             if p.dtype != d:
-                p.data, p.grad = p.data.astype(d), None
+                p.array, p.grad = p.array.astype(d), None
         for _, b in self.named_buffers():
             if b.dtype.kind == "f":
-                b.data = b.data.astype(d)
+                b.array = b.array.astype(d)
         return self
 
     def double(self) -> Module:

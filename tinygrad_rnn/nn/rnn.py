@@ -158,7 +158,7 @@ class RNNBase(Module):
         if lengths is None:
             return None
         name = type(self).__name__
-        lens = backend.to_numpy(lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths))
+        lens = backend.to_numpy(lengths.array if isinstance(lengths, Tensor) else np.asarray(lengths))
         if lens.ndim != 1 or lens.shape[0] != N:
             raise ValueError(
                 f"{name}: lengths must hold one length per batch element ({N}), got shape {tuple(lens.shape)}"

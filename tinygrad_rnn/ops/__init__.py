@@ -1,6 +1,20 @@
 """The op set: one small ``Function`` per op, forward and derivative side by side."""
 
-from . import copying, dual, elementwise, indexing, linalg, movement, recurrent, reduce, scan, sorting, triangular  # noqa: F401
+from . import (  # noqa: F401
+    assign,
+    copying,
+    dual,
+    elementwise,
+    indexing,
+    linalg,
+    movement,
+    recurrent,
+    reduce,
+    scan,
+    sorting,
+    triangular,
+)
+from .assign import Assign, IndexAssign, ViewAssign  # noqa: F401
 from .copying import Clone, Contiguous, Flip, Repeat  # noqa: F401
 from .elementwise import (  # noqa: F401
     Abs,

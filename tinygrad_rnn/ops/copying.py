@@ -13,7 +13,7 @@ class Flip(Function):
 
     def forward(self, x, axes):
         self.axes = axes
-        return xp.flip(x, axis=axes)
+        return xp.flip(x, axis=axes).copy()  # NumPy's flip is a view; PyTorch's (and ours) a copy
 
     def backward(self, g, x):
         return Flip.apply(g, axes=self.axes) if dual.is_tensor(g) else xp.flip(g, axis=self.axes)
@@ -38,6 +38,8 @@ class Repeat(Function):
 
 class Clone(Function):
     """A copy with its own memory; the derivative is the identity."""
+
+    reads_inputs = False
 
     def forward(self, x):
         return x.copy()

@@ -19,7 +19,7 @@ def is_tensor(x: Any) -> bool:
 
 def value(x: Any) -> Any:
     """The raw array, for quantities the derivative treats as constants (masks, signs, argmax)."""
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:
@@ -49,7 +49,7 @@ def mask(g: Any, cond: Any) -> Any:
     """``g`` where ``cond`` holds, else 0 (``cond`` is a constant; NaN/Inf in masked-out g stay out)."""
     cond = value(cond)
     if isinstance(g, Tensor):
-        return mv.Where.apply(g, Tensor(xp.zeros((), dtype=g.dtype)), cond=cond)
+        return mv.Where.apply(g, Tensor._make(xp.zeros((), dtype=g.dtype), False, None, 0), cond=cond)
     return xp.where(cond, g, 0)
 
 
@@ -82,7 +82,7 @@ def _fill(gs: Sequence[Any], shapes: Sequence[tuple], like: Any) -> list:
     for g, s in zip(gs, shapes):
         if g is None:
             z = xp.zeros(s, dtype=like.dtype)
-            g = Tensor(z) if isinstance(like, Tensor) else z
+            g = Tensor._make(z, False, None, 0) if isinstance(like, Tensor) else z
         out.append(g)
     return out
 

@@ -25,6 +25,7 @@ class Binary(Function):
 
 class Add(Binary):
     op = staticmethod(xp.add)
+    reads_inputs = False
     def backward(self, g, a, b):
         need_a, need_b = self.needs_input_grad
         return self.grads(g if need_a else None, g if need_b else None, a, b)
@@ -32,6 +33,7 @@ class Add(Binary):
 
 class Sub(Binary):
     op = staticmethod(xp.subtract)
+    reads_inputs = False
     def backward(self, g, a, b):
         need_a, need_b = self.needs_input_grad
         return self.grads(g if need_a else None, -g if need_b else None, a, b)
@@ -97,6 +99,7 @@ class Minimum(Binary):
 
 
 class Neg(Function):
+    reads_inputs = False
     def forward(self, x): return -x
     def backward(self, g, x): return -g
 
@@ -164,6 +167,7 @@ class Clip(Function):
 
 
 class Cast(Function):
+    reads_inputs = False
     def forward(self, x, dtype):
         self.in_dtype = x.dtype
         return x.astype(dtype)

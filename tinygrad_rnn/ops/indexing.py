@@ -56,7 +56,7 @@ def _check_index_range(op: str, index: Any, size: int, dim: Any = None) -> None:
 
 def index_array(op: str, index: Any) -> Any:
     """An index argument (Tensor, array or nested list) as a backend integer array."""
-    a = index.data if isinstance(index, Tensor) else index
+    a = index.array if isinstance(index, Tensor) else index
     if not backend.is_array(a):
         a = backend.to_backend(np.asarray(a))
     if a.dtype.kind not in "iu":

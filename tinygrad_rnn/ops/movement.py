@@ -25,6 +25,13 @@ def index_put_array(g: Any, index: Any, shape: tuple) -> Any:
     return z
 
 
+def _along(axis: int, part: Any) -> tuple:
+    """The basic index that takes ``part`` (an int or a slice) along ``axis`` (negative counts from the end)."""
+    if axis >= 0:
+        return (slice(None),) * axis + (part,)
+    return (Ellipsis, part) + (slice(None),) * (-axis - 1)
+
+
 def split_array(x: Any, sizes: Sequence[int], axis: int) -> list:
     out, start = [], 0
     lead = (slice(None),) * axis
@@ -40,6 +47,7 @@ def unbind_array(x: Any, axis: int) -> list:
 
 
 class Reshape(Function):
+    is_view, reads_inputs = True, False
     def forward(self, x, shape):
         self.in_shape = x.shape
         try:
@@ -51,6 +59,7 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    is_view, reads_inputs = True, False
     def forward(self, x, axes):
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
             raise ValueError(f"permute: axes {tuple(axes)} are not a permutation of the {x.ndim} axes "
@@ -65,6 +74,7 @@ class Permute(Function):
 
 
 class Expand(Function):
+    is_view, reads_inputs = True, False
     def forward(self, x, shape):
         self.in_shape = x.shape
         try:
@@ -76,14 +86,20 @@ class Expand(Function):
 
 class GetItem(Function):
     """x[index]; the backward scatters into zeros and accumulates repeated indices."""
+    is_view, reads_inputs = True, False
     def forward(self, x, index):
         self.index, self.in_shape = index, x.shape
-        return x[index]
+        out = x[index]
+        if not hasattr(out, "shape") or (out.ndim == 0 and not isinstance(out, xp.ndarray)):
+            # a NumPy scalar copies; a 0-d view keeps t[i, j] writable through (t[i, j] += 1)
+            out = x[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return out
     def backward(self, g, x): return dual.index_put(g, self.index, self.in_shape)
 
 
 class IndexPut(Function):
     """zeros(shape) with g added at index: the adjoint of GetItem (and its backward is GetItem)."""
+    reads_inputs = False
     def forward(self, g, index, shape):
         self.index = index
         return index_put_array(g, index, shape)
@@ -92,6 +108,7 @@ class IndexPut(Function):
 
 class Where(Function):
     """cond ? a : b with a constant boolean ``cond``; broadcasting over all three."""
+    reads_inputs = False
     def forward(self, a, b, cond):
         self.cond, self.shapes = cond, (a.shape, b.shape)
         return xp.where(cond, a, b)
@@ -102,6 +119,7 @@ class Where(Function):
 
 
 class Concat(Function):
+    reads_inputs = False
     def forward(self, *xs, axis=0):
         if not xs:
             raise ValueError("concat: expected at least one tensor")
@@ -116,6 +134,7 @@ class Concat(Function):
 
 
 class Stack(Function):
+    reads_inputs = False
     def forward(self, *xs, axis=0):
         if not xs:
             raise ValueError("stack: expected at least one tensor")
@@ -129,6 +148,12 @@ class Stack(Function):
 
 class Split(Function):
     """Pieces of the given sizes along ``axis``; backward gets all pieces' gradients in one call."""
+    is_view, reads_inputs = True, False
+    @classmethod
+    def view_step(cls, params, i):
+        sizes, axis = params["sizes"], params.get("axis", 0)
+        start = sum(sizes[:i])
+        return GetItem, {"index": _along(axis, slice(start, start + sizes[i]))}
     multi_output = True
     def forward(self, x, sizes, axis=0):
         self.axis = normalize_axis("split", axis, x.ndim)
@@ -142,6 +167,10 @@ class Split(Function):
 
 class Unbind(Function):
     """The slices x[..., i, ...] along ``axis``; backward stacks all their gradients in one call (O(T))."""
+    is_view, reads_inputs = True, False
+    @classmethod
+    def view_step(cls, params, i):
+        return GetItem, {"index": _along(params.get("axis", 0), i)}
     multi_output = True
     def forward(self, x, axis=0):
         if x.ndim == 0:
@@ -154,6 +183,7 @@ class Unbind(Function):
 
 class Pad(Function):
     """Constant padding; ``pad_width`` is NumPy's: one (before, after) pair per axis."""
+    reads_inputs = False
     def forward(self, x, pad_width, value=0.0):
         try:
             pw = [(int(b), int(a)) for b, a in pad_width]

@@ -43,12 +43,14 @@ class Reduce(Function):
 
 
 class Sum(Reduce):
+    reads_inputs = False
     def forward(self, x, axis=None, keepdims=False):
         return xp.asarray(x.sum(axis=self.setup(x, axis, keepdims), keepdims=keepdims))
     def backward(self, g, x): return self.spread(g)
 
 
 class Mean(Reduce):
+    reads_inputs = False
     def forward(self, x, axis=None, keepdims=False):
         axes = self.setup(x, axis, keepdims)
         self.count = 1

@@ -53,7 +53,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False) -> Any:
         normalize_axis("sort", dim, 1)
         return sort_result(x, _indices(xp.zeros((), dtype=np.int64)))
     d = normalize_axis("sort", dim, x.ndim)
-    idx = argsort_array(x.data, d, descending)
+    idx = argsort_array(x.array, d, descending)
     return sort_result(Gather.apply(x, index=idx, dim=d), _indices(idx))
 
 
@@ -62,7 +62,7 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False) -> Tensor:
     if x.ndim == 0:
         normalize_axis("argsort", dim, 1)
         return _indices(xp.zeros((), dtype=np.int64))
-    return _indices(argsort_array(x.data, normalize_axis("argsort", dim, x.ndim), descending))
+    return _indices(argsort_array(x.array, normalize_axis("argsort", dim, x.ndim), descending))
 
 
 def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True) -> Any:
@@ -78,6 +78,6 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True) -> Any:
         normalize_axis("topk", dim, 1)
         return topk_result(x, _indices(xp.zeros((), dtype=np.int64)))
     d = normalize_axis("topk", dim, x.ndim)
-    idx = argsort_array(x.data, d, largest)
+    idx = argsort_array(x.array, d, largest)
     idx = idx[(slice(None),) * d + (slice(0, int(k)),)]
     return topk_result(Gather.apply(x, index=idx, dim=d), _indices(idx))

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, views
 from ..autograd import enable_grad, no_grad
 from ..backend import xp
 from ..tensor import Tensor
@@ -52,11 +52,11 @@ _CARRIED = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", 
 
 def _array(t: Tensor) -> Any:
     """The backend array of a tensor (the one place that names the attribute)."""
-    return t.data
+    return t.array
 
 
 def _set_array(t: Tensor, a: Any) -> None:
-    t.data = a
+    views.write(t, a)
 
 
 def _numel(t: Tensor) -> int:
@@ -171,7 +171,7 @@ class LBFGS(Optimizer):
         return xp.concatenate(parts)
 
     def _add_grad(self, step: float, update: Any) -> None:
-        """``θ ← θ + step · update`` for the flat ``update`` (each parameter's array rebound, not written)."""
+        """``θ ← θ + step · update`` for the flat ``update`` (written into each parameter, as PyTorch does)."""
         offset = 0
         for p in self._params:
             n = _numel(p)
@@ -184,8 +184,7 @@ class LBFGS(Optimizer):
         return axpy(x, alpha, y) if self.fma_updates else x + alpha * y
 
     def _clone_param(self) -> list:
-        # The arrays are never written in place (updates rebind), so keeping references is a snapshot.
-        return [_array(p) for p in self._params]
+        return [_array(p).copy() for p in self._params]
 
     def _set_param(self, arrays: list) -> None:
         for p, a in zip(self._params, arrays):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, views
 from ..autograd import enable_grad
 from ..backend import xp
 from ..tensor import Tensor
@@ -142,7 +142,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = Tensor(xp.zeros_like(p.data))
+                    p.grad = Tensor(xp.zeros_like(p.array))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; parameters whose ``.grad`` is None are skipped.
@@ -158,13 +158,13 @@ class Optimizer:
             for pi, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
-                g = p.grad.data
-                if g.shape != p.data.shape:
+                g = p.grad.array
+                if g.shape != p.array.shape:
                     raise RuntimeError(
                         f"{type(self).__name__}.step: parameter {pi} of group {gi} has shape "
                         f"{p.shape} but its grad has shape {tuple(g.shape)}"
                     )
-                if g.dtype != p.data.dtype:
+                if g.dtype != p.array.dtype:
                     raise TypeError(
                         f"{type(self).__name__}.step: parameter {pi} of group {gi} is {p.dtype} "
                         f"but its grad is {g.dtype}; they must match (no silent casts)"
@@ -172,7 +172,7 @@ class Optimizer:
                 st = self.state.get(p)
                 if st is None:
                     st = self.state[p] = self._init_state(p, group)
-                p.data = self._update(p.data, g, st, group)
+                views.write(p, self._update(p.array, g, st, group))
         return loss
 
     def _init_state(self, p: Tensor, group: dict) -> dict:
@@ -271,16 +271,16 @@ class Optimizer:
     @staticmethod
     def _load_value(name: str, i: int, key: str, v: Any, p: Tensor) -> Any:
         if isinstance(v, Tensor):
-            v = v.data
+            v = v.array
         if isinstance(v, (np.ndarray, backend.ndarray)) and v.ndim > 0:
             a = backend.to_backend(v)
-            if a.shape != p.data.shape:
+            if a.shape != p.array.shape:
                 raise ValueError(
                     f"{name}: state '{key}' of parameter {i} has shape {tuple(a.shape)} but the "
                     f"parameter has shape {p.shape}"
                 )
-            if a.dtype.kind == "f" and a.dtype != p.data.dtype:
-                a = a.astype(p.data.dtype)
+            if a.dtype.kind == "f" and a.dtype != p.array.dtype:
+                a = a.astype(p.array.dtype)
             return a
         if isinstance(v, (np.ndarray, np.generic, backend.ndarray)):
             v = v.item()

@@ -5,10 +5,10 @@ Every optimizer follows PyTorch's documented update, in the order PyTorch's defa
 rounding. Notation below: ``θ`` a parameter, ``g`` its gradient, ``γ`` the learning rate, ``λ`` the
 weight decay, ``t`` the per-parameter step count (starting at 1).
 
-Updates never write into an array in place: tensors, the tape and saved state share arrays, so a
-parameter is updated by rebinding ``p.data`` to a new array and state entries are rebound likewise.
-A side effect worth having: the arrays in a :meth:`Optimizer.state_dict` are snapshots, unaffected
-by later steps.
+Each ``_update`` computes the new values as a new array, which the base class writes into the
+parameter's own memory (``views.write``: views of the parameter see the step, and a graph that saved
+the old values refuses to backpropagate, as in PyTorch). State entries are rebound, never written, so
+the arrays in a :meth:`Optimizer.state_dict` are snapshots, unaffected by later steps.
 
 Parameter groups, state and ``state_dict`` are the base class's (:mod:`.optimizer`).
 """
@@ -127,7 +127,7 @@ class Adagrad(Optimizer):
         # PyTorch fills the accumulator from the constructor's value for every group (a group's own
         # initial_accumulator_value is stored but unused); the same here, so trajectories agree
         init = float(self.defaults["initial_accumulator_value"])
-        return {"step": 0, "sum": xp.full(p.data.shape, init, dtype=p.dtype)}
+        return {"step": 0, "sum": xp.full(p.array.shape, init, dtype=p.dtype)}
 
     def _state_names(self, group: dict) -> set:
         return {"step", "sum"}
@@ -175,11 +175,11 @@ class RMSprop(Optimizer):
             self._check(group[k] >= 0, k, group[k], "a number >= 0")
 
     def _init_state(self, p: Tensor, group: dict) -> dict:
-        st = {"step": 0, "square_avg": xp.zeros_like(p.data)}
+        st = {"step": 0, "square_avg": xp.zeros_like(p.array)}
         if group["momentum"] > 0:
-            st["momentum_buffer"] = xp.zeros_like(p.data)
+            st["momentum_buffer"] = xp.zeros_like(p.array)
         if group["centered"]:
-            st["grad_avg"] = xp.zeros_like(p.data)
+            st["grad_avg"] = xp.zeros_like(p.array)
         return st
 
     def _state_names(self, group: dict) -> set:
@@ -241,9 +241,9 @@ class Adam(Optimizer):
         self._check(group["weight_decay"] >= 0, "weight_decay", group["weight_decay"], "a number >= 0")
 
     def _init_state(self, p: Tensor, group: dict) -> dict:
-        st = {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)}
+        st = {"step": 0, "exp_avg": xp.zeros_like(p.array), "exp_avg_sq": xp.zeros_like(p.array)}
         if group["amsgrad"]:
-            st["max_exp_avg_sq"] = xp.zeros_like(p.data)
+            st["max_exp_avg_sq"] = xp.zeros_like(p.array)
         return st
 
     def _state_names(self, group: dict) -> set:

@@ -91,7 +91,7 @@ def clip_grad_norm_(
         return Tensor(0.0)
     dtypes = {p.grad.dtype for p in grads}
     dtype = np.result_type(*dtypes)
-    norms = [_vector_norm(p.grad.data, norm_type).astype(dtype) for p in grads]
+    norms = [_vector_norm(p.grad.array, norm_type).astype(dtype) for p in grads]
     # always the norm of the stacked norms, even for one gradient, so rounding (and p = 0) match PyTorch
     total = _vector_norm(xp.stack(norms), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -105,7 +105,7 @@ def clip_grad_norm_(
         # inf * 0 = NaN is the intended result for a non-finite norm (as in PyTorch), not worth a warning
         with np.errstate(invalid="ignore"):
             for p in grads:
-                g = p.grad.data
+                g = p.grad.array
                 p.grad = Tensor(g * coef.astype(g.dtype))
     return Tensor(total)
 
@@ -125,7 +125,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         raise ValueError(f"{op}: clip_value must be >= 0, got {clip_value!r}")
     for p in ps:
         if p.grad is not None:
-            p.grad = Tensor(xp.clip(p.grad.data, -c, c))
+            p.grad = Tensor(xp.clip(p.grad.array, -c, c))
 
 
 def pad_sequence(

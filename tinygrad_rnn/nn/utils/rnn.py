@@ -147,7 +147,7 @@ class PadSequence(Function):
 # ---- PackedSequence ----------------------------------------------------------------------------------
 def _host(x: Any) -> np.ndarray:
     if isinstance(x, Tensor):
-        return backend.to_numpy(x.data)
+        return backend.to_numpy(x.array)
     return backend.to_numpy(x) if backend.is_array(x) else np.asarray(x)
 
 

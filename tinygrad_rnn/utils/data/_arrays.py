@@ -1,6 +1,6 @@
 """The one place this package reaches inside a Tensor, and the one place it builds Tensors from arrays.
 
-Everything else in ``tg.utils.data`` goes through these helpers, so a change to what ``Tensor.data``
+Everything else in ``tg.utils.data`` goes through these helpers, so a change to what ``Tensor.array``
 holds is a change here only.
 """
 
@@ -16,7 +16,7 @@ from ...tensor import Tensor
 
 def _array(t: Tensor) -> Any:
     """The backend array (NumPy or CuPy) a Tensor holds."""
-    return t.data
+    return t.array
 
 
 def _host(x: Any) -> np.ndarray:
