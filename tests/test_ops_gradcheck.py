@@ -382,6 +382,13 @@ def test_exp(x):
     check(lambda x: tg.exp(x), T(x), second=False)
 
 
+@given(array(lo=-4.0, hi=4.0))
+def test_sin_cos(x):
+    check(lambda x: x.sin(), T(x))
+    check(lambda x: tg.cos(x), T(x))
+    np.testing.assert_allclose(tg.sin(T(x)).numpy(), np.sin(x), rtol=1e-12)
+
+
 @given(array(lo=0.2, hi=4.0))
 def test_log(x):
     check(lambda x: x.log(), T(x))

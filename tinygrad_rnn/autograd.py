@@ -172,8 +172,9 @@ def _run(
             if targets is None and fn.retained:
                 for i, ref in fn.retained.items():
                     t = ref()
-                    if t is not None and slots[i] is not None:
-                        t.grad = slots[i] if create_graph else Tensor._make(_owned(slots[i]), False, None, 0)
+                    if t is not None and slots[i] is not None:  # accumulates across calls, like a leaf's
+                        g = slots[i] if create_graph else Tensor._make(_owned(slots[i]), False, None, 0)
+                        t.grad = g if t.grad is None else t.grad + g
             if needed is None or fn in needed:
                 if fn.reads_inputs and fn.seq < last_write:  # written in place since: check the versions
                     for p, v in zip(fn.parents, fn.versions):
@@ -303,6 +304,7 @@ def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
 
 
 def backward(tensor: Tensor, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    tensor._fresh()  # a view whose base was written since: its history is rebuilt first
     if not tensor._requires_grad:
         raise RuntimeError(
             f"backward: this tensor (shape {tensor.shape}) does not require grad and has no "
@@ -323,6 +325,9 @@ def grad(
     """d(outputs)/d(inputs) weighted by ``grad_outputs``, returned (not accumulated into ``.grad``)."""
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for t in outputs + inputs:
+        if isinstance(t, Tensor):
+            t._fresh()
     if not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     grad_outputs = list(grad_outputs)

@@ -118,6 +118,14 @@ def log1p(x: Any) -> Tensor:
     return _t(x).log1p()
 
 
+def sin(x: Any) -> Tensor:
+    return _t(x).sin()
+
+
+def cos(x: Any) -> Tensor:
+    return _t(x).cos()
+
+
 def sqrt(x: Any) -> Tensor:
     return _t(x).sqrt()
 

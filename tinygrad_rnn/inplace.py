@@ -40,6 +40,10 @@ def bind(ops: Any, functions: Any, tensor: Any, as_index: Any) -> None:
 
 
 def _writable(op: str, t: Any) -> None:
+    if t.array.ndim == 0 and not backend.is_array(t.array):
+        # a NumPy scalar (what elementwise ops on 0-d arrays return) is immutable and shared with nobody:
+        # give the tensor a 0-d array of its own to write into
+        t.array = backend.xp.array(t.array)
     if not getattr(t.array.flags, "writeable", True):  # CuPy arrays have no such flag
         raise ValueError(
             f"{op}: this tensor of shape {t.shape} is a read-only view (an expand() or broadcast, where elements "
@@ -255,7 +259,9 @@ class InPlaceMethods:
                 state.grad_enabled = was
             if region._view is None:  # an empty selection: nothing to write
                 return
-            apply(region, "setitem", lambda r: _ops.Assign.apply(r, v), reads=False, operands=(v,))
+            while v.ndim > region.ndim and v.shape[0] == 1:  # as PyTorch (and NumPy): t[0] = ones(1, n)
+                v = v.reshape(v.shape[1:])
+            apply(region, "setitem", lambda r: _ops.Assign.apply(r, v, op="setitem"), reads=False, operands=(v,))
         else:
             apply(self, "setitem", lambda x: _ops.IndexAssign.apply(x, v, index=idx), reads=False, operands=(v,))
 
@@ -283,7 +289,9 @@ class InPlaceMethods:
         if t._view is not None:
             raise RuntimeError("detach_: cannot detach a view in place; use detach(), which returns a new tensor")
         if t._fn is not None:
-            _views.set_history(t, None, 0, False)
+            # nothing was written, so the version stays: nodes recorded before (at this version) must
+            # keep routing to the old history, hence a start between this version and the next
+            _views.set_history(t, None, 0, False, start=_views.version(t) + 0.5)
             t._cut = True
         t._requires_grad = False
         return t

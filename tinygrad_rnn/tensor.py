@@ -340,6 +340,8 @@ class Tensor(TorchMethods, InPlaceMethods):
     def exp(self): return _ops.Exp.apply(self)
     def log(self): return _ops.Log.apply(self)
     def log1p(self): return _ops.Log1p.apply(self)
+    def sin(self): return _ops.Sin.apply(self)
+    def cos(self): return _ops.Cos.apply(self)
     def sqrt(self): return _ops.Sqrt.apply(self)
     def tanh(self): return _ops.Tanh.apply(self)
     def sigmoid(self): return _ops.Sigmoid.apply(self)

@@ -101,13 +101,23 @@ def replay(steps: tuple, x: Any) -> Any:
     return x
 
 
-def set_history(t: Any, fn: Any, idx: int, requires_grad: bool) -> None:
-    """Give ``t`` a new history from now on, keeping the old one for nodes recorded before."""
+def set_history(t: Any, fn: Any, idx: int, requires_grad: bool, start: Any = None) -> None:
+    """Give ``t`` a new history from version ``start`` (default: now) on, keeping the old one for nodes
+    recorded before. A ``retain_grad()`` moves to the new history, as in PyTorch."""
     h = t._hist
     if h is None:
         h = t._hist = ([-1], [(t._fn, t._idx)])
-    h[0].append(version(t))
+    h[0].append(version(t) if start is None else start)
     h[1].append((fn, idx))
+    old = t._fn
+    if old is not None and old.retained:
+        ref = old.retained.get(t._idx)
+        if ref is not None and ref() is t:
+            del old.retained[t._idx]
+            if fn is not None:
+                if fn.retained is None:
+                    fn.retained = {}
+                fn.retained[idx] = ref
     t._fn, t._idx, t._requires_grad = fn, idx, requires_grad
 
 
@@ -115,6 +125,19 @@ def edge_at(t: Any, v: Any) -> tuple:
     """The ``(fn, idx)`` history that ``t`` had when a node recorded it at version ``v``."""
     starts, edges = t._hist
     return edges[max(bisect_right(starts, v or 0) - 1, 0)]
+
+
+def parents(fn: Any) -> tuple:
+    """``fn``'s input tensors as the node saw them (for walkers of the tape other than backward, e.g.
+    drawings): a tensor whose history was replaced since is stood in for by an alias with the old one."""
+    ps = fn.parents
+    if all(p._hist is None for p in ps):
+        return ps
+    out = []
+    for p, v in zip(ps, fn.versions):
+        f, i = (p._fn, p._idx) if p._hist is None else edge_at(p, v)
+        out.append(p if (f is p._fn and i == p._idx) or f is None else type(p)._make(p.array, True, f, i))
+    return tuple(out)
 
 
 def refresh(t: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..modes import MODES
 from ..tensor import Tensor
+from ..views import parents
 
 VIEW_OPS = {"Permute", "Reshape", "GetItem", "Expand", "Cast"}
 # ops whose derivative w.r.t. one input is multiplied by another input (so that input's weight is "used")
@@ -105,6 +106,17 @@ def _fmt_index(idx: Any) -> str:
     return "[" + ", ".join(out) + "]"
 
 
+@dataclass
+class _Step:
+    """One view step of a ViewAssign, labelled like the op it replays."""
+
+    cls: Any
+    params: dict
+
+    def op_name(self) -> str:
+        return self.cls.op_name()
+
+
 def op_label(fn: Any) -> str:
     """Op name plus the attributes that matter (axis, slice, shape, exponent ...)."""
     name = fn.op_name()
@@ -117,6 +129,8 @@ def op_label(fn: Any) -> str:
             bits.append("→" + _fmt_shape(tuple(v)))
         elif k == "cond":
             continue
+        elif k == "steps":  # ViewAssign: which region of the base an in-place op wrote
+            bits.append(" ".join(op_label(_Step(c, q)).replace("\n", " ") for c, q in v))
         elif k in ("lo", "hi"):
             if v is not None:
                 bits.append(f"{'min' if k == 'lo' else 'max'}={v:g}")
@@ -156,7 +170,7 @@ def _collect(outputs: Iterable[Tensor], expand: bool) -> tuple:
             prev, MODES.scope = MODES.scope, fn.scope
             try:
                 with enable_grad():
-                    outs = fn.composed(*fn.parents)
+                    outs = fn.composed(*parents(fn))
             finally:
                 MODES.scope = prev
             for i, o in enumerate(outs):
@@ -167,12 +181,12 @@ def _collect(outputs: Iterable[Tensor], expand: bool) -> tuple:
                 if f is None or id(f) in key or f.seq < fn.seq:  # stop at the fused node's own inputs
                     continue
                 key[id(f)] = (fn.seq, f.seq)
-                inner.extend(p._fn for p in f.parents if p._fn is not None)
+                inner.extend(p._fn for p in parents(f) if p._fn is not None)
             stack.extend(o._fn for o in outs if o._fn is not None)
             continue
         seen[id(fn)] = fn
         key.setdefault(id(fn), (fn.seq, -1))
-        stack.extend(p._fn for p in fn.parents if p._fn is not None and id(p._fn) not in seen)
+        stack.extend(p._fn for p in parents(fn) if p._fn is not None and id(p._fn) not in seen)
     return sorted(seen.values(), key=lambda f: key[id(f)]), sub
 
 
@@ -197,7 +211,7 @@ def build(
     if params is None:  # no names given: the module paths the parameters were registered under
         from ..nn.module import registered_names  # noqa: PLC0415  (the graph model needs nn only here)
 
-        leaves = [p for fn in fns for p in fn.parents if p._fn is None] + [o for o in out_tensors if o._fn is None]
+        leaves = [p for fn in fns for p in parents(fn) if p._fn is None] + [o for o in out_tensors if o._fn is None]
         for key, found in registered_names(leaves).items():
             names[key], aliases[key] = found[0], tuple(found[1:])
 
@@ -228,7 +242,7 @@ def build(
 
     for fn in fns:  # fold views of parameters (W.T, W[:2H], ...) into the parameter node
         if type(fn).__name__ in VIEW_OPS and len(fn.parents) == 1:
-            p = resolve(fn.parents[0])
+            p = resolve(parents(fn)[0])
             base = folded.get(id(p._fn)) if p._fn is not None else None
             if p._fn is None and leaf_kind(p)[0] == "param":
                 folded[id(fn)] = (id(p), _view_suffix(fn))
@@ -278,7 +292,7 @@ def build(
         if nid is None:
             continue
         nodes[nid] = Node(nid, "op", op_label(fn), scope=fn.scope, op=type(fn).__name__)
-        for p in map(resolve, fn.parents):
+        for p in map(resolve, parents(fn)):
             if p._fn is not None and id(p._fn) in folded:
                 key, suffix = folded[id(p._fn)]
                 leaf = next(q for q in _leaves_of(p._fn) if id(q) == key)
@@ -307,7 +321,7 @@ def _leaves_of(fn: Any) -> list:
     out, stack = [], [fn]
     while stack:
         f = stack.pop()
-        for p in f.parents:
+        for p in parents(f):
             (out.append(p) if p._fn is None else stack.append(p._fn))
     return out
 

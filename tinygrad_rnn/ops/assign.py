@@ -31,12 +31,15 @@ class Assign(Function):
 
     reads_inputs = False
 
-    def forward(self, x, v):
+    def forward(self, x, v, op="copy_"):
         self.v_shape = v.shape
-        return _broadcast("copy_", v, x.shape).copy()
+        return _broadcast(op, v, x.shape).copy()
 
     def backward(self, g, x, v):
-        return None, dual.unbroadcast(g, self.v_shape)
+        # zeros, not None, for the overwritten values: as in PyTorch, x.grad is a zero tensor, not unset
+        gx = dual.mask(g, xp.zeros((), dtype=bool)) if self.needs_input_grad[0] else None
+        gv = dual.unbroadcast(g, self.v_shape) if self.needs_input_grad[1] else None
+        return gx, gv
 
 
 class IndexAssign(Function):
@@ -48,6 +51,9 @@ class IndexAssign(Function):
         self.index, self.v_shape = index, v.shape
         out = x.copy()
         region = out[index]
+        while v.ndim > region.ndim and v.shape[0] == 1:  # leading 1s of the value are dropped, as in PyTorch
+            v = v.reshape(v.shape[1:])
+        self.fit_shape = v.shape
         out[index] = _broadcast("setitem", v, region.shape)
         keep = xp.ones(x.shape, dtype=bool)
         keep[index] = False
@@ -56,7 +62,7 @@ class IndexAssign(Function):
 
     def backward(self, g, x, v):
         gx = dual.mask(g, self.keep) if self.needs_input_grad[0] else None
-        gv = dual.unbroadcast(g[self.index], self.v_shape) if self.needs_input_grad[1] else None
+        gv = dual.unbroadcast(g[self.index], self.fit_shape).reshape(self.v_shape) if self.needs_input_grad[1] else None
         return gx, gv
 
 

@@ -45,6 +45,14 @@ def log(x: Any) -> Any:
     return x.log() if isinstance(x, Tensor) else xp.log(x)
 
 
+def sin(x: Any) -> Any:
+    return x.sin() if isinstance(x, Tensor) else xp.sin(x)
+
+
+def cos(x: Any) -> Any:
+    return x.cos() if isinstance(x, Tensor) else xp.cos(x)
+
+
 def mask(g: Any, cond: Any) -> Any:
     """``g`` where ``cond`` holds, else 0 (``cond`` is a constant; NaN/Inf in masked-out g stay out)."""
     cond = value(cond)
@@ -110,6 +118,8 @@ __all__ = [
     "broadcast_to",
     "exp",
     "log",
+    "sin",
+    "cos",
     "mask",
     "permute",
     "index_put",

@@ -120,6 +120,16 @@ class Log(Function):
     def backward(self, g, x): return g / x
 
 
+class Sin(Function):
+    def forward(self, x): return xp.sin(x)
+    def backward(self, g, x): return g * dual.cos(x)
+
+
+class Cos(Function):
+    def forward(self, x): return xp.cos(x)
+    def backward(self, g, x): return -g * dual.sin(x)
+
+
 class Log1p(Function):  # log(1 + x), exact where 1 + x would round (tiny x)
     def forward(self, x): return xp.log1p(x)
     def backward(self, g, x): return g / (1 + x)
