@@ -9,6 +9,8 @@ touch each node and edge once: O(nodes + edges), no recursion, no sorting.
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
@@ -104,6 +106,8 @@ def _run(
         if fn is not None and fn not in deps:
             deps[fn] = 0
             stack.append(fn)
+    hooked = _POST_HOOKS if targets is None and len(_POST_HOOKS) else None
+    pending: dict = {}  # id(leaf with a post-accumulate hook) -> consumer edges still to run
     while stack:
         fn = stack.pop()
         for p, v in zip(fn.parents, fn.versions):
@@ -114,6 +118,8 @@ def _run(
                 else:
                     deps[pf] = 1
                     stack.append(pf)
+            elif hooked is not None and p._requires_grad and id(p) in hooked:
+                pending[id(p)] = pending.get(id(p), 0) + 1
     needed = None if targets is None else _prune(deps, targets)
     inner: dict = {}  # (node, output index) -> non-leaf targets made there
     for t in (targets or {}).values():
@@ -229,9 +235,73 @@ def _run(
                 deps[pf] = d
                 if d == 0:
                     ready.append(pf)
+            elif pending and id(p) in pending:
+                key = id(p)
+                pending[key] -= 1
+                if not pending[key] and key in leaves:  # its gradient is final: write it, run the hooks now
+                    del leaves[key]
+                    _accumulate_leaf(p, found[key], create_graph)
+                    _run_post_hooks(p)
     for key, t in leaves.items():
         _accumulate_leaf(t, found[key], create_graph)
+        if hooked is not None and key in hooked:
+            _run_post_hooks(t)
+    if targets is None:
+        _run_callbacks()
     return found
+
+
+# ---- hooks for gradient communication (DistributedDataParallel) -----------------------------------------
+# id(leaf) -> [hook(leaf)]; keyed by id because a Tensor's == is elementwise. An entry goes when its
+# tensor is collected (a weakref callback), so a new tensor reusing the id never inherits its hooks.
+_POST_HOOKS: dict = {}
+_LOCAL = threading.local()  # callbacks queued by hooks during this thread's backward
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook: Callable[[Tensor], Any]) -> Any:
+    """Call ``hook(t)`` during ``backward()`` as soon as leaf ``t``'s ``.grad`` holds this pass's
+    complete gradient (before the rest of the backward pass has run). Returns a handle whose
+    ``remove()`` unregisters it."""
+    if t._fn is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors get their .grad accumulated")
+    key = id(t)
+    entry = _POST_HOOKS.get(key)
+    if entry is None:
+        hooks: list = []
+        entry = _POST_HOOKS[key] = (weakref.ref(t, lambda _: _POST_HOOKS.pop(key, None)), hooks)
+    entry[1].append(hook)
+    return _HookHandle(key, hook)
+
+
+class _HookHandle:
+    def __init__(self, key: int, hook: Callable) -> None:
+        self._key, self._hook = key, hook
+
+    def remove(self) -> None:
+        entry = _POST_HOOKS.get(self._key)
+        if entry is not None and self._hook in entry[1]:
+            entry[1].remove(self._hook)
+            if not entry[1]:
+                del _POST_HOOKS[self._key]
+
+
+def _run_post_hooks(t: Tensor) -> None:
+    entry = _POST_HOOKS.get(id(t))
+    for hook in list(entry[1]) if entry is not None else ():
+        hook(t)
+
+
+def queue_callback(callback: Callable[[], Any]) -> None:
+    """Run ``callback()`` once the current ``backward()`` has written every ``.grad`` (from a hook)."""
+    if not hasattr(_LOCAL, "callbacks"):
+        _LOCAL.callbacks = []
+    _LOCAL.callbacks.append(callback)
+
+
+def _run_callbacks() -> None:
+    cbs = getattr(_LOCAL, "callbacks", None)
+    while cbs:
+        cbs.pop(0)()
 
 
 def _check_versions(fn: Any) -> None:

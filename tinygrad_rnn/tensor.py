@@ -249,6 +249,10 @@ class Tensor(TorchMethods, InPlaceMethods):
             raise RuntimeError("retain_grad: this tensor does not require grad")
         return self
 
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """PyTorch's: ``hook(self)`` runs during ``backward()`` once this leaf's ``.grad`` is final."""
+        return _autograd.register_post_accumulate_grad_hook(self, hook)
+
     # ---- operands ----------------------------------------------------------------------------------
     def _lift(self, other: Any, op: str) -> Tensor:
         """``other`` as a Tensor that may meet ``self`` in an op, without silent float upcasts.

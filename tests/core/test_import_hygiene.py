@@ -23,9 +23,11 @@ PROBE = textwrap.dedent(
     from tinygrad_rnn import diagnostics, graph, models, nn, optim  # noqa: F401
     from tinygrad_rnn.apps import charlm  # noqa: F401
     import tinygrad_rnn.cli  # noqa: F401
+    import tinygrad_rnn.distributed, tinygrad_rnn.nn.parallel, tinygrad_rnn.utils.data.distributed  # noqa: F401
     {extra}
     print(json.dumps({{"before": before, "after": gc.get_threshold(), "mallopt": syms.count("mallopt"),
-                      "applied": tg.runtime.applied, "enabled": gc.isenabled()}}))
+                      "applied": tg.runtime.applied, "enabled": gc.isenabled(),
+                      "mpi": sorted(m for m in sys.modules if m.startswith("mpi4py"))}}))
     """
 )
 
@@ -43,6 +45,7 @@ def test_import_changes_no_process_setting():
     assert r["mallopt"] == 0
     assert r["applied"] == {"malloc": False, "gc": False}
     assert r["enabled"] is True
+    assert r["mpi"] == []  # importing mpi4py starts MPI: only init_process_group() may do it
 
 
 @pytest.mark.parametrize("pre", ["gc.set_threshold(123, 4, 5)", "gc.set_threshold(0)", "gc.disable()"])

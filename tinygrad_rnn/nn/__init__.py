@@ -1,6 +1,6 @@
 """Neural-network modules: layers, recurrent cells, sequence layers, losses and utilities."""
 
-from . import functional, init, transformer, utils  # noqa: F401
+from . import functional, init, parallel, transformer, utils  # noqa: F401
 from .activation import GELU
 from .cells import GRUCell, LSTMCell, RNNCell
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList

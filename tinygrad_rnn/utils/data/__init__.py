@@ -5,7 +5,9 @@ PyTorch's does: datasets (:mod:`.dataset`), samplers (:mod:`.sampler`), ``defaul
 ``default_convert`` (:mod:`.collate`) and ``DataLoader`` (:mod:`.dataloader`). For variable-length
 sequences, :class:`BucketBatchSampler` (:mod:`.buckets`) groups samples of similar length and
 :func:`pad_collate` (:mod:`.padding`) pads a batch and returns the lengths ``nn.LSTM(x, lengths=...)``
-takes.
+takes. For data-parallel runs, :mod:`.distributed` holds ``DistributedSampler`` (PyTorch's path,
+``tg.utils.data.distributed.DistributedSampler``) and ``ShardedStream`` (a corpus split between ranks for
+truncated BPTT); it is a submodule only, so its names are not in this namespace.
 
 Randomness: shuffling, ``random_split`` and the random samplers draw from a ``generator=``
 (:class:`tinygrad_rnn.Generator`, PCG64) or, without one, from a stream seeded by the global seed, so
@@ -17,6 +19,7 @@ Loading runs in the calling process: ``num_workers`` must be 0, ``pin_memory`` i
 :mod:`.dataloader`).
 """
 
+from . import distributed  # noqa: F401  (a submodule, reached as PyTorch's path; its names stay out of __all__)
 from .buckets import BucketBatchSampler
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader, get_worker_info
