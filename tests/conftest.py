@@ -29,3 +29,9 @@ def _fresh_state():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def th():
+    """PyTorch, for the cross-check tests (skipped where it is not installed)."""
+    return pytest.importorskip("torch")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck_helpers import float64_default  # noqa: F401  (the fixture applies here)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -17,17 +18,6 @@ try:
     import torch
 except ImportError:  # the NumPy-model tests still run
     torch = None
-
-
-@pytest.fixture(autouse=True)
-def _float64_default():
-    tg.set_default_dtype("float64")
-    yield
-
-
-@pytest.fixture
-def th():
-    return pytest.importorskip("torch")
 
 
 class Kit:

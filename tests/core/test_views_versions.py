@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck_helpers import float64_default  # noqa: F401  (the fixture applies here)
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -18,17 +19,6 @@ except ImportError:
 
 R = np.random.default_rng(5)
 LIBS = [tg] + ([torch] if torch is not None else [])  # the rule-by-rule tests run on torch too when present
-
-
-@pytest.fixture(autouse=True)
-def _float64_default():
-    tg.set_default_dtype("float64")
-    yield
-
-
-@pytest.fixture
-def th():
-    return pytest.importorskip("torch")
 
 
 def run_both(th, prog, *arrays, tol=1e-10):

@@ -20,6 +20,7 @@ hang a job, and no ``find_unused_parameters`` is needed (the argument is accepte
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,12 +70,16 @@ class DistributedDataParallel(Module):
     saved under DDP loads into the bare model and back; ``load_state_dict`` also accepts keys with the
     prefix. Every forward in grad mode must be followed by a backward, as in PyTorch (evaluate under
     ``no_grad``).
+
+    Beyond PyTorch's arguments: ``overlap=False`` starts every bucket at the end of the backward pass
+    instead of during it (to measure what the overlap hides), and ``stats`` counts the reductions, the
+    bytes sent and the seconds spent waiting for them at the end of backward.
     """
 
     def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None, dim: int = 0,
                  broadcast_buffers: bool = True, process_group: Any = None, bucket_cap_mb: float = 25,
                  find_unused_parameters: bool = False, gradient_as_bucket_view: bool = False,
-                 static_graph: bool = False, **kwargs: Any) -> None:  # fmt: skip
+                 static_graph: bool = False, overlap: bool = True, **kwargs: Any) -> None:  # fmt: skip
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected a Module, got {type(module).__name__}")
@@ -92,6 +97,8 @@ class DistributedDataParallel(Module):
         self._params = params
         self._buckets = _buckets(params, int(bucket_cap_mb * (1 << 20)))
         self._where = {id(p): b for b, ps in enumerate(self._buckets) for p in ps}
+        self.overlap = overlap  # False: every bucket starts at the end of backward (to measure what overlap hides)
+        self.stats = {"steps": 0, "bytes": 0, "wait_s": 0.0}  # reductions, bytes sent into them, time blocked
         self._step: _Step | None = None
         self._expect = False  # a forward in grad mode ran: the next backward must reduce
         self._sync(list(module.parameters()) + [b for _, b in module.named_buffers()])
@@ -129,7 +136,7 @@ class DistributedDataParallel(Module):
             st = self._step = _Step(len(self._buckets))
         b = self._where[id(p)]
         st.ready[b] += 1
-        while st.next < len(self._buckets) and st.ready[st.next] == len(self._buckets[st.next]):
+        while self.overlap and st.next < len(self._buckets) and st.ready[st.next] == len(self._buckets[st.next]):
             self._start(st)
         for w in st.works:  # MPI progresses a non-blocking collective while it is being tested
             w.is_completed()
@@ -146,6 +153,7 @@ class DistributedDataParallel(Module):
                 buf[-len(ps) + k] = 1  # "this rank has a gradient for p", summed with the values
             off += n
         st.buffers[b] = buf
+        self.stats["bytes"] += buf.nbytes
         st.works.append(Work(self._group, self._group.iallreduce(buf, "sum"), f"gradient bucket {b}"))
         st.next += 1
 
@@ -157,8 +165,11 @@ class DistributedDataParallel(Module):
         self._step = None
         while st.next < len(self._buckets):
             self._start(st)
+        t0 = time.perf_counter()
         for w in st.works:
             w.wait()
+        self.stats["wait_s"] += time.perf_counter() - t0
+        self.stats["steps"] += 1
         size = self._group.size
         for ps, buf in zip(self._buckets, st.buffers):
             off = 0
