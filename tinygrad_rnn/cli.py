@@ -3,6 +3,7 @@
     tinygrad-rnn demo [--steps 600]                          # the character-level LSTM demo
     tinygrad-rnn train --model gru --corpus zen --steps 200 --checkpoint runs/gru.npz --every 50
     tinygrad-rnn train --checkpoint runs/gru.npz --resume --steps 400
+    mpiexec -n 4 tinygrad-rnn train --batch 8 --checkpoint runs/ddp.npz   # data-parallel: 4 ranks x 8 streams
     tinygrad-rnn sample runs/gru.npz --prompt 'Beautiful ' --length 200 --temperature 0.7
     tinygrad-rnn draw --model lstm --steps 3 --out lstm.svg   # = python -m tinygrad_rnn.graph ...
     tinygrad-rnn draw --checkpoint runs/gru.npz --steps 3 --out gru.svg
@@ -11,6 +12,14 @@
 
 Exit status: 0 on success, 1 when a command fails, 2 for a usage error (one line on stderr), 130 when
 interrupted with Ctrl-C (training writes a checkpoint of the last completed step first).
+
+``train`` started by an MPI launcher (``mpiexec -n K``: it sees the launcher's environment variables)
+joins the job and trains data-parallel: ``--batch`` streams per rank, rank 0 alone reading the corpus
+and the checkpoint (the others receive them), writing checkpoints and printing. A SIGINT or SIGTERM
+reaching any rank stops all of them after the same step, with a checkpoint, status 128 + the signal.
+Open MPI's mpiexec does not forward Ctrl-C, though: it kills the ranks (SIGTERM, then SIGKILL about
+0.25 s later), so the checkpoint left may be the last one ``--every`` wrote (never a torn one). See
+docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import gc
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -29,8 +39,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import __version__, backend, runtime
-from .apps import charlm
+from . import __version__, backend, distributed, runtime
+from .apps import charlm, ranks
 from .apps.interrupt import defer_sigint
 
 PROG = "tinygrad-rnn"
@@ -119,22 +129,15 @@ def run_training(
     window in progress is dropped, while an optimizer update or a checkpoint write already under way is
     finished first (:meth:`charlm.Trainer.train_step`, :meth:`charlm.Trainer.save`).
     """
+    if trainer.world > 1:
+        return _run_ranks(trainer, steps, checkpoint, every, plain)
     bar = _progress(steps, trainer.step, plain)
     report = max(1, steps // 10)
     t0, tok0 = time.perf_counter(), trainer.tokens
     try:
         while trainer.step < steps:
             loss = trainer.train_step()
-            rate = (trainer.tokens - tok0) / max(time.perf_counter() - t0, 1e-9)
-            recent = float(np.mean(trainer.losses[-20:]))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{recent:.3f}", tok_s=f"{rate:,.0f}")
-            elif trainer.step % report == 0 or trainer.step == steps:
-                print(
-                    f"step {trainer.step:6d}/{steps}  loss {loss:.4f}  (avg {recent:.4f})  {rate:,.0f} tokens/s",
-                    flush=True,
-                )
+            _show_step(trainer, loss, steps, bar, report, t0, tok0)
             if checkpoint and every and trainer.step % every == 0 and trainer.step < steps:
                 trainer.save(checkpoint)
         if bar is not None:
@@ -146,6 +149,60 @@ def run_training(
         _stop_interrupted(trainer, checkpoint or DEFAULT_CHECKPOINT, bar, str(e))
         return 130
     return 0
+
+
+def _show_step(trainer: charlm.Trainer, loss: float, steps: int, bar: Any, report: int, t0: float, tok0: int) -> None:
+    """Advance the progress bar, or print a line every ``report`` steps (the token rate since ``t0``)."""
+    rate = (trainer.tokens - tok0) / max(time.perf_counter() - t0, 1e-9)
+    recent = float(np.mean(trainer.losses[-20:]))
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{recent:.3f}", tok_s=f"{rate:,.0f}")
+    elif trainer.step % report == 0 or trainer.step == steps:
+        print(
+            f"step {trainer.step:6d}/{steps}  loss {loss:.4f}  (avg {recent:.4f})  {rate:,.0f} tokens/s",
+            flush=True,
+        )
+
+
+def _run_ranks(trainer: charlm.Trainer, steps: int, checkpoint: str | None, every: int | None, plain: bool) -> int:
+    """:func:`run_training` for one rank of an MPI job; every rank runs this loop, in step.
+
+    Rank 0 alone shows progress and writes checkpoints (the others send it their carried state in
+    :meth:`charlm.Trainer.save`). A Ctrl-C cannot be a KeyboardInterrupt here: a rank that left the loop
+    on its own would leave the others waiting in the next gradient allreduce. Instead SIGINT/SIGTERM are
+    recorded (:func:`ranks.stop_on_signals`) and before each step the ranks agree whether any got one;
+    then all stop after the same committed step, write its checkpoint and return 128 + the signal number.
+    """
+    lead = trainer.rank == 0
+    bar = _progress(steps, trainer.step, plain) if lead else None
+    report = max(1, steps // 10)
+    t0, tok0 = time.perf_counter(), trainer.tokens
+    with ranks.stop_on_signals():
+        signum = 0
+        while trainer.step < steps and not (signum := ranks.stop_agreed()):
+            loss = trainer.train_step()
+            if lead:
+                _show_step(trainer, loss, steps, bar, report, t0, tok0)
+            if checkpoint and every and trainer.step % every == 0 and trainer.step < steps:
+                trainer.save(checkpoint)
+        if bar is not None:
+            bar.close()
+        if not signum and checkpoint:
+            trainer.save(checkpoint)
+        signum = signum or ranks.stop_agreed()  # one during the final save: reported, as in one process
+        path = checkpoint or DEFAULT_CHECKPOINT
+        if signum and trainer.last_saved != (path, trainer.step):
+            trainer.save(path)
+    if lead and signum:
+        print(
+            f"\ninterrupted at step {trainer.step} ({signal.Signals(signum).name} reached a rank; all "
+            f"{trainer.world} ranks stopped after this step): checkpoint written to {path} (continue with --resume)",
+            file=sys.stderr,
+        )
+    elif lead and checkpoint:
+        print(f"checkpoint written to {checkpoint} (step {trainer.step})")
+    return 128 + signum if signum else 0
 
 
 def _stop_interrupted(trainer: charlm.Trainer, path: str, bar: Any, completed: str) -> None:
@@ -170,17 +227,44 @@ def _stop_interrupted(trainer: charlm.Trainer, path: str, bar: Any, completed: s
 
 # ---- subcommands --------------------------------------------------------------------------------------
 def cmd_train(a: argparse.Namespace) -> int:
+    """``train``; under an MPI launcher as one rank of a data-parallel job (see the module docstring)."""
     _check_backend(a.backend)
+    if a.resume and not a.checkpoint:
+        raise UsageError("--resume needs --checkpoint PATH")
+    try:
+        joined = ranks.join_launched_job()
+    except ImportError as e:
+        print(f"{PROG} train: error: {e}", file=sys.stderr)
+        return 1
+    try:
+        # an error on some ranks only aborts the job; a Ctrl-C while setting up stops before the first step
+        with ranks.errors_end_the_job(), ranks.stop_on_signals():
+            return _train(a)
+    finally:
+        if joined:
+            distributed.destroy_process_group()
+
+
+def _require_checkpoint(path: str) -> None:
+    if not os.path.isfile(path):
+        raise UsageError(f"--resume: checkpoint {path} does not exist")
+
+
+def _require_corpus(corpus: str) -> None:
+    if corpus not in charlm.BUILTIN_CORPORA and not os.path.isfile(corpus):
+        raise UsageError(f"--corpus: {corpus!r} is neither pydoc, zen nor an existing text file")
+
+
+def _train(a: argparse.Namespace) -> int:
+    """Build or resume the Trainer and run it. Files are rank 0's business: it checks and reads them."""
+    lead = ranks.world()[1] == 0
     if a.resume:
-        if not a.checkpoint:
-            raise UsageError("--resume needs --checkpoint PATH")
-        if not os.path.isfile(a.checkpoint):
-            raise UsageError(f"--resume: checkpoint {a.checkpoint} does not exist")
+        ranks.on_rank0(lambda: _require_checkpoint(a.checkpoint))
         trainer = charlm.Trainer.resume(a.checkpoint)
-        print(f"resumed {a.checkpoint} at step {trainer.step}")
+        if lead:
+            print(f"resumed {a.checkpoint} at step {trainer.step}")
     else:
-        if a.corpus not in charlm.BUILTIN_CORPORA and not os.path.isfile(a.corpus):
-            raise UsageError(f"--corpus: {a.corpus!r} is neither pydoc, zen nor an existing text file")
+        ranks.on_rank0(lambda: _require_corpus(a.corpus))
         cfg = charlm.TrainConfig(
             cell=a.model,
             corpus=a.corpus,
@@ -195,14 +279,16 @@ def cmd_train(a: argparse.Namespace) -> int:
         )
         trainer = charlm.Trainer(cfg)
     c = trainer.config
-    print(
-        f"{c.cell} on {c.corpus!r}: {len(trainer.text):,} chars, vocab {len(trainer.chars)}, "
-        f"{trainer.model.num_parameters():,} parameters, {c.batch} streams, bptt {c.bptt}"
-    )
+    if lead:
+        streams = f"{c.batch} streams" if trainer.world == 1 else f"{trainer.world} ranks x {c.batch} streams"
+        print(
+            f"{c.cell} on {c.corpus!r}: {len(trainer.text):,} chars, vocab {len(trainer.chars)}, "
+            f"{trainer.model.num_parameters():,} parameters, {streams}, bptt {c.bptt}"
+        )
     code = run_training(trainer, a.steps, a.checkpoint, a.every, plain=a.no_progress)
-    if trainer.losses:
+    if lead and trainer.losses:
         print(f"final loss {trainer.losses[-1]:.6f} at step {trainer.step}")
-    if a.plot and trainer.losses:
+    if lead and a.plot and trainer.losses:
         _save_plot(trainer.losses, a.plot)
     return code
 
@@ -402,7 +488,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=_positive(int), default=128)
     t.add_argument("--embed", type=_positive(int), default=64)
     t.add_argument("--layers", type=_positive(int), default=1)
-    t.add_argument("--batch", type=_positive(int), default=16, help="parallel streams")
+    t.add_argument("--batch", type=_positive(int), default=16, help="parallel streams (per rank under mpiexec)")
     t.add_argument("--steps", type=_positive(int), default=300, help="train until this many steps in total")
     t.add_argument("--bptt", type=_positive(int), default=32, help="window length of truncated BPTT")
     t.add_argument("--clip", type=_positive(float), default=1.0, help="max gradient norm")

@@ -13,6 +13,7 @@ handling), :mod:`.collectives` (``all_reduce``, ``broadcast``, ...), :mod:`.nccl
 from .collectives import ReduceOp, all_gather_object, all_reduce, barrier, broadcast, broadcast_object_list
 from .group import (
     Work,
+    abort,
     destroy_process_group,
     get_backend,
     get_rank,
@@ -20,11 +21,14 @@ from .group import (
     init_process_group,
     is_available,
     is_initialized,
+    launched_by_mpi,
 )
 
 __all__ = [
     "ReduceOp",
     "Work",
+    "abort",
+    "launched_by_mpi",
     "all_gather_object",
     "all_reduce",
     "barrier",

@@ -175,7 +175,7 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     if name not in ("mpi", "nccl", "gloo"):
         raise ValueError(f"init_process_group: backend {name!r} is not one of 'mpi', 'nccl' (or PyTorch's 'gloo')")
     seconds = _seconds(timeout)
-    launched = any(v in os.environ for v in _LAUNCHER_VARS)
+    launched = launched_by_mpi()
     try:
         from mpi4py import MPI
     except ImportError:
@@ -209,6 +209,16 @@ def destroy_process_group(group: Any = None) -> None:
         STATE.hooks = None
     STATE.group = None
     g.close()
+
+
+def launched_by_mpi() -> bool:
+    """Whether an MPI launcher (``mpiexec``, ``srun``) started this process (read from its environment)."""
+    return any(v in os.environ for v in _LAUNCHER_VARS)
+
+
+def abort(message: str) -> None:
+    """End the whole job now with ``message`` on this rank's stderr (alone: a ``RuntimeError``)."""
+    current().abort(message)
 
 
 def is_available() -> bool:
