@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from state_compare import differences, flat
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import cli, optim
 from tinygrad_rnn.apps import charlm
 from tinygrad_rnn.apps.interrupt import defer_sigint
-from tinygrad_rnn.tensor import Tensor
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 40  # the zen corpus in 4 streams is 14 windows of 16: the runs wrap around the data twice
@@ -47,30 +47,6 @@ MESSAGE = re.compile(
 
 
 # ---- bit-exact comparison of training states ------------------------------------------------------
-def flat(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """A checkpoint (or ``Trainer.checkpoint()``) as {path: value}, arrays as (dtype, shape, raw bytes)."""
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k in sorted(obj):
-            out.update(flat(obj[k], f"{prefix}/{k}"))
-        return out
-    if isinstance(obj, (list, tuple)):
-        out = {f"{prefix}#": len(obj)}
-        for i, v in enumerate(obj):
-            out.update(flat(v, f"{prefix}/{i}"))
-        return out
-    if isinstance(obj, Tensor):
-        obj = obj.numpy()
-    if isinstance(obj, np.ndarray):
-        a = np.ascontiguousarray(obj)
-        return {prefix: (str(a.dtype), a.shape, a.tobytes())}
-    return {prefix: (type(obj).__name__, repr(obj))}
-
-
-def differences(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
-    return sorted(k for k in got.keys() | want.keys() if got.get(k) != want.get(k))
-
-
 def describe(diff: list[str]) -> str:
     return f"{len(diff)} entries differ ({', '.join(diff[:3])}{', ...' if len(diff) > 3 else ''})"
 

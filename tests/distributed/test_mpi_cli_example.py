@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pytest
 from mpi_run import ROOT, env, mpiexec
+from state_compare import differences, flat
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.apps import charlm, ranks
-from tinygrad_rnn.tensor import Tensor
 
 EXAMPLE = str(ROOT / "examples" / "distributed_char_lm.py")
 EX_ARGS = ["--corpus", "zen", "--hidden", "16", "--embed", "8", "--batch", "4", "--bptt", "16", "--steps", "30"]
@@ -67,27 +67,6 @@ def cli_alone(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 # ---- comparing training states --------------------------------------------------------------------
-def flat(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """A checkpoint as {path: value}, arrays as (dtype, shape, raw bytes): equal means bit for bit."""
-    if isinstance(obj, dict):
-        return {k: v for key in sorted(obj) for k, v in flat(obj[key], f"{prefix}/{key}").items()}
-    if isinstance(obj, (list, tuple)):
-        out: dict[str, Any] = {f"{prefix}#": len(obj)}
-        for i, v in enumerate(obj):
-            out.update(flat(v, f"{prefix}/{i}"))
-        return out
-    if isinstance(obj, Tensor):
-        obj = obj.numpy()
-    if isinstance(obj, np.ndarray):
-        a = np.ascontiguousarray(obj)
-        return {prefix: (str(a.dtype), a.shape, a.tobytes())}
-    return {prefix: (type(obj).__name__, repr(obj))}
-
-
-def differences(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
-    return sorted(k for k in got.keys() | want.keys() if got.get(k) != want.get(k))
-
-
 def params(ck: dict) -> np.ndarray:
     return np.concatenate([ck["model"][k].numpy().ravel() for k in sorted(ck["model"])])
 
