@@ -25,12 +25,10 @@ docs/distributed.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -41,10 +39,9 @@ import numpy as np
 
 from . import __version__, backend, distributed, runtime
 from .apps import charlm, ranks
-from .apps.interrupt import defer_sigint
+from .apps.training import run_training
 
 PROG = "tinygrad-rnn"
-DEFAULT_CHECKPOINT = os.path.join("runs", "charlm.npz")
 
 
 class UsageError(Exception):
@@ -70,18 +67,6 @@ def _positive(kind: type) -> Any:
 
     parse.__name__ = f"positive {kind.__name__}"
     return parse
-
-
-# ---- progress reporting -------------------------------------------------------------------------------
-def _progress(total: int, initial: int, plain: bool) -> Any:
-    """A tqdm bar (tqdm.auto, so notebooks get a widget) or None when tqdm is missing or ``plain``."""
-    if plain:
-        return None
-    try:
-        from tqdm.auto import tqdm  # noqa: PLC0415  (optional)
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, desc="train", unit="step", mininterval=1.0)
 
 
 def _save_plot(losses: list[float], path: str) -> None:
@@ -117,111 +102,6 @@ def _check_backend(value: str | None) -> None:
         raise UsageError(
             f"--backend {value} resolves to {wanted!r} but this process runs on {backend.name!r}; "
             f"set {backend.ENV_VAR}={value} in the environment before starting"
-        )
-
-
-def run_training(
-    trainer: charlm.Trainer, steps: int, checkpoint: str | None, every: int | None, plain: bool = False
-) -> int:
-    """Train until ``trainer.step == steps``; checkpoint every ``every`` steps, at the end and on Ctrl-C.
-
-    Returns 0, or 130 after Ctrl-C. Whenever the signal lands, the checkpoint holds a committed step: a
-    window in progress is dropped, while an optimizer update or a checkpoint write already under way is
-    finished first (:meth:`charlm.Trainer.train_step`, :meth:`charlm.Trainer.save`).
-    """
-    if trainer.world > 1:
-        return _run_ranks(trainer, steps, checkpoint, every, plain)
-    bar = _progress(steps, trainer.step, plain)
-    report = max(1, steps // 10)
-    t0, tok0 = time.perf_counter(), trainer.tokens
-    try:
-        while trainer.step < steps:
-            loss = trainer.train_step()
-            _show_step(trainer, loss, steps, bar, report, t0, tok0)
-            if checkpoint and every and trainer.step % every == 0 and trainer.step < steps:
-                trainer.save(checkpoint)
-        if bar is not None:
-            bar.close()
-        if checkpoint:  # inside the try: a Ctrl-C during this last save must still end in the 130 path
-            trainer.save(checkpoint)
-            print(f"checkpoint written to {checkpoint} (step {trainer.step})")
-    except KeyboardInterrupt as e:
-        _stop_interrupted(trainer, checkpoint or DEFAULT_CHECKPOINT, bar, str(e))
-        return 130
-    return 0
-
-
-def _show_step(trainer: charlm.Trainer, loss: float, steps: int, bar: Any, report: int, t0: float, tok0: int) -> None:
-    """Advance the progress bar, or print a line every ``report`` steps (the token rate since ``t0``)."""
-    rate = (trainer.tokens - tok0) / max(time.perf_counter() - t0, 1e-9)
-    recent = float(np.mean(trainer.losses[-20:]))
-    if bar is not None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{recent:.3f}", tok_s=f"{rate:,.0f}")
-    elif trainer.step % report == 0 or trainer.step == steps:
-        print(
-            f"step {trainer.step:6d}/{steps}  loss {loss:.4f}  (avg {recent:.4f})  {rate:,.0f} tokens/s",
-            flush=True,
-        )
-
-
-def _run_ranks(trainer: charlm.Trainer, steps: int, checkpoint: str | None, every: int | None, plain: bool) -> int:
-    """:func:`run_training` for one rank of an MPI job; every rank runs this loop, in step.
-
-    Rank 0 alone shows progress and writes checkpoints (the others send it their carried state in
-    :meth:`charlm.Trainer.save`). A Ctrl-C cannot be a KeyboardInterrupt here: a rank that left the loop
-    on its own would leave the others waiting in the next gradient allreduce. Instead SIGINT/SIGTERM are
-    recorded (:func:`ranks.stop_on_signals`) and before each step the ranks agree whether any got one;
-    then all stop after the same committed step, write its checkpoint and return 128 + the signal number.
-    """
-    lead = trainer.rank == 0
-    bar = _progress(steps, trainer.step, plain) if lead else None
-    report = max(1, steps // 10)
-    t0, tok0 = time.perf_counter(), trainer.tokens
-    with ranks.stop_on_signals():
-        signum = 0
-        while trainer.step < steps and not (signum := ranks.stop_agreed()):
-            loss = trainer.train_step()
-            if lead:
-                _show_step(trainer, loss, steps, bar, report, t0, tok0)
-            if checkpoint and every and trainer.step % every == 0 and trainer.step < steps:
-                trainer.save(checkpoint)
-        if bar is not None:
-            bar.close()
-        if not signum and checkpoint:
-            trainer.save(checkpoint)
-        signum = signum or ranks.stop_agreed()  # one during the final save: reported, as in one process
-        path = checkpoint or DEFAULT_CHECKPOINT
-        if signum and trainer.last_saved != (path, trainer.step):
-            trainer.save(path)
-    if lead and signum:
-        print(
-            f"\ninterrupted at step {trainer.step} ({signal.Signals(signum).name} reached a rank; all "
-            f"{trainer.world} ranks stopped after this step): checkpoint written to {path} (continue with --resume)",
-            file=sys.stderr,
-        )
-    elif lead and checkpoint:
-        print(f"checkpoint written to {checkpoint} (step {trainer.step})")
-    return 128 + signum if signum else 0
-
-
-def _stop_interrupted(trainer: charlm.Trainer, path: str, bar: Any, completed: str) -> None:
-    """Write the interrupted run's checkpoint (unless ``path`` already holds this step) and say so.
-
-    ``completed`` names the section the Ctrl-C was held over (empty when it struck between sections).
-    We are stopping anyway, so a further Ctrl-C meanwhile is held until the end and then ignored. (One
-    that lands in the few bytecodes before this block is entered ends the program through ``main``'s
-    handler, without this checkpoint; what is on disk is still a committed step.)
-    """
-    with contextlib.suppress(KeyboardInterrupt), defer_sigint():
-        if bar is not None:
-            bar.close()
-        if trainer.last_saved != (path, trainer.step):
-            trainer.save(path)
-        held = f" (Ctrl-C came during the {completed}, which was completed first)" if completed else ""
-        print(
-            f"\ninterrupted at step {trainer.step}{held}: checkpoint written to {path} (continue with --resume)",
-            file=sys.stderr,
         )
 
 

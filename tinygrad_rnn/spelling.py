@@ -14,6 +14,7 @@ from typing import Any, SupportsIndex, overload
 import numpy as np
 
 from . import function as _function
+from .backend import xp
 from .device import check as _check_device
 
 
@@ -204,3 +205,32 @@ def _parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
     if device is not None:
         _check_device(op, device)
     return (None if dtype is None else _as_dtype(op, dtype)), copy
+
+
+_SCALAR_CACHE: dict = {}
+
+
+def _scalar(v: Any, d: np.dtype) -> Any:
+    """A 0-d array of ``v`` in dtype ``d``, shared between ops: only ever an internal operand (``Tensor._lift``),
+    never a tensor handed to the user, so no in-place op writes it."""
+    if isinstance(v, np.ndarray) or (isinstance(v, float) and (v == 0.0 or v != v)):
+        return xp.asarray(v, dtype=d)  # 0-d arrays are unhashable; -0.0 == 0.0 and NaN != NaN as dict keys
+    key = (type(v), v, d)
+    a = _SCALAR_CACHE.get(key)
+    if a is None:
+        if len(_SCALAR_CACHE) > 4096:
+            _SCALAR_CACHE.clear()
+        a = _SCALAR_CACHE[key] = xp.asarray(v, dtype=d)
+    return a
+
+
+def _sum_mean_args(x: Any, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any, dtype: Any) -> tuple:
+    """(input, axis, keepdims) for ``Sum``/``Mean``. The common call (PyTorch's spelling or no arguments)
+    is resolved with identity tests alone, so ``x.sum()`` / ``x.sum(1)`` build nothing."""
+    if axis is _NONE and keepdims is _FALSE:
+        if dim is _NONE or (not dim and type(dim) in _SEQS):  # dim=() reduces everything (PyTorch)
+            dim = None
+        keepdim = False if keepdim is _FALSE else keepdim
+    else:
+        dim, keepdim = _reduce_args(op, dim, keepdim, axis, keepdims)
+    return (x if dtype is None else x.astype(dtype)), dim, keepdim

@@ -32,6 +32,8 @@ from .spelling import (  # noqa: F401  (re-exported for the function forms)
     _pick_dim,
     _pick_keep,
     _reduce_args,
+    _scalar,
+    _sum_mean_args,
 )
 from .tensor_torch import TorchMethods, _arg_reduce, _max_min
 
@@ -67,22 +69,6 @@ def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
     _check_dtype(op, a.dtype)
     if want is not None and a.dtype != want:
         a = a.astype(want)
-    return a
-
-
-_SCALAR_CACHE: dict = {}
-
-
-def _scalar(v: Any, d: np.dtype) -> Any:
-    """A 0-d array of ``v`` in dtype ``d``; shared between ops (arrays are never written in place)."""
-    if isinstance(v, np.ndarray) or (isinstance(v, float) and (v == 0.0 or v != v)):
-        return xp.asarray(v, dtype=d)  # 0-d arrays are unhashable; -0.0 == 0.0 and NaN != NaN as dict keys
-    key = (type(v), v, d)
-    a = _SCALAR_CACHE.get(key)
-    if a is None:
-        if len(_SCALAR_CACHE) > 4096:
-            _SCALAR_CACHE.clear()
-        a = _SCALAR_CACHE[key] = xp.asarray(v, dtype=d)
     return a
 
 
@@ -530,18 +516,6 @@ class Tensor(TorchMethods, InPlaceMethods):
         """The slices along ``dim`` (default 0), as a tuple."""
         d = (0 if dim is _ZERO else dim) if axis is _NONE else _pick_dim("unbind", dim, axis, 0)
         return _ops.Unbind.apply(self, axis=d)
-
-
-def _sum_mean_args(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any, dtype: Any) -> tuple:
-    """(input, axis, keepdims) for ``Sum``/``Mean``. The common call (PyTorch's spelling or no arguments)
-    is resolved with identity tests alone, so ``x.sum()`` / ``x.sum(1)`` build nothing."""
-    if axis is _NONE and keepdims is _FALSE:
-        if dim is _NONE or (not dim and type(dim) in _SEQS):  # dim=() reduces everything (PyTorch)
-            dim = None
-        keepdim = False if keepdim is _FALSE else keepdim
-    else:
-        dim, keepdim = _reduce_args(op, dim, keepdim, axis, keepdims)
-    return (x if dtype is None else x.astype(dtype)), dim, keepdim
 
 
 def _as_index(index: Any) -> Any:
