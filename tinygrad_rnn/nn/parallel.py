@@ -172,10 +172,11 @@ class DistributedDataParallel(Module):
         self.stats["steps"] += 1
         size = self._group.size
         for ps, buf in zip(self._buckets, st.buffers):
+            used = backend.to_numpy(buf[-len(ps) :])  # the flags, read once per bucket (one copy from a GPU)
             off = 0
             for k, p in enumerate(ps):
                 n = p.array.size
-                if buf[-len(ps) + k] > 0:  # some rank had a gradient: the average over all ranks
+                if used[k] > 0:  # some rank had a gradient: the average over all ranks
                     p.grad = Tensor._make((buf[off : off + n] / size).reshape(p.shape), False, None, 0)
                 off += n
 
