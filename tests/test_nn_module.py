@@ -376,9 +376,9 @@ def test_embedding_bad_ids():
         emb(np.array([0.0, 1.0]))
     with pytest.raises(TypeError, match="integers"):
         emb(tg.Tensor([0.5]))
-    with pytest.raises(IndexError, match=r"\[0, 4\).*\[1, 4\]"):
+    with pytest.raises(IndexError, match=r"Embedding: index 4 is out of range .* span \[1, 4\], valid is \[0, 3\]"):
         emb(np.array([1, 4]))
-    with pytest.raises(IndexError, match=r"\[0, 4\).*-1"):
+    with pytest.raises(IndexError, match=r"Embedding: index -1 is out of range"):
         emb(np.array([-1, 2]))
 
 

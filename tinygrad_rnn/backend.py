@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
+
 ENV_VAR = "TINYGRAD_RNN_BACKEND"
 _ALIASES = {"numpy": "numpy", "cpu": "numpy", "cupy": "cupy", "gpu": "cupy", "cuda": "cupy", "auto": "auto"}
 _INSTALL_HINT = "pip install 'tinygrad_rnn[cuda12]' (CUDA 12) or 'tinygrad_rnn[cuda13]' (CUDA 13)"
@@ -81,12 +83,37 @@ def to_backend(a: Any, dtype: Any = None) -> Any:
 
 
 def to_numpy(a: Any) -> np.ndarray:
-    """A host NumPy array, whichever backend made ``a``."""
+    """A host NumPy array, whichever backend made ``a``.
+
+    Under CuPy this is the read-back that the device checks of :mod:`.checks` wait for: their pending
+    flags travel in the same transfer, and a failed one raises here.
+    """
     if isinstance(a, np.ndarray):
         return a
     if name == "cupy" and isinstance(a, xp.ndarray):
-        return xp.asnumpy(a)
+        return _read_back(a) if checks.waiting() else xp.asnumpy(a)
     return np.asarray(a)
+
+
+def _read_back(a: Any) -> np.ndarray:
+    """``a`` on the host, with the pending check flags appended to the same transfer (one sync)."""
+    pending = checks.take()
+    flags = xp.stack([xp.asarray(f, dtype=bool).reshape(()) for f, _ in pending])
+    data = xp.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    host = xp.asnumpy(xp.concatenate([data, flags.view(np.uint8)]))
+    checks.raise_failed(pending, host[data.size :])
+    return host[: data.size].view(a.dtype).reshape(a.shape)
+
+
+def flush_checks() -> None:
+    """Raise now if a pending device check failed (one sync under CuPy when checks are pending)."""
+    if checks.waiting():
+        _read_back(xp.zeros((0,), dtype=np.uint8))
+
+
+def item(a: Any) -> Any:
+    """The one element of ``a`` as a Python number (a read-back under CuPy)."""
+    return to_numpy(a).item()
 
 
 def is_array(a: Any) -> bool:

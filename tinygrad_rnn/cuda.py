@@ -27,9 +27,10 @@ def current_device() -> int:
 
 
 def synchronize(device: device | str | int | None = None) -> None:  # noqa: ARG001  (PyTorch's signature)
-    """Wait for the GPU's queued work (a no-op without one)."""
+    """Wait for the GPU's queued work (a no-op without one); a failed device check raises here."""
     if is_available():
         backend.xp.cuda.get_current_stream().synchronize()
+        backend.flush_checks()
 
 
 def manual_seed(seed: int) -> None:

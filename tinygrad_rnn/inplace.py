@@ -249,6 +249,7 @@ class InPlaceMethods:
         """``t[index] = value``: basic indices write through a view of ``t``, advanced ones (integer arrays,
         boolean masks) as an index assignment; differentiable in both the tensor and the value."""
         idx = _as_index(index)
+        _ops.movement.check_index_arrays("setitem", self.shape, idx)
         v = value("setitem", self, value_)
         if _ops.movement._is_basic_index(idx):
             state = MODES

@@ -165,7 +165,7 @@ class Tensor(TorchMethods, InPlaceMethods):
     def item(self) -> Any:
         if self.array.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number; shape is {self.shape}")
-        return self.array.item()
+        return backend.item(self.array)
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
@@ -189,7 +189,7 @@ class Tensor(TorchMethods, InPlaceMethods):
             raise ValueError(
                 f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; use .any() or .all()"
             )
-        return bool(self.array)
+        return bool(backend.item(self.array))
 
     def __float__(self) -> float:
         return float(self.item())
@@ -320,8 +320,8 @@ class Tensor(TorchMethods, InPlaceMethods):
     def __eq__(self, o): return self._cmp(o, xp.equal)
     def __ne__(self, o): return self._cmp(o, xp.not_equal)
     def __invert__(self): return Tensor._make(~self.array, False, None, 0)
-    def any(self) -> bool: return bool(self.array.any())
-    def all(self) -> bool: return bool(self.array.all())
+    def any(self) -> bool: return bool(backend.item(self.array.any()))
+    def all(self) -> bool: return bool(backend.item(self.array.all()))
 
     def maximum(self, o): return _ops.Maximum.apply(*self._pair(o, "maximum"))
     def minimum(self, o): return _ops.Minimum.apply(*self._pair(o, "minimum"))
@@ -506,7 +506,9 @@ class Tensor(TorchMethods, InPlaceMethods):
         )
 
     def __getitem__(self, index: Any) -> Tensor:
-        return _ops.GetItem.apply(self, index=_as_index(index))
+        idx = _as_index(index)
+        _ops.movement.check_index_arrays("getitem", self.shape, idx)
+        return _ops.GetItem.apply(self, index=idx)
 
     def split(self, split_size_or_sections: Any, dim: Any = _ZERO, *, axis: Any = _NONE) -> tuple:
         """PyTorch's split along ``dim`` (default 0): an int is each piece's size, a list the sizes."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
+from .. import backend, checks
 from ..backend import xp
 from ..tensor import Tensor
 from . import functional as F
@@ -60,13 +63,13 @@ class Embedding(Module):
             self.weight.array = w
 
     def forward(self, ids: Any) -> Tensor:
-        idx = ids.array if isinstance(ids, Tensor) else xp.asarray(ids)
-        if idx.dtype.kind not in "iu":
+        idx = ids.array if isinstance(ids, Tensor) else ids
+        if not backend.is_array(idx):
+            idx = np.asarray(idx)
+        if idx.dtype.kind not in "iu":  # checked before any copy to the device
             raise TypeError(f"Embedding: ids must be integers, got dtype {idx.dtype}")
-        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.num_embeddings):
-            raise IndexError(
-                f"Embedding: ids must lie in [0, {self.num_embeddings}); got range [{int(idx.min())}, {int(idx.max())}]"
-            )
+        idx = backend.to_backend(idx)
+        checks.index_range("Embedding", idx, self.num_embeddings, "0 (the rows of weight)")
         out = self.weight[idx]
         if self.padding_idx is not None:
             keep = (idx != self.padding_idx)[..., None]

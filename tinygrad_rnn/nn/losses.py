@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 from ..backend import is_array, xp
 from ..functions import softplus, where
 from ..tensor import Tensor
@@ -117,7 +117,14 @@ def _class_target(op: str, x: Tensor, target: Any, ignore_index: int) -> tuple:
         )
     n_classes = x.shape[1]
     bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
-    if bool(bad.any()):
+    if checks.deferred(t):
+        expected = f"expected 0 <= target < {n_classes} or target == ignore_index ({ignore_index})"
+        checks.expect_not(
+            (op, "target", n_classes, ignore_index),
+            bad.any(),
+            lambda: IndexError(f"{op}: a target is out of range for {n_classes} classes; {expected}{checks.later(op)}"),
+        )
+    elif bool(bad.any()):
         pos = tuple(int(i) for i in np.unravel_index(int(bad.ravel().argmax()), t.shape))
         raise IndexError(
             f"{op}: target value {int(t[pos])} at position {pos} is out of range for {n_classes} "
@@ -175,13 +182,13 @@ def _nll(
     total = per.sum()
     stotal = None if smooth is None else smooth.sum()
     if reduction == "mean":
+        # every target ignored (or weighted 0): PyTorch's mean is 0/0 = NaN, with zero gradients. Decided
+        # on the device, without reading the denominator back: divide by 1 instead and add NaN.
         denom = wt.sum()
-        if float(denom) == 0.0:
-            # every target ignored (or weighted 0): PyTorch's mean is 0/0 = NaN with zero gradients
-            nan = float("nan")
-            return total * 0.0 + nan if stotal is None else (total + stotal) * 0.0 + nan
-        denom_t = Tensor(xp.asarray(denom, dtype=logp.dtype))
-        total = total / denom_t
+        empty = denom == 0
+        denom_t = Tensor(xp.where(empty, 1, denom).astype(logp.dtype))
+        nan_t = Tensor(xp.where(empty, np.nan, 0).astype(logp.dtype))
+        total = total / denom_t + nan_t
         stotal = None if stotal is None else stotal / denom_t
     if stotal is None:
         return total

@@ -13,10 +13,10 @@ r"""Ops that pick or place elements by an integer index along one dimension, eac
     \qquad
     \frac{\partial\,\mathrm{scatter}}{\partial x}^{\!\top} g = g \odot [\text{not written}]
 
-Every index tensor is range-checked by :func:`_check_index_range` before it is used: CuPy does no
+Every index tensor is range-checked (:func:`..checks.index_range`) before it is used: CuPy does no
 bounds check (an out-of-range index reads or writes another element silently), and NumPy's message
-does not name the op or the dimension. That check needs a reduction on the host, one device→host sync
-per call under CuPy; it lives in that one helper so the policy can change in one place.
+does not name the op or the dimension. On the GPU the check runs on the device and reports at the next
+read-back to the host, so it costs no sync.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..checks import index_range as _check_index_range
 from ..backend import xp
 from ..function import Function
 from ..tensor import Tensor
@@ -34,34 +35,14 @@ from . import movement as mv
 from .reduce import normalize_axis
 
 
-def _check_index_range(op: str, index: Any, size: int, dim: Any = None) -> None:
-    """Raise ``IndexError`` unless every entry of ``index`` lies in ``[0, size)``.
-
-    The one place that reads index values back to the host (one sync under CuPy: min and max travel
-    together), so a later GPU policy (skip, or check asynchronously) changes here only.
-    """
-    if index.size == 0:
-        return
-    lo, hi = (int(v) for v in backend.to_numpy(xp.stack([index.min(), index.max()])))
-    if lo < 0 or hi >= size:
-        where = "" if dim is None else f" for dimension {dim}"
-        bad = lo if lo < 0 else hi
-        raise IndexError(
-            f"{op}: index {bad} is out of range{where} of size {size}: the indices span [{lo}, {hi}], "
-            f"valid is [0, {size - 1}]"
-            if size
-            else f"{op}: index {bad} is out of range{where} of size 0 (no index is valid)"
-        )
-
-
 def index_array(op: str, index: Any) -> Any:
     """An index argument (Tensor, array or nested list) as a backend integer array."""
     a = index.array if isinstance(index, Tensor) else index
     if not backend.is_array(a):
-        a = backend.to_backend(np.asarray(a))
-    if a.dtype.kind not in "iu":
+        a = np.asarray(a)
+    if a.dtype.kind not in "iu":  # checked before any copy to the device
         raise TypeError(f"{op}: index must hold integers (e.g. int64), got dtype {a.dtype}")
-    return a
+    return backend.to_backend(a)
 
 
 def _grid(index: Any, dim: int) -> tuple:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import scatter_add, xp
+from .. import checks
+from ..backend import is_array, scatter_add, xp
 from ..function import Function
 from . import dual
 from .reduce import normalize_axis
@@ -14,6 +15,24 @@ def _is_basic_index(idx: Any) -> bool:
     """Slices, ints, None and Ellipsis only: such an index never selects an element twice."""
     parts = idx if isinstance(idx, tuple) else (idx,)
     return all(p is None or p is Ellipsis or isinstance(p, (slice, int)) and not isinstance(p, bool) for p in parts)
+
+
+def check_index_arrays(op: str, shape: tuple, idx: Any) -> None:
+    """Range-check every integer array in the index ``idx`` of an array of ``shape``, against the dimension
+    it indexes (negative entries count from the end). CuPy does no bounds check of its own: there an
+    out-of-range entry would read, write and scatter gradients to another element without a word."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    if _is_basic_index(parts):
+        return
+    used = sum(0 if p is None or p is Ellipsis else p.ndim if is_array(p) and p.dtype.kind == "b" else 1 for p in parts)
+    d = 0
+    for p in parts:
+        if p is Ellipsis:
+            d += len(shape) - used
+        elif p is not None:
+            if is_array(p) and p.dtype.kind in "iu" and d < len(shape):
+                checks.index_range(op, p, shape[d], d, low=-shape[d])
+            d += p.ndim if is_array(p) and p.dtype.kind == "b" else 1
 
 
 def index_put_array(g: Any, index: Any, shape: tuple) -> Any:

@@ -73,7 +73,7 @@ def clip_grad_norm_(
     largest absolute entry. Then, as in PyTorch::
 
         coef = max_norm / (total + 1e-6)
-        g    ← g · coef          for every gradient, if coef < 1 (otherwise the gradients are unchanged)
+        g    ← g · min(coef, 1)  for every gradient
 
     Parameters whose ``.grad`` is None are skipped. Returns the total norm *before* clipping as a 0-d
     Tensor (0.0 when no parameter has a gradient). With ``error_if_nonfinite=True`` a NaN or infinite total
@@ -101,12 +101,14 @@ def clip_grad_norm_(
             "gradients by the non-finite norm anyway, pass error_if_nonfinite=False"
         )
     coef = max_norm / (total + 1e-6)  # a 0-d array in the gradients' dtype, as in PyTorch
-    if not bool(coef >= 1.0):  # NaN coefficients scale too, as in PyTorch
-        # inf * 0 = NaN is the intended result for a non-finite norm (as in PyTorch), not worth a warning
-        with np.errstate(invalid="ignore"):
-            for p in grads:
-                g = p.grad.array
-                p.grad = Tensor(g * coef.astype(g.dtype))
+    # min(coef, 1) on the device rather than a branch on coef < 1, which would read it back to the host
+    # (a GPU sync per step); g * 1 is g exactly, and NaN coefficients scale too, as in PyTorch
+    coef = xp.minimum(coef, 1.0)
+    # inf * 0 = NaN is the intended result for a non-finite norm (as in PyTorch), not worth a warning
+    with np.errstate(invalid="ignore"):
+        for p in grads:
+            g = p.grad.array
+            p.grad = Tensor(g * coef.astype(g.dtype))
     return Tensor(total)
 
 
