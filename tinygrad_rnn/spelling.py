@@ -213,8 +213,9 @@ _SCALAR_CACHE: dict = {}
 def _scalar(v: Any, d: np.dtype) -> Any:
     """A 0-d array of ``v`` in dtype ``d``, shared between ops: only ever an internal operand (``Tensor._lift``),
     never a tensor handed to the user, so no in-place op writes it."""
-    if isinstance(v, np.ndarray) or (isinstance(v, float) and (v == 0.0 or v != v)):
-        return xp.asarray(v, dtype=d)  # 0-d arrays are unhashable; -0.0 == 0.0 and NaN != NaN as dict keys
+    if not isinstance(v, (int, float, np.generic)) or (isinstance(v, (float, np.floating)) and (v == 0.0 or v != v)):
+        # arrays (host or device) are unhashable; -0.0 == 0.0 and NaN != NaN as dict keys
+        return xp.asarray(v, dtype=d)
     key = (type(v), v, d)
     a = _SCALAR_CACHE.get(key)
     if a is None:
