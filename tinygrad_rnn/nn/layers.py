@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend, checks
 from ..backend import xp
+from ..ops.movement import GetItem
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -70,7 +71,7 @@ class Embedding(Module):
             raise TypeError(f"Embedding: ids must be integers, got dtype {idx.dtype}")
         idx = backend.to_backend(idx)
         checks.index_range("Embedding", idx, self.num_embeddings, "0 (the rows of weight)")
-        out = self.weight[idx]
+        out = GetItem.apply(self.weight, index=idx)  # checked just above: not again as a getitem
         if self.padding_idx is not None:
             keep = (idx != self.padding_idx)[..., None]
             out = F.where(keep, out, 0.0)

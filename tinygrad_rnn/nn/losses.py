@@ -27,6 +27,7 @@ import numpy as np
 from .. import backend, checks
 from ..backend import is_array, xp
 from ..functions import softplus, where
+from ..ops.movement import GetItem
 from ..tensor import Tensor
 from .module import Module
 
@@ -149,7 +150,8 @@ def _pick(logp: Tensor, safe: Any) -> Tensor:
     # target's shape, so no (N, d..., C) transposed copy of logp is needed
     k = safe.ndim
     grids = [xp.arange(n).reshape(tuple(n if j == i else 1 for j in range(k))) for i, n in enumerate(safe.shape)]
-    return logp[(grids[0], safe) + tuple(grids[1:])]
+    # in range by construction (the targets were checked above): no getitem range check again
+    return GetItem.apply(logp, index=(grids[0], safe) + tuple(grids[1:]))
 
 
 def _nll(
