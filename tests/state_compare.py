@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import backend
 from tinygrad_rnn.tensor import Tensor
 
 
@@ -24,6 +25,8 @@ def flat(obj: Any, prefix: str = "") -> dict[str, Any]:
         return out
     if isinstance(obj, Tensor):
         obj = obj.numpy()
+    elif backend.is_array(obj):  # a device array (CuPy) in an optimizer's state
+        obj = backend.to_numpy(obj)
     if isinstance(obj, np.ndarray):
         a = np.ascontiguousarray(obj)
         return {prefix: (str(a.dtype), a.shape, a.tobytes())}

@@ -416,11 +416,11 @@ def test_gpu_float32_graph_stays_float32_on_device():
     import cupy  # noqa: PLC0415
 
     x, w, v = _leaves(F32)
-    assert isinstance(x.data, cupy.ndarray)
+    assert isinstance(x.array, cupy.ndarray)
     y = ((x @ w).tanh() * 2.0 + np.float64(1.0)).sum()
     y.backward()
     assert y.dtype == F32 and x.grad.dtype == F32 and w.grad.dtype == F32
-    assert isinstance(x.grad.data, cupy.ndarray)
+    assert isinstance(x.grad.array, cupy.ndarray)
     assert type(x.grad.numpy()) is np.ndarray
 
 

@@ -190,20 +190,20 @@ class _Tensors:
     def __init__(self, read_storage: Any, big_endian: bool) -> None:
         self.read_storage = read_storage
         self.big_endian = big_endian
-        self.arrays: dict[tuple, np.ndarray] = {}
+        self.arrays: dict[tuple, Any] = {}
         self.versions: dict[tuple, list] = {}
 
     def __call__(self, p: _Pending) -> Tensor:
         key = (id(p.storage), p.view)
         arr = self.arrays.get(key)
-        if arr is None:
-            arr = self.arrays[key] = self._array(p.storage, p.view)
+        if arr is None:  # one device copy per view, so aliases share memory on the GPU too
+            arr = self.arrays[key] = backend.to_backend(self._array(p.storage, p.view))
         if p.parameter:
             from .nn.module import Parameter  # here: nn imports this package's tensor module first
 
-            t: Tensor = Parameter(backend.to_backend(arr), requires_grad=p.requires_grad)
+            t: Tensor = Parameter(arr, requires_grad=p.requires_grad)
         else:
-            t = Tensor(backend.to_backend(arr), requires_grad=p.requires_grad, _share=True)
+            t = Tensor(arr, requires_grad=p.requires_grad, _share=True)
         t._ver = self.versions.setdefault(key, [0])  # aliases share memory, so they share a version counter
         return t
 

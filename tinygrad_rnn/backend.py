@@ -176,9 +176,4 @@ def device_rng() -> Any:
 
 def scatter_add(target: Any, index: Any, values: Any) -> None:
     """``target[index] += values`` where repeated indices accumulate (in place)."""
-    if name == "cupy":
-        import cupyx  # noqa: PLC0415
-
-        cupyx.scatter_add(target, index, values)
-    else:
-        np.add.at(target, index, values)
+    xp.add.at(target, index, values)  # CuPy has ufunc.at for add (it deprecated cupyx.scatter_add for it)

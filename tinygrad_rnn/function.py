@@ -81,6 +81,7 @@ class Function:
     needs_output = False  # backward wants the forward output (tanh, exp, softmax, ...)
     reads_inputs = True  # backward reads the input values (False: only shapes), so writing them later is an error
     is_view = False  # the output may share the input's memory (basic indexing, reshape, ...): see views.py
+    read_only_view = False  # views of its output are read-only (expand: elements share memory)
     multi_output = False  # forward returns a tuple; backward gets a list of output grads (None if unused)
     retained: Any = None  # {output index: weakref to a tensor that called retain_grad()}
     buffers: Any = None  # large saved activations of fused ops, released with ``saved``

@@ -19,7 +19,7 @@ Nodes that saved a value and find its version moved on raise at backward, naming
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -44,7 +44,13 @@ def _writable(op: str, t: Any) -> None:
         # a NumPy scalar (what elementwise ops on 0-d arrays return) is immutable and shared with nobody:
         # give the tensor a 0-d array of its own to write into
         t.array = backend.xp.array(t.array)
-    if not getattr(t.array.flags, "writeable", True):  # CuPy arrays have no such flag
+    a, v = t.array, t._view
+    while v is not None and not getattr(v.cls, "read_only_view", False):
+        v = v.parent
+    # an expand() (or a view of one) on every backend; a zero stride for arrays that came in broadcast;
+    # NumPy's writeable flag for its other read-only arrays (CuPy arrays have no such flag)
+    overlap = any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape))
+    if v is not None or overlap or not getattr(a.flags, "writeable", True):
         raise ValueError(
             f"{op}: this tensor of shape {t.shape} is a read-only view (an expand() or broadcast, where elements "
             "share memory); clone() it first"
@@ -249,7 +255,7 @@ class InPlaceMethods:
         """``t[index] = value``: basic indices write through a view of ``t``, advanced ones (integer arrays,
         boolean masks) as an index assignment; differentiable in both the tensor and the value."""
         idx = _as_index(index)
-        _ops.movement.check_index_arrays("setitem", self.shape, idx)
+        _ops.movement.check_index_arrays("setitem", cast(Any, self).shape, idx)
         v = value("setitem", self, value_)
         if _ops.movement._is_basic_index(idx):
             state = MODES

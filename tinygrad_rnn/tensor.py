@@ -48,6 +48,7 @@ def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
     if is_array(data):
         a = data
     elif isinstance(data, (np.ndarray, np.generic)):
+        _check_dtype(op, data.dtype)  # on the host, before any copy to the device
         a = backend.to_backend(data)
     else:
         if isinstance(data, (str, bytes)):
@@ -65,6 +66,7 @@ def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
             )
         if host.dtype.kind == "f" and want is None:  # Python floats take the default dtype
             want = backend.get_default_dtype()
+        _check_dtype(op, host.dtype)
         a = backend.to_backend(host)
     _check_dtype(op, a.dtype)
     if want is not None and a.dtype != want:

@@ -322,7 +322,7 @@ def test_fused_op_refuses_an_empty_sequence(op):
 def test_fused_op_runs_an_empty_batch(op, reverse, masked):
     cls, _, n_state, params = OPS[op]
     inputs = _op_inputs(op, Nn=0)
-    mask = np.ones((T, 0, 1), bool) if masked else None
+    mask = tg.backend.to_backend(np.ones((T, 0, 1), bool)) if masked else None  # the ops take backend arrays
     outs = cls.apply(*inputs, reverse=reverse, mask=mask, **params)
     assert [o.shape for o in outs] == [(T, 0, H)] + [(0, H)] * n_state
     sum((o.sum() for o in outs[1:]), outs[0].sum()).backward()

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from .. import backend, checks
-from ..backend import xp
 from ..ops.movement import GetItem
 from ..tensor import Tensor
 from . import functional as F

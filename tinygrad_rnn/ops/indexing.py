@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..checks import index_range as _check_index_range
 from ..backend import xp
+from ..checks import index_range as _check_index_range
 from ..function import Function
 from ..tensor import Tensor
 from . import dual

@@ -93,7 +93,8 @@ class Permute(Function):
 
 
 class Expand(Function):
-    is_view, reads_inputs = True, False
+    # its elements share memory, so it and every view of it are read-only (in-place ops refuse them)
+    is_view, reads_inputs, read_only_view = True, False, True
     def forward(self, x, shape):
         self.in_shape = x.shape
         try:

@@ -235,10 +235,13 @@ class PackedSequence(_PackedFields):
         return self.to("int32")
 
     def cpu(self) -> PackedSequence:
-        return self.to("cpu")
+        """As ``Tensor.cpu()``: this batch under NumPy, and under CuPy too (its data stays on the GPU)."""
+        data = self.data.cpu()
+        return self if data is self.data else type(self)(data, *self[1:])
 
     def cuda(self) -> PackedSequence:
-        return self.to("cuda")
+        data = self.data.cuda()
+        return self if data is self.data else type(self)(data, *self[1:])
 
     @property
     def is_cuda(self) -> bool:
