@@ -6,6 +6,7 @@ import pathlib
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.apps import charlm
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
@@ -44,12 +45,11 @@ def test_char_lstm_trains_samples_and_checkpoints(tmp_path, capsys):
     )
     assert res["last_loss"] < res["first_loss"] - 0.5
     printed = capsys.readouterr().out
-    assert "sample (temperature" in printed and "loss curve" in printed
-    ck = tg.load(out)
-    assert set(ck) == {"model", "optimizer", "vocab", "config", "losses"}
-    assert ck["losses"].shape == (40,)
-    model = mod.CharLM(len(ck["vocab"]), 8, 32)
-    model.load_state_dict(ck["model"])  # the checkpoint restores the model
+    assert "sample (temperature" in printed and "loss curve" in printed and res["sample"] in printed
+    ck = tg.load(out)  # the library's training checkpoint: resumable with `tinygrad-rnn train --resume`
+    assert ck["kind"] == "charlm" and ck["step"] == 40 and ck["losses"].shape == (40,)
+    model, chars, cfg = charlm.load_model(str(out))  # the checkpoint restores the model
+    assert (cfg.hidden, cfg.embed, cfg.corpus) == (32, 8, "zen") and "".join(chars) == ck["vocab"]
     np.testing.assert_array_equal(model.embed.weight.numpy(), ck["model"]["embed.weight"].numpy())
 
 

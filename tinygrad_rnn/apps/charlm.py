@@ -17,9 +17,6 @@ resumed by any number of ranks that divides them (one process included).
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import io
 import json
 import os
 from dataclasses import asdict, dataclass, fields
@@ -33,7 +30,7 @@ from ..nn import functional as F
 from ..nn.parallel import DistributedDataParallel
 from ..serialization import load, save
 from ..tensor import Tensor
-from . import ranks
+from . import corpus, ranks
 from .interrupt import defer_sigint, pause_for_tests
 
 CELLS = ("lstm", "gru", "rnn")
@@ -41,18 +38,16 @@ BUILTIN_CORPORA = ("pydoc", "zen")
 
 
 def load_corpus(name: str) -> str:
-    """``zen`` (the Zen of Python), ``pydoc`` (the language reference in ``pydoc_data``) or a UTF-8 file path."""
+    """``pydoc`` (the prose of the language reference in ``pydoc_data``, see :mod:`.corpus`), ``zen`` (the
+    Zen of Python) or the path of a UTF-8 text file."""
     if name == "zen":
-        with contextlib.redirect_stdout(io.StringIO()):  # importing `this` prints the Zen
-            import this  # noqa: PLC0415
-        return codecs.decode(this.s, "rot13")
+        return corpus.zen()
     if name == "pydoc":
         try:
-            from pydoc_data.topics import topics  # noqa: PLC0415
+            return corpus.pydoc_prose()
         except ImportError:  # some distributions split pydoc_data out of the standard library
             print("pydoc_data is not installed with this Python; using the Zen of Python instead")
-            return load_corpus("zen")
-        return "\n\n".join(topics[k] for k in sorted(topics))
+            return corpus.zen()
     with open(name, encoding="utf-8") as f:
         return f.read()
 
@@ -330,3 +325,21 @@ def load_model(path: str) -> tuple[CharLM, list[str], TrainConfig]:
     model = CharLM(len(chars), cfg.embed, cfg.hidden, cfg.layers, cfg.cell)
     model.load_state_dict(ck["model"])
     return model, chars, cfg
+
+
+def save_loss_curve(losses: list[float], path: str) -> bool:
+    """Plot the loss of every step into the PNG ``path``; False (nothing written) without matplotlib."""
+    try:
+        from matplotlib.figure import Figure  # noqa: PLC0415  (optional: the `examples` extra)
+    except ImportError:
+        return False
+    fig = Figure(figsize=(6, 3.5))  # not pyplot: no display, and a caller's pyplot backend is left alone
+    ax = fig.subplots()
+    ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy loss (nats per character)")
+    ax.set_title("training curve")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return True

@@ -19,14 +19,26 @@ DEFAULT_CHECKPOINT = os.path.join("runs", "charlm.npz")
 
 
 def _progress(total: int, initial: int, plain: bool) -> Any:
-    """A tqdm bar (tqdm.auto, so notebooks get a widget) or None when tqdm is missing or ``plain``."""
+    """A live tqdm bar, or None: then the caller prints a line every 10 % of the steps.
+
+    tqdm decides (``disable=None``): the text bar only when its stream (stderr) is a terminal, since in a
+    CI log or a redirected file every refresh would be one more copy of the bar. A notebook gets tqdm's
+    widget (tqdm.auto) whatever its streams say. None too when ``plain`` or when tqdm is missing.
+    """
     if plain:
         return None
     try:
         from tqdm.auto import tqdm  # noqa: PLC0415  (optional)
+        from tqdm.autonotebook import tqdm as chosen  # noqa: PLC0415  (what tqdm.auto builds on)
+        from tqdm.std import tqdm as text_bar  # noqa: PLC0415
     except ImportError:
         return None
-    return tqdm(total=total, initial=initial, desc="train", unit="step", mininterval=1.0)
+    disable = None if chosen is text_bar else False
+    bar = tqdm(total=total, initial=initial, desc="train", unit="step", mininterval=1.0, disable=disable)
+    if bar.disable:
+        bar.close()
+        return None
+    return bar
 
 
 def run_training(
@@ -66,7 +78,7 @@ def _show_step(trainer: charlm.Trainer, loss: float, steps: int, bar: Any, repor
     recent = float(np.mean(trainer.losses[-20:]))
     if bar is not None:
         bar.update(1)
-        bar.set_postfix(loss=f"{recent:.3f}", tok_s=f"{rate:,.0f}")
+        bar.set_postfix(loss=f"{recent:.3f}", tok_s=f"{rate:,.0f}", refresh=False)  # redrawn at mininterval
     elif trainer.step % report == 0 or trainer.step == steps:
         print(
             f"step {trainer.step:6d}/{steps}  loss {loss:.4f}  (avg {recent:.4f})  {rate:,.0f} tokens/s",
