@@ -145,6 +145,7 @@ __all__ = [
     "Generator",
     "device",
     "cuda",
+    "accelerator",
     "backend",
     "concat",
     "cat",
@@ -241,5 +242,5 @@ __all__ = [
     "utils",
 ]
 
-from . import cuda, diagnostics, graph, models, nn, optim, utils  # noqa: E402  (they build on everything above)
+from . import accelerator, cuda, diagnostics, graph, models, nn, optim, utils  # noqa: E402  (they build on everything above)
 from .function import scope  # noqa: E402

@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 from test_ported_programs import _load
 
+import tinygrad_rnn as tg
+
 
 @pytest.fixture(scope="module")
 def port():
-    return _load("word_language_model")
+    """The port, run as ``main.py --accel`` on a GPU backend (the program picks its device from that
+    flag, and a process here computes on its one device), as the program is given on a CPU otherwise."""
+    module = _load("word_language_model")
+    main = module.main
+    module.main = lambda *a, **kw: main(*a, accel=tg.accelerator.is_available(), **kw)
+    return module
 
 
 @pytest.fixture(scope="module")

@@ -287,7 +287,7 @@ def _no_dropout(model):
 
 def main(model_type="LSTM", epochs=3, init=None, emsize=16, nhid=16, nlayers=2, lr=5.0, clip=0.25,
          batch_size=4, bptt=10, dropout=0.0, tied=False, nhead=2, seed=1111, use_optimizer=False,
-         log_interval=200, dry_run=False, n_train=60, n_valid=12, n_test=12):
+         log_interval=200, dry_run=False, n_train=60, n_valid=12, n_test=12, accel=False):
     """The example's ``main.py`` with these arguments for its CLI's (``model_type`` is ``--model``);
     returns (per-batch training losses, per-epoch validation losses, test loss, initial state dict)."""
     with tempfile.TemporaryDirectory() as path:
@@ -296,7 +296,7 @@ def main(model_type="LSTM", epochs=3, init=None, emsize=16, nhid=16, nlayers=2, 
             data=path, model=model_type, emsize=emsize, nhid=nhid, nlayers=nlayers, lr=lr, clip=clip,
             epochs=epochs, batch_size=batch_size, bptt=bptt, dropout=dropout, tied=tied, seed=seed,
             log_interval=log_interval, save=os.path.join(path, "model.pt"), onnx_export="", nhead=nhead,
-            dry_run=dry_run, accel=False, use_optimizer=use_optimizer,
+            dry_run=dry_run, accel=accel, use_optimizer=use_optimizer,
         )
         return _run(args, init)
 
