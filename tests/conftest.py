@@ -14,6 +14,39 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+# Tests the CuPy stand-in pass (`make test-standin`) leaves out, as node-id prefixes, each with its reason.
+# Everything else runs on both backends.
+STANDIN_EXCLUDED: dict[str, str] = {}
+
+
+def _on_standin() -> bool:
+    return backend.name == "cupy" and bool(getattr(backend.xp, "__standin__", False))
+
+
+def pytest_report_header(config):
+    if backend.name == "cupy":
+        what = " (the strict CuPy stand-in of tests/fake_gpu, backed by NumPy)" if _on_standin() else ""
+        return f"array backend: cupy {backend.xp.__version__}{what}"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if not _on_standin():
+        return
+    drop = [it for it in items if any(it.nodeid.startswith(p) for p in STANDIN_EXCLUDED)]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        dropped = set(drop)
+        items[:] = [it for it in items if it not in dropped]
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _on_standin() and STANDIN_EXCLUDED:
+        terminalreporter.write_line("left out on the CuPy stand-in (tests/conftest.py STANDIN_EXCLUDED):")
+        for prefix, why in STANDIN_EXCLUDED.items():
+            terminalreporter.write_line(f"  {prefix}: {why}")
+
+
 requires_gpu = pytest.mark.skipif(backend.name != "cupy", reason="needs TINYGRAD_RNN_BACKEND=cupy and a GPU")
 
 
