@@ -12,7 +12,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import cli
-from tinygrad_rnn.apps import charlm
+from tinygrad_rnn.apps import charlm, demo
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--corpus", "zen", "--hidden", "16", "--embed", "8", "--batch", "4", "--bptt", "16", "--no-progress"]
@@ -65,6 +65,8 @@ def test_subcommand_help(cmd, expected):
         ("train", "--resume"),
         ("sample", "/nonexistent.npz"),
         ("train", "--backend", "tpu"),
+        ("demo", "--lr", "0"),
+        ("demo", "--corpus", "/nonexistent.txt"),
         (),
     ],
 )
@@ -184,7 +186,28 @@ def test_bench_missing_folder_is_a_clear_error(monkeypatch, tmp_path, capsys):
 
 def test_demo_runs_a_few_steps(tmp_path):
     out = tmp_path / "demo.npz"
-    r = run_cli("demo", "--steps", "5", "--corpus", "zen", "--hidden", "32", "--sample-len", "20", "--out", str(out))
+    r = run_cli(
+        "demo", "--steps", "5", "--corpus", "zen", "--hidden", "32", "--sample-len", "20", "--no-progress",
+        "--out", str(out),
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "trained 5 steps" in r.stdout and "sample (temperature" in r.stdout
+    assert "trained 5 steps" in r.stdout and "sample (temperature 0.6, seed 0)" in r.stdout
     assert tg.load(out)["step"] == 5
+    closing = r.stdout[r.stdout.rindex("\ncheckpoint: ") :]  # the same ending as examples/char_lstm.py
+    for cmd in (f"sample {out} --prompt 'The '", f"draw --checkpoint {out}", f"train --checkpoint {out} --resume"):
+        assert cmd in closing, closing
+    png = tmp_path / "demo_loss.png"
+    assert png.is_file() or "matplotlib is not installed" in r.stdout
+
+
+def test_demo_command_has_the_demo_settings():
+    """`tinygrad-rnn demo` and examples/char_lstm.py (make demo) are one demo: the same defaults."""
+    args = cli.parser().parse_args(["demo"])
+    assert demo.DemoConfig.from_args(args) == demo.DemoConfig()
+    assert (demo.DemoConfig().steps, demo.DemoConfig().lr, demo.DemoConfig().prompt) == (800, 5e-3, "The ")
+
+
+def test_no_progress_help_says_plain_lines_on_a_terminal():
+    for cmd in ("train", "demo"):
+        r = run_cli(cmd, "--help")
+        assert "plain progress lines even on a terminal" in " ".join(r.stdout.split()), r.stdout

@@ -97,7 +97,7 @@ def demo_run(tmp_path_factory, pydoc_text):
 
 def test_demo_sample_is_readable(demo_run, pydoc_text):
     res, printed, _ = demo_run
-    sample = res["sample"]
+    sample = res.sample
     assert sample.startswith("The ") and sample in printed
     assert longest_run(sample) <= MAX_RUN, sample
     known = set(words(pydoc_text))
@@ -123,7 +123,7 @@ def test_printed_sample_command_reproduces_the_sample(demo_run, capsys):
     argv = _printed_command(printed, "sample")
     assert argv[1] == str(out)
     assert cli.main(argv) == 0
-    assert capsys.readouterr().out.rstrip("\n") == res["sample"]
+    assert capsys.readouterr().out.rstrip("\n") == res.sample
 
 
 def test_printed_draw_command_draws_the_trained_model(demo_run):

@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.apps import charlm
+from tinygrad_rnn.apps import charlm, demo
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
@@ -43,14 +43,23 @@ def test_char_lstm_trains_samples_and_checkpoints(tmp_path, capsys):
             str(out),
         ]
     )
-    assert res["last_loss"] < res["first_loss"] - 0.5
+    assert res.last_loss < res.first_loss - 0.5
     printed = capsys.readouterr().out
-    assert "sample (temperature" in printed and "loss curve" in printed and res["sample"] in printed
+    assert "sample (temperature" in printed and "loss curve" in printed and res.sample in printed
     ck = tg.load(out)  # the library's training checkpoint: resumable with `tinygrad-rnn train --resume`
     assert ck["kind"] == "charlm" and ck["step"] == 40 and ck["losses"].shape == (40,)
     model, chars, cfg = charlm.load_model(str(out))  # the checkpoint restores the model
     assert (cfg.hidden, cfg.embed, cfg.corpus) == (32, 8, "zen") and "".join(chars) == ck["vocab"]
     np.testing.assert_array_equal(model.embed.weight.numpy(), ck["model"]["embed.weight"].numpy())
+
+
+def test_char_lstm_runs_the_library_demo_with_its_defaults(monkeypatch):
+    """make demo (examples/char_lstm.py) and `tinygrad-rnn demo` share one implementation and its settings."""
+    mod = _load("char_lstm")
+    seen = []
+    monkeypatch.setattr(mod, "run_demo", lambda cfg: seen.append(cfg) or demo.DemoResult(0, cfg.out))
+    mod.main([])
+    assert seen == [demo.DemoConfig()]
 
 
 def test_char_lstm_reads_a_text_file(tmp_path):
@@ -77,7 +86,7 @@ def test_char_lstm_reads_a_text_file(tmp_path):
             str(tmp_path / "c.npz"),
         ]
     )
-    assert res["last_loss"] < res["first_loss"]
+    assert res.last_loss < res.first_loss
 
 
 def test_sequence_to_one_example():

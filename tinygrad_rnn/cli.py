@@ -1,6 +1,6 @@
 """The ``tinygrad-rnn`` command line (also ``python -m tinygrad_rnn``).
 
-    tinygrad-rnn demo [--steps 600]                          # the character-level LSTM demo
+    tinygrad-rnn demo [--steps 800]                          # the character-level LSTM demo (make demo)
     tinygrad-rnn train --model gru --corpus zen --steps 200 --checkpoint runs/gru.npz --every 50
     tinygrad-rnn train --checkpoint runs/gru.npz --resume --steps 400
     mpiexec -n 4 tinygrad-rnn train --batch 8 --checkpoint runs/ddp.npz   # data-parallel: 4 ranks x 8 streams
@@ -31,14 +31,13 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from . import __version__, backend, distributed, runtime
-from .apps import charlm, ranks
+from .apps import charlm, demo, ranks
 from .apps.training import run_training
 
 PROG = "tinygrad-rnn"
@@ -55,39 +54,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
-        return value
-
-    parse.__name__ = f"positive {kind.__name__}"
-    return parse
+_positive = demo.positive  # argparse type=: a positive int or float
 
 
 def _save_plot(losses: list[float], path: str) -> None:
-    try:
-        import matplotlib  # noqa: PLC0415  (optional)
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError:
+    if charlm.save_loss_curve(losses, path):
+        print(f"training curve written to {path}")
+    else:
         print(f"matplotlib is not installed: --plot {path} skipped (pip install matplotlib)")
-        return
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy loss")
-    ax.set_title("training curve")
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    print(f"training curve written to {path}")
 
 
 def _check_backend(value: str | None) -> None:
@@ -174,38 +148,9 @@ def _train(a: argparse.Namespace) -> int:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    cfg = charlm.TrainConfig(
-        cell="lstm",
-        corpus=a.corpus,
-        hidden=a.hidden,
-        embed=64,
-        layers=1,
-        batch=a.batch,
-        bptt=a.bptt,
-        lr=3e-3,
-        clip=1.0,
-        seed=a.seed,
-    )
-    trainer = charlm.Trainer(cfg)
-    print(
-        f"corpus {a.corpus!r}: {len(trainer.text):,} chars, vocab {len(trainer.chars)}, "
-        f"{cfg.batch} streams of {trainer.t_all} steps"
-    )
-    print(f"model: {trainer.model.num_parameters():,} parameters\n{trainer.model}")
-    t0 = time.perf_counter()
-    code = run_training(trainer, a.steps, None, None)
-    if code:
-        return code
-    elapsed, losses = time.perf_counter() - t0, trainer.losses
-    first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
-    print(f"\ntrained {a.steps} steps in {elapsed:.1f} s: loss {first:.3f} (first 10) -> {last:.3f} (last 10)")
-    marks = np.linspace(0, len(losses) - 1, 6).astype(int)
-    print("loss curve: " + "  ".join(f"[{m}] {np.mean(losses[max(0, m - 4) : m + 1]):.3f}" for m in marks))
-    text = charlm.sample(trainer.model, trainer.chars, trainer.text[:12], a.sample_len, a.temperature)
-    print(f"\nsample (temperature {a.temperature}):\n{'-' * 60}\n{text}\n{'-' * 60}")
-    trainer.save(a.out)
-    print(f"checkpoint written to {a.out}")
-    return 0
+    """``demo``: the same demo as ``make demo`` (examples/char_lstm.py), :mod:`.apps.demo`."""
+    _require_corpus(a.corpus)
+    return demo.run_demo(demo.DemoConfig.from_args(a)).code
 
 
 def cmd_sample(a: argparse.Namespace) -> int:
@@ -342,19 +287,9 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     d = sub.add_parser(
-        "demo",
-        help="the character-level LSTM demo (examples/char_lstm.py)",
-        description="Train a character-level LSTM with truncated BPTT, sample text, save a checkpoint.",
+        "demo", help="the character-level LSTM demo (make demo, examples/char_lstm.py)", description=demo.DESCRIPTION
     )
-    d.add_argument("--corpus", default="pydoc", help="pydoc | zen | path to a UTF-8 text file (default: pydoc)")
-    d.add_argument("--hidden", type=_positive(int), default=256)
-    d.add_argument("--steps", type=_positive(int), default=600, help="optimizer steps (default: 600)")
-    d.add_argument("--batch", type=_positive(int), default=32)
-    d.add_argument("--bptt", type=_positive(int), default=64, help="window length of truncated BPTT")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--temperature", type=_positive(float), default=0.6)
-    d.add_argument("--sample-len", type=_positive(int), default=300)
-    d.add_argument("--out", default=os.path.join("runs", "char_lstm.npz"), help="checkpoint path")
+    demo.add_arguments(d)
 
     t = sub.add_parser(
         "train",
@@ -379,7 +314,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--every", type=_positive(int), metavar="N", help="also checkpoint every N steps")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint (its config wins)")
     t.add_argument("--plot", metavar="PATH", help="save the training curve as PNG (needs matplotlib)")
-    t.add_argument("--no-progress", action="store_true", help="plain progress lines even when tqdm is installed")
+    t.add_argument(
+        "--no-progress", action="store_true", help="print plain progress lines even on a terminal (no tqdm bar)"
+    )
 
     s = sub.add_parser(
         "sample",
