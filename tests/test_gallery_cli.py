@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from device_helpers import child_pythonpath
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `viz` is a folder of the repository, not part of the installed package
@@ -235,7 +236,8 @@ def test_cli_usage(capsys):
 
 
 def test_cli_as_a_module_in_a_subprocess(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    # absolute paths: the child runs in tmp_path, and on the CuPy stand-in it imports the stand-in too
+    env = dict(os.environ, PYTHONPATH=child_pythonpath(ROOT))
     out = tmp_path / "bi.svg"
     r = subprocess.run(
         [

@@ -169,7 +169,8 @@ def test_attention_masks_zero_weights_rows_sum_to_one_and_no_nan():
     out, w = m(x, key_padding_mask=pad, causal=True, need_weights=True)
     w = w.numpy()
     assert w.shape == (3, 2, 5, 5)
-    blocked = pad[:, None, None, :] | np.triu(np.ones((5, 5), bool), 1)[None, None]
+    # the mask is a backend array (on the GPU under CuPy): read it back to index the host weights
+    blocked = tg.backend.to_numpy(pad)[:, None, None, :] | np.triu(np.ones((5, 5), bool), 1)[None, None]
     assert (w[np.broadcast_to(blocked, w.shape)] == 0).all()
     np.testing.assert_allclose(w.sum(-1), 1, rtol=1e-5)  # causal: key 0 is always allowed here
     # every key padded: weights 0 and output finite (equal to the output bias), not NaN
@@ -225,7 +226,8 @@ def test_encoder_block_loads_a_pytorch_encoder_layer(norm_first):
     blk.load_state_dict({k: v.detach().numpy() for k, v in tl.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((2, 3, 4))
     pad = lengths_to_padding_mask([3, 2], 3)
-    want = tl.eval()(torch.tensor(x, requires_grad=True), src_key_padding_mask=torch.tensor(pad)).detach().numpy()
+    tpad = torch.tensor(tg.backend.to_numpy(pad))  # torch on the CPU gets the mask from the host
+    want = tl.eval()(torch.tensor(x, requires_grad=True), src_key_padding_mask=tpad).detach().numpy()
     np.testing.assert_allclose(blk.eval()(tg.Tensor(x), key_padding_mask=pad).numpy(), want, rtol=1e-12, atol=1e-12)
 
 

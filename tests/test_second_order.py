@@ -45,7 +45,7 @@ def _float64_default():
 
 def _fd_hvp(loss_fn, params, vs, eps=1e-5):
     """Central difference of gradients along v: (∇L(θ + εv) − ∇L(θ − εv)) / 2ε ≈ H v (error O(ε²))."""
-    start = [p.array.copy() for p in params]
+    start = [p.numpy().copy() for p in params]  # on the host, like v and the gradients; p.data = copies it over
 
     def grads_at(sign):
         for p, s, v in zip(params, start, vs):

@@ -5,8 +5,12 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import backend, nn
+from tinygrad_rnn.device import current
 
 HERE = "cuda" if backend.name == "cupy" else "cpu"
+# where tensors live, with its index: 'cpu' on NumPy, 'cuda:<n>' under CuPy (a CUDA tensor names its index, as in
+# PyTorch, so it equals tg.device("cuda:0") and not the index-less tg.device("cuda"))
+WHERE = current()
 OTHER = "cpu" if HERE == "cuda" else "cuda"
 
 
@@ -59,16 +63,17 @@ def test_the_portable_idiom_runs():
     assert model.to(device) is model
     x = tg.randn(5, 2, 3).to(device)
     y, (h, c) = model(x)
-    assert y.device == device and h.device.type == HERE and y.is_cuda is (HERE == "cuda")
+    assert y.device == WHERE and y.device.type == device.type and h.device.type == HERE
+    assert y.is_cuda is (HERE == "cuda") and str(WHERE) == ("cpu" if HERE == "cpu" else f"cuda:{WHERE.index}")
     out = y.cpu().numpy()
     assert isinstance(out, np.ndarray) and out.shape == (5, 2, 4)
     z = tg.zeros(2, 3, device=device)
-    assert z.device == device and tg.tensor([1.0], device=device).device == device
+    assert z.device == WHERE and tg.tensor([1.0], device=device).device == WHERE
 
 
 def test_moving_to_the_other_device_names_both():
     x, m = tg.ones(2), nn.Linear(2, 2)
-    with pytest.raises(ValueError, match=f"lives on '{HERE}'.*cannot move to '{OTHER}'"):
+    with pytest.raises(ValueError, match=f"lives on '{WHERE}'.*cannot move to '{OTHER}'"):
         x.to(OTHER)
     with pytest.raises(ValueError, match=f"cannot move to '{OTHER}'"):
         m.to(tg.device(OTHER))
@@ -107,6 +112,7 @@ def test_torch_devices_are_read_and_printed_alike():
         ours, theirs = tg.device(spec), torch.device(spec)
         assert (str(ours), repr(ours), ours.type, ours.index) == (str(theirs), repr(theirs), theirs.type, theirs.index)
         assert tg.device(theirs) == ours
-    assert tg.ones(2).to(torch.device(HERE)).device == HERE
+    moved = tg.ones(2).to(torch.device(HERE)).device
+    assert moved == WHERE and moved.type == HERE
     with pytest.raises(ValueError, match=f"cannot move to '{OTHER}'"):
         tg.ones(2).to(torch.device(OTHER))

@@ -7,8 +7,15 @@ import sys
 import textwrap
 
 import pytest
+from device_helpers import child_pythonpath
+
+from tinygrad_rnn import backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The subprocesses import the checkout first and keep the rest of this process's path: run on the CuPy
+# stand-in (PYTHONPATH=tests/fake_gpu, TINYGRAD_RNN_BACKEND=cupy), they import that backend too, whose
+# import must leave the process alone as well.
+PYTHONPATH = child_pythonpath(ROOT)
 
 # Runs in a fresh interpreter: records the collector's thresholds and every symbol looked up through
 # ctypes (an audit hook sees each dlsym) before and after importing the whole package.
@@ -27,20 +34,21 @@ PROBE = textwrap.dedent(
     {extra}
     print(json.dumps({{"before": before, "after": gc.get_threshold(), "mallopt": syms.count("mallopt"),
                       "applied": tg.runtime.applied, "enabled": gc.isenabled(),
-                      "mpi": sorted(m for m in sys.modules if m.startswith("mpi4py"))}}))
+                      "mpi": sorted(m for m in sys.modules if m.startswith("mpi4py")), "backend": tg.backend.name}}))
     """
 )
 
 
 def _probe(extra: str = "", pre: str = "", **env: str) -> dict:
     code = PROBE.format(extra=extra, pre=pre)
-    full_env = {**os.environ, "PYTHONPATH": ROOT, **env}
+    full_env = {**os.environ, "PYTHONPATH": PYTHONPATH, **env}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_import_changes_no_process_setting():
     r = _probe()
+    assert r["backend"] == backend.name  # the subprocess runs this process's backend
     assert r["after"] == r["before"]
     assert r["mallopt"] == 0
     assert r["applied"] == {"malloc": False, "gc": False}
@@ -88,7 +96,7 @@ def test_tune_process_never_lowers_a_higher_threshold():
 
 
 def test_the_command_tunes_its_own_process():
-    env = {**os.environ, "PYTHONPATH": ROOT}
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
     out = subprocess.run(
         [sys.executable, "-m", "tinygrad_rnn", "info", "--json"], capture_output=True, text=True, env=env, check=True
     )

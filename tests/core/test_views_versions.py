@@ -10,7 +10,7 @@ import pytest
 from gradcheck_helpers import float64_default  # noqa: F401  (the fixture applies here)
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn, optim
+from tinygrad_rnn import backend, nn, optim
 
 try:
     import torch
@@ -376,21 +376,30 @@ def test_views_share_storage_and_version(name):
 
 
 def test_constructors_copy_or_share():
+    on_numpy = backend.name == "numpy"
     a = np.arange(4.0)
     for make in (tg.tensor, tg.Tensor, lambda x: tg.tensor(x, requires_grad=True)):
         t = make(a)
         with tg.no_grad():
             t.add_(1)
-        assert a.tolist() == [0.0, 1.0, 2.0, 3.0] and not np.shares_memory(t.array, a)
+        # under CuPy the tensor is on the GPU, so it cannot share the host array's memory
+        assert a.tolist() == [0.0, 1.0, 2.0, 3.0]
+        assert not np.shares_memory(t.array, a) if on_numpy else isinstance(t.array, backend.xp.ndarray)
     t = tg.tensor(a)
     assert tg.Tensor(t).add_(5).tolist() != t.tolist()  # from a Tensor: a copy too
     for share in (tg.from_numpy, tg.as_tensor):
+        # NumPy: they share the host array's memory, as in PyTorch; CuPy: they copy it to the GPU
         b = np.arange(4.0)
         s = share(b)
         s.add_(1)
-        assert b.tolist() == [1.0, 2.0, 3.0, 4.0]
+        assert b.tolist() == ([1.0, 2.0, 3.0, 4.0] if on_numpy else [0.0, 1.0, 2.0, 3.0])
         b[0] = -1
-        assert s.tolist()[0] == -1.0
+        assert s.tolist() == ([-1.0, 2.0, 3.0, 4.0] if on_numpy else [1.0, 2.0, 3.0, 4.0])
+    d = backend.xp.arange(4.0)  # a backend array of the tensor's dtype is shared on both backends
+    s = tg.as_tensor(d)
+    s.add_(1)
+    assert np.shares_memory(s.array, d)
+    assert backend.to_numpy(d).tolist() == [1.0, 2.0, 3.0, 4.0]
     base = tg.zeros(3)
     p = nn.Parameter(base)
     base.fill_(2)

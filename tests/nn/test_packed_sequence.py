@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn
+from tinygrad_rnn import backend, nn
 from tinygrad_rnn.nn.utils.rnn import (
     PackedSequence,
     SequenceError,
@@ -107,7 +107,9 @@ def test_packed_sequence_fields_construction_and_casts():
     r = PackedSequence(p.data, [3, 2, 1], np.array([0, 2, 1]))
     assert r.batch_sizes.dtype == np.int64 and r.unsorted_indices.tolist() == [0, 2, 1]
     assert PackedSequence((p.data, p.batch_sizes)).sorted_indices is None  # the legacy two-tuple form
-    assert p.to("float64") is p and p.to("cpu") is p and p.cpu() is p and not p.is_cuda and not p.is_pinned()
+    here = "cuda" if backend.name == "cupy" else "cpu"  # the process's one device (cpu() keeps a batch there)
+    assert p.to("float64") is p and p.to(here) is p and p.cpu() is p and not p.is_pinned()
+    assert p.is_cuda is (here == "cuda")
     f = p.float()
     assert f.data.dtype == np.float32 and f.batch_sizes is p.batch_sizes and f.sorted_indices is p.sorted_indices
     assert f.double().data.dtype == np.float64 and p.to(tg.float32).data.dtype == np.float32

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn, optim
+from tinygrad_rnn import backend, nn, optim
 
 torch = pytest.importorskip("torch")
 
@@ -48,7 +48,7 @@ def _assert_close(a, b, rtol=RTOL, what=""):
     """Norm-wise relative agreement, max|a - b| <= rtol * max|b|: a converged iterate's tiny coordinates
     come from cancellations (differences of nearly equal gradients) and carry rounding noise of the
     parameters' scale, not their own."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = (np.asarray(backend.to_numpy(v) if backend.is_array(v) else v, dtype=float) for v in (a, b))
     err, scale = float(np.max(np.abs(a - b), initial=0.0)), float(np.max(np.abs(b), initial=0.0))
     assert err <= rtol * scale + 1e-300, f"{what}: max|diff| {err:.2e} > {rtol:.0e} * max|x| {scale:.2e}"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn, optim
+from tinygrad_rnn import backend, nn, optim
 
 SHAPES = [(3, 4), (5,), (2, 3), (4,)]
 
@@ -255,4 +255,4 @@ def test_state_dict_layout_matches_torch(torch, name):
         assert set(st) == set(tsd["state"][int(k)]), name
         for key, v in st.items():
             theirs = tsd["state"][int(k)][key].numpy()
-            np.testing.assert_allclose(np.asarray(v, dtype=float), theirs, rtol=1e-11, atol=1e-13)
+            np.testing.assert_allclose(np.asarray(backend.to_numpy(v), dtype=float), theirs, rtol=1e-11, atol=1e-13)
