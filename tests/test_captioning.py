@@ -1,10 +1,8 @@
 """Image captioning (tinygrad_rnn.models.captioning): gradients, scenes, metrics, decoding, errors, learning."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -122,10 +120,7 @@ def test_learns_easy_scenes_and_beam1_equals_greedy(attention):
 
 
 def test_example_main_smoke(tmp_path):
-    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "captioning.py"
-    spec = importlib.util.spec_from_file_location("captioning_example", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("captioning", "captioning_example")
     res = mod.main(["--steps", "3", "--batch", "8", "--hidden", "8", "--emb", "4", "--train", "50", "--test", "10"])
     for name in ("mlp", "attention"):
         for key in ("greedy_exact", "greedy_f1", "beam_exact", "beam_f1"):

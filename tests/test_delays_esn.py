@@ -2,24 +2,17 @@
 exact delay semantics, the reservoir's spectral radius and fixed weights, the closed-form readout, Mackey–Glass
 scores, a fixed-seed long-lag learning test, input errors and smoke runs of both examples."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.models.delays import MultiDelayRNN
 from tinygrad_rnn.models.esn import EchoStateNetwork, mackey_glass, nrmse
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name)
 
 
 def _f64(*shape, seed=0):

@@ -8,20 +8,18 @@ reStructuredText heading rules), which the corpus tests guard against at the sou
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import pathlib
 import re
 import shlex
 import shutil
 
 import pytest
+from example_loader import load_example
 
 from tinygrad_rnn import cli
 from tinygrad_rnn.apps import charlm, corpus
 from tinygrad_rnn.apps.training import _progress, run_training
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 MAX_RUN = 10  # identical characters in a row that a readable sample may hold
 
 
@@ -34,10 +32,7 @@ def words(text: str) -> list[str]:
 
 
 def demo_module():
-    spec = importlib.util.spec_from_file_location("char_lstm", EXAMPLES / "char_lstm.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("char_lstm")
 
 
 @pytest.fixture(scope="module")

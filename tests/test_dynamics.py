@@ -2,24 +2,17 @@
 and leaky units with fixed / sampled / learned time constants. Float64 gradchecks, an exact NumPy reference,
 input errors, fixed-seed learning tests and smoke runs of the two examples."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import optim
 from tinygrad_rnn.models.dynamics import EulerSpringCell, LeakyRNN
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name)
 
 
 def _f64(*shape, seed=0):

@@ -1,11 +1,8 @@
 """The examples' pictures (--plot / --heatmap) are written as real PNGs (matplotlib is in the examples extra)."""
 
-import importlib.util
-import pathlib
-
 import pytest
+from example_loader import load_example
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 CASES = [
     ("spring_fit", ["--steps", "5"], "--plot"),
     ("echo_state", [], "--plot"),
@@ -23,9 +20,7 @@ CASES = [
 def test_example_writes_a_png(name, args, flag, tmp_path):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example(name)
     out = tmp_path / f"{name}.png"
     mod.main(args + [flag, str(out)])
     data = out.read_bytes()
@@ -35,9 +30,7 @@ def test_example_writes_a_png(name, args, flag, tmp_path):
 def test_gradient_pathologies_example_runs_every_part_and_writes_plots(tmp_path):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    spec = importlib.util.spec_from_file_location("gp", EXAMPLES / "gradient_pathologies.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("gradient_pathologies", "gp")
     res = mod.main(["--out", str(tmp_path), "--quick"])
     assert set(res) == set(mod.PARTS)
     pngs = list(tmp_path.glob("*.png"))

@@ -1,21 +1,14 @@
 """The example scripts run end to end (tiny settings) and produce what they promise."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.apps import charlm, demo
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name)
 
 
 def test_char_lstm_trains_samples_and_checkpoints(tmp_path, capsys):

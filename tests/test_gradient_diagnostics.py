@@ -6,6 +6,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
@@ -18,14 +19,9 @@ from tinygrad_rnn.diagnostics.gradients import (
     spectral_radius,
 )
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
 
 def _load_example():
-    spec = importlib.util.spec_from_file_location("pathologies_vanishing", EXAMPLES / "pathologies_vanishing.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("pathologies_vanishing")
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 (a GAN and a DDPM) built from the framework's ops: float64 gradchecks, fixed-seed learning tests, input
 errors and smoke runs of the examples."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.models.generative import (
@@ -20,14 +18,9 @@ from tinygrad_rnn.models.generative import (
 )
 from tinygrad_rnn.models.hopfield import TIE_TOL, HopfieldNetwork, capacity_curve, flip
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name)
 
 
 # ---- Hopfield -------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
@@ -226,13 +227,7 @@ def test_small_lm_learns_a_repetitive_corpus():
 
 # ---- the example -------------------------------------------------------------------------------------
 def test_word_lm_example_runs_and_lowers_heldout_perplexity(capsys):
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "word_lm.py"
-    spec = importlib.util.spec_from_file_location("word_lm", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("word_lm")
     assert mod.tokenize("Use x_1, then RETURN 42.") == ["use", "x_", "1", ",", "then", "return", "42", "."]
     res = mod.main(
         [

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
@@ -231,14 +232,7 @@ def test_local_maximum_tagger_needs_the_future():
 
 # ---- the examples run end to end with small settings -------------------------------------------------------
 def _example(name):
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name)
 
 
 def test_teacher_forcing_example(capsys):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -255,11 +253,7 @@ def test_ntm_learns_the_copy_task_for_short_sequences():
 
 # ---- example -------------------------------------------------------------------------------------------------
 def test_example_runs_and_reports_both_models(capsys):
-    spec = importlib.util.spec_from_file_location(
-        "ntm_copy", pathlib.Path(__file__).resolve().parent.parent / "examples" / "ntm_copy.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("ntm_copy")
     res = mod.main(
         [
             "--steps",

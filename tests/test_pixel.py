@@ -3,10 +3,10 @@ pixels, sampling and completion, input errors, and the example script."""
 
 import importlib.util
 import math
-import pathlib
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -18,8 +18,6 @@ from tinygrad_rnn.models.pixel import (
     nll_bits_per_pixel,
     sample,
 )
-
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.mark.parametrize("levels", [2, 3])
@@ -118,9 +116,7 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_pixel_rnn_example_smoke(capsys):
-    spec = importlib.util.spec_from_file_location("pixel_rnn", EXAMPLES / "pixel_rnn.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("pixel_rnn")
     res = mod.main(["--procedural", "--steps", "30", "--hidden", "16", "--n-images", "200", "--n-samples", "2"])
     out = capsys.readouterr().out
     assert res["source"] == "procedural" and res["samples"].shape == (2, 8, 8)
@@ -131,9 +127,7 @@ def test_pixel_rnn_example_smoke(capsys):
 
 def test_pixel_rnn_example_plot_flag(tmp_path, capsys):
     """--plot writes a PNG when matplotlib imports, otherwise says so and writes nothing."""
-    spec = importlib.util.spec_from_file_location("pixel_rnn", EXAMPLES / "pixel_rnn.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("pixel_rnn")
     out = tmp_path / "grid.png"
     res = mod.main(["--procedural", "--steps", "2", "--hidden", "8", "--n-images", "50", "--plot", str(out)])
     if importlib.util.find_spec("matplotlib") is None:

@@ -1,10 +1,8 @@
 """Tree-structured recursive nets and the Transformer encoder: gradchecks, masks, errors, learning."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
@@ -19,14 +17,9 @@ from tinygrad_rnn.models.transformer import (
     positional_encoding,
 )
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example(name)
 
 
 # ---- trees -------------------------------------------------------------------------------------------

@@ -3,11 +3,9 @@ clipping / regulariser studies of examples/pathologies_clipping.py at small fixe
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
@@ -16,8 +14,6 @@ from tinygrad_rnn.diagnostics.regularizers import (
     clip_and_count,
     gradient_flow_penalty,
 )
-
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(autouse=True)
@@ -28,10 +24,7 @@ def _float64_default():
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("pathologies_clipping", EXAMPLES / "pathologies_clipping.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("pathologies_clipping")
 
 
 def _cell_states(cell: nn.RNNCell, x: np.ndarray) -> list:

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
@@ -28,12 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _example_main():
     """The example's main, loaded by path (examples/ is not a package), as tests/test_examples.py does."""
-    spec = importlib.util.spec_from_file_location(
-        "pathologies_second_order", os.path.join(ROOT, "examples", "pathologies_second_order.py")
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main
+    return load_example("pathologies_second_order").main
 
 
 @pytest.fixture(autouse=True)

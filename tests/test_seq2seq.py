@@ -1,10 +1,8 @@
 """Encoder–decoder with attention (tinygrad_rnn.models.seq2seq): gradients, masking, decoding, errors, learning."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
+from example_loader import load_example
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -205,11 +203,7 @@ def test_attention_model_learns_to_reverse_short_strings():
 
 
 def test_example_runs_and_reports_both_models(capsys):
-    spec = importlib.util.spec_from_file_location(
-        "seq2seq_reverse", pathlib.Path(__file__).resolve().parent.parent / "examples" / "seq2seq_reverse.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_example("seq2seq_reverse")
     res = mod.main(["--steps", "3", "--max-len", "4", "--batch", "8", "--hidden", "8", "--emb", "4", "--test", "20"])
     assert set(res) == {"none", "additive"}
     assert all(0.0 <= r["exact_match"] <= 1.0 for r in res.values())
