@@ -10,7 +10,7 @@ TORCH_VERSION ?= 2.13.0+cpu
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,examples,mpi]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,examples,mpi,numba]'
 	touch $(STAMP)
 
 $(XCHECK): $(STAMP)

@@ -96,6 +96,7 @@ from .functions import min as min
 from .functions import sum as sum
 from .generator import Generator
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .info import info
 from .serialization import load, save
 from .spelling import Size, return_types
 from .tensor import Tensor
@@ -117,6 +118,7 @@ bool = backend.np.bool_
 __version__ = "0.1.0"
 
 __all__ = [
+    "info",
     "Tensor",
     "tensor",
     "zeros",

@@ -1,4 +1,4 @@
-"""Per-thread modes: grad recording, anomaly checks, drawing scopes and the fused-layer default.
+"""Per-thread modes: grad recording, anomaly checks, drawing scopes, the fused-layer default and kernels.
 
 Every mode here belongs to the thread that sets it, as PyTorch's grad mode does: a sampling thread inside
 ``no_grad()`` never stops a training thread from recording, and a ``scope`` label held in one thread never
@@ -30,6 +30,7 @@ class _Modes(threading.local):
         self.checks = bool(DEBUG)  # anomaly or debug: the single flag Function.apply tests per op
         self.scope: tuple = ()  # labels of the enclosing scope() blocks, stamped on each node for drawing
         self.fused = FUSED_DEFAULT
+        self.kernels: str | None = None  # a kernels.use(...) choice; None: TINYGRAD_RNN_KERNELS's
         self.active: dict[str, list] = {}  # mode -> [(switch, value before its enter)], oldest first
 
     def set(self, mode: str, value: Any) -> None:

@@ -24,18 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import backend
+from .. import backend, kernels
 from ..backend import xp
 from ..function import Function
-
-
-def _gate_scale(G: int, sigmoid_cols: tuple, dtype: Any) -> tuple:
-    """(scale, shift) such that tanh(scale * a) * scale + shift is σ(a) on the sigmoid gates and tanh(a)
-    on the others: σ(a) = (1 + tanh(a/2)) / 2, so one tanh call covers every gate and nothing overflows."""
-    scale = xp.ones(G, dtype=dtype)
-    for cols in sigmoid_cols:
-        scale[cols] = 0.5
-    return scale, xp.where(scale == 0.5, 0.5, 0.0).astype(dtype)
+from ..kernels.gates import gru_scale, lstm_scale
 
 
 def _is_zero(h0: Any) -> bool:
@@ -48,30 +40,6 @@ def _column_sums(a: Any) -> Any:
     """Σ over the rows of a 2-D array as a matrix-vector product with ones: BLAS does it 3-4x faster
     than the strided ``sum(axis=0)`` on the (T*N, G) gate gradients."""
     return xp.dot(xp.ones(a.shape[0], a.dtype), a)
-
-
-CHUNK_BYTES = 1 << 20  # size of a chunk of backward derivative factors (see _chunk_steps)
-
-
-def _chunk_steps(T: int, step_bytes: int) -> int:
-    """How many time steps of derivative factors the backward computes at once: about CHUNK_BYTES, so
-    they are still in cache when the loop reads them. All T on a GPU (fewer kernel launches)."""
-    if backend.name != "numpy":
-        return T
-    return max(1, min(T, CHUNK_BYTES // max(step_bytes, 1)))
-
-
-def _lstm_factors(P4: Any, Q: Any, i: Any, f: Any, g: Any, o: Any, c_prev: Any, tc: Any) -> None:
-    """The LSTM backward's derivative factors of some steps, written into ``P4`` (k, N, 4, H), ``Q``:
-    P = [g σ'(i), c_{t-1} σ'(f), i tanh'(g), tanh(c_t) σ'(o)], Q = σ(o) tanh'(c_t), σ' = σ - σ²."""
-    for gate, (act, other, is_tanh) in enumerate(((i, g, False), (f, c_prev, False), (g, i, True), (o, tc, False))):
-        pg = P4[:, :, gate]
-        xp.multiply(act, act, out=pg)
-        xp.subtract(1 if is_tanh else act, pg, out=pg)
-        pg *= other
-    xp.multiply(tc, tc, out=Q)
-    xp.subtract(1, Q, out=Q)
-    Q *= o
 
 
 def _contiguous(w: Any) -> Any:
@@ -100,13 +68,30 @@ class _Sequence(Function):
     n_state = 1
     step: Any  # the composed one-step definition (a staticmethod on each subclass), for drawing
 
-    def _setup(self, x: Any, w_hh: Any, biases: tuple, reverse: bool) -> tuple:
+    def _setup(self, x: Any, w_hh: Any) -> tuple:
+        """(T, N, H, the kernels for x's dtype)."""
         T, N, _ = x.shape
-        H = w_hh.shape[1]
-        steps = range(T - 1, -1, -1) if reverse else range(T)
-        # (state-in index, state-out index) of step t in the (T+1, N, H) state buffers
-        io = (lambda t: (t + 1, t)) if reverse else (lambda t: (t, t + 1))
-        return T, N, H, steps, io
+        return T, N, w_hh.shape[1], kernels.for_dtype(x.dtype)
+
+    def _states(self, T: int, N: int, H: int, dtype: Any) -> tuple:
+        """The state buffers (T+1, N, H), one per state (h; h and c)."""
+        return tuple(xp.empty((T + 1, N, H), dtype) for _ in range(self.n_state))
+
+    @staticmethod
+    def _start(states: tuple, initial: tuple, T: int, reverse: bool) -> None:
+        for buf, s0 in zip(states, initial):
+            buf[T if reverse else 0] = s0
+
+    @staticmethod
+    def _finish(hs: Any, states: tuple, mask: Any, reverse: bool) -> tuple:
+        """(out, final states): out is h_1..h_T in time order (zeros where masked)."""
+        out = hs[:-1] if reverse else hs[1:]
+        last = 0 if reverse else hs.shape[0] - 1
+        return ((out if mask is None else out * mask),) + tuple(buf[last].copy() for buf in states)
+
+    def _prev(self, hs: Any) -> Any:
+        """The state entering each step, in time order (what W_hh multiplies)."""
+        return hs[1:] if self.params.get("reverse") else hs[:-1]
 
     def _project(self, x: Any, w_ih: Any, biases: tuple, scale: Any, fold: Any = None) -> Any:
         """x W_ihᵀ (+ biases) for all steps in one matmul, with the gate scale folded into the weights."""
@@ -191,102 +176,29 @@ class LSTMSequence(_Sequence):
 
     def forward(self, x, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
         _check_inputs(x, (h0, c0, w_ih, w_hh, *biases))
-        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
-        G = 4 * H
-        scale, shift = _gate_scale(G, (slice(0, 2 * H), slice(3 * H, G)), x.dtype)  # i, f, o are σ; g tanh
+        T, N, H, loops = self._setup(x, w_hh)
+        hs, cs = self._states(T, N, H, x.dtype)
+        scale, _ = lstm_scale(H, x.dtype)
         acts = self._project(x, w_ih, biases, scale)  # pre-activations, then σ(i), σ(f), tanh(g), σ(o)
-        w_s = _contiguous(w_hh.T * scale)
-        hs = xp.empty((T + 1, N, H), x.dtype)
-        cs = xp.empty((T + 1, N, H), x.dtype)
         tc = xp.empty((T, N, H), x.dtype)  # tanh(c_t)
-        tmp = xp.empty((N, H), x.dtype)
-        rec = xp.empty((N, G), x.dtype)
-        first = T if reverse else 0
-        hs[first], cs[first] = h0, c0
-        skip = _is_zero(h0)  # h_0 = 0: no recurrent product on the first step
-        for t in steps:
-            p, n = io(t)
-            a = acts[t]
-            if skip:
-                skip = False
-            else:
-                xp.dot(hs[p], w_s, out=rec)
-                a += rec
-            xp.tanh(a, out=a)
-            a *= scale
-            a += shift
-            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            c = cs[n]
-            xp.multiply(f, cs[p], out=c)
-            xp.multiply(i, g, out=tmp)
-            c += tmp
-            xp.tanh(c, out=tc[t])
-            xp.multiply(o, tc[t], out=hs[n])
-            if mask is not None:  # finished sequences keep their state
-                keep = ~mask[t]
-                xp.copyto(hs[n], hs[p], where=keep)
-                xp.copyto(cs[n], cs[p], where=keep)
+        self._start((hs, cs), (h0, c0), T, reverse)
+        w_s = _contiguous(w_hh.T * scale)
+        loops.lstm_forward(acts, w_s, hs, cs, tc, loops.operand(mask), reverse, _is_zero(h0))
         self.buffers = (acts, hs, cs, tc)
-        out = hs[:-1] if reverse else hs[1:]
-        last = 0 if reverse else T
-        return (out if mask is None else out * mask), hs[last].copy(), cs[last].copy()
+        return self._finish(hs, (hs, cs), mask, reverse)
 
     def backward(self, gs, x, h0, c0, w_ih, w_hh, *biases):
         reverse, mask = self.params.get("reverse", False), self.params.get("mask")
-        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
-        g_out, dh_next, dc = self._grads(gs, N, H, x.dtype)
+        T, N, H, loops = self._setup(x, w_hh)
+        g_out, dh, dc = self._grads(gs, N, H, x.dtype)
         acts, hs, cs, tc = self.buffers
-        c_prev = cs[1:] if reverse else cs[:-1]
-        i, f, g, o = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H : 3 * H], acts[..., 3 * H :]
-        # The derivative factors do not depend on the recursion, so they are computed for K steps at
-        # once, just before the loop reaches them (K*N*4H floats of about 1 MB stay in cache; for long
-        # sequences one whole-sequence pass per factor streamed from memory cost 8% of a step)
-        K = _chunk_steps(T, N * 4 * H * x.dtype.itemsize)
-        P = xp.empty((K, N, 4 * H), x.dtype)
-        P4 = P.reshape(K, N, 4, H)
-        Q = xp.empty((K, N, H), x.dtype)
-        F = f
-        if mask is not None:
-            F = xp.where(mask, f, 1)  # a finished step hands δc on unchanged
-            if g_out is not None:
-                g_out = g_out * mask
-        dz = xp.empty_like(acts)
-        dz4 = dz.reshape(T, N, 4, H)
-        dh = xp.empty((N, H), x.dtype)
-        tmp = xp.empty((N, H), x.dtype)
-        w = _contiguous(w_hh)
-        spare = xp.empty((N, H), x.dtype)
         need = self.needs_input_grad
-        stop = None if need[1] or need[2] else steps[0]
-        lo = hi = -1  # the chunk of time indices [lo, hi) whose factors P, Q hold
-        for t in reversed(steps):
-            if not lo <= t < hi:
-                lo = (t // K) * K
-                hi = min(lo + K, T)
-                c = slice(lo, hi)
-                _lstm_factors(P4[: hi - lo], Q[: hi - lo], i[c], f[c], g[c], o[c], c_prev[c], tc[c])
-                if mask is not None:  # finished steps pass no gradient to their gates
-                    P4[: hi - lo] *= mask[c, :, :, None]
-                    Q[: hi - lo] *= mask[c]
-            j = t - lo
-            if g_out is None:
-                dh[...] = dh_next
-            else:
-                xp.add(g_out[t], dh_next, out=dh)
-            xp.multiply(dh, Q[j], out=tmp)
-            dc += tmp  # δc_t
-            xp.multiply(dc[:, None, :], P4[j, :, :3], out=dz4[t, :, :3])
-            xp.multiply(dh, P4[j, :, 3], out=dz4[t, :, 3])
-            if t == stop:  # h_0 and c_0 need no gradient: δh_0, δc_0 are not computed
-                break
-            dc *= F[t]  # δc_{t-1}
-            new = xp.dot(dz[t], w, out=spare)  # δh_{t-1}
-            if mask is not None:
-                new += dh_next * ~mask[t]  # past a finished step unchanged
-            dh_next, spare = new, dh_next
-        prev = hs[1:] if reverse else hs[:-1]
-        dx, dw_ih, dw_hh, db = self._input_grads(dz, dz, x, w_ih, prev)
-        return (dx, dh_next if need[1] else None, dc if need[2] else None, dw_ih, dw_hh) + db
+        dz, dh0, dc0 = loops.lstm_backward(
+            acts, hs, cs, tc, _contiguous(w_hh), loops.operand(g_out), dh, dc, loops.operand(mask), reverse,
+            need[1] or need[2],
+        )  # fmt: skip
+        dx, dw_ih, dw_hh, db = self._input_grads(dz, dz, x, w_ih, self._prev(hs))
+        return (dx, dh0 if need[1] else None, dc0 if need[2] else None, dw_ih, dw_hh) + db
 
 
 class RNNSequence(_Sequence):
@@ -304,67 +216,27 @@ class RNNSequence(_Sequence):
 
     def forward(self, x, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
         _check_inputs(x, (h0, w_ih, w_hh, *biases))
-        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
+        T, N, H, loops = self._setup(x, w_hh)
+        (hs,) = self._states(T, N, H, x.dtype)
         acts = self._project(x, w_ih, biases, 1)
-        w_t = _contiguous(w_hh.T)
-        hs = xp.empty((T + 1, N, H), x.dtype)
-        hs[T if reverse else 0] = h0
-        skip = _is_zero(h0)  # h_0 = 0: no recurrent product on the first step
-        for t in steps:
-            p, n = io(t)
-            if skip:
-                a = hs[n]
-                a[...] = acts[t]
-                skip = False
-            else:
-                a = xp.dot(hs[p], w_t, out=hs[n])
-                a += acts[t]
-            if nonlinearity == "tanh":
-                xp.tanh(a, out=a)
-            else:
-                xp.maximum(a, 0, out=a)
-            if mask is not None:
-                xp.copyto(a, hs[p], where=~mask[t])
+        self._start((hs,), (h0,), T, reverse)
+        relu = nonlinearity == "relu"
+        loops.rnn_forward(acts, _contiguous(w_hh.T), hs, loops.operand(mask), reverse, _is_zero(h0), relu)
         self.buffers = (hs,)
-        out = hs[:-1] if reverse else hs[1:]
-        return (out if mask is None else out * mask), hs[0 if reverse else T].copy()
+        return self._finish(hs, (hs,), mask, reverse)
 
     def backward(self, gs, x, h0, w_ih, w_hh, *biases):
         reverse, mask = self.params.get("reverse", False), self.params.get("mask")
-        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
-        g_out, dh_next = self._grads(gs, N, H, x.dtype)
+        T, N, H, loops = self._setup(x, w_hh)
+        g_out, dh = self._grads(gs, N, H, x.dtype)
         (hs,) = self.buffers
-        h = hs[:-1] if reverse else hs[1:]
-        # act'(a_t) for all steps at once: 1 - h² for tanh, [h > 0] for relu (0 on finished steps)
-        if self.params["nonlinearity"] == "tanh":
-            D = xp.multiply(h, h)
-            xp.subtract(1, D, out=D)
-        else:
-            D = (h > 0).astype(x.dtype)
-        if mask is not None:
-            D *= mask
-            if g_out is not None:
-                g_out = g_out * mask
-        da = xp.empty((T, N, H), x.dtype)
-        w = _contiguous(w_hh)
-        dh = xp.empty((N, H), x.dtype)
-        spare = xp.empty((N, H), x.dtype)
-        stop = None if self.needs_input_grad[1] else steps[0]  # h_0 needs no gradient: skip δh_0
-        for t in reversed(steps):
-            if g_out is None:
-                xp.multiply(dh_next, D[t], out=da[t])
-            else:
-                xp.add(dh_next, g_out[t], out=dh)
-                xp.multiply(dh, D[t], out=da[t])
-            if t == stop:
-                break
-            new = xp.dot(da[t], w, out=spare)
-            if mask is not None:
-                new += dh_next * ~mask[t]
-            dh_next, spare = new, dh_next
-        prev = hs[1:] if reverse else hs[:-1]
-        dx, dw_ih, dw_hh, db = self._input_grads(da, da, x, w_ih, prev)
-        return (dx, dh_next if self.needs_input_grad[1] else None, dw_ih, dw_hh) + db
+        need = self.needs_input_grad
+        relu = self.params["nonlinearity"] == "relu"
+        da, dh0 = loops.rnn_backward(
+            hs, _contiguous(w_hh), loops.operand(g_out), dh, loops.operand(mask), reverse, need[1], relu
+        )
+        dx, dw_ih, dw_hh, db = self._input_grads(da, da, x, w_ih, self._prev(hs))
+        return (dx, dh0 if need[1] else None, dw_ih, dw_hh) + db
 
 
 class GRUSequence(_Sequence):
@@ -389,94 +261,28 @@ class GRUSequence(_Sequence):
 
     def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
         _check_inputs(x, (h0, w_ih, w_hh, *biases))
-        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
-        G = 3 * H
-        scale, _ = _gate_scale(G, (slice(0, 2 * H),), x.dtype)  # r, z are σ; n keeps its scale
-        fold = xp.ones(G, dtype=x.dtype)
-        fold[2 * H :] = 0  # b_hr, b_hz are plain biases; b_hn
-        acts = self._project(x, w_ih, biases, scale, fold)  # is scaled by r inside the step
-        b_hn = biases[1][2 * H :] if biases else None
-        w_s = _contiguous(w_hh.T * scale)
-        hs = xp.empty((T + 1, N, H), x.dtype)
+        T, N, H, loops = self._setup(x, w_hh)
+        (hs,) = self._states(T, N, H, x.dtype)
+        scale, _ = gru_scale(H, x.dtype)
+        fold = xp.ones(3 * H, dtype=x.dtype)
+        fold[2 * H :] = 0  # b_hr, b_hz are plain biases; b_hn is scaled by r inside the step
+        acts = self._project(x, w_ih, biases, scale, fold)  # pre-activations, then σ(r), σ(z), n
+        b_hn = loops.operand(biases[1][2 * H :]) if biases else None
         hn = xp.empty((T, N, H), x.dtype)  # W_hn h_{t-1} + b_hn
-        rec = xp.empty((N, G), x.dtype)
-        tmp = xp.empty((N, H), x.dtype)
-        hs[T if reverse else 0] = h0
-        skip = _is_zero(h0)  # h_0 = 0: the first recurrent product is 0
-        for t in steps:
-            p, n_ = io(t)
-            a = acts[t]
-            if skip:
-                rec[...] = 0
-                skip = False
-            else:
-                xp.dot(hs[p], w_s, out=rec)
-            rz = a[:, : 2 * H]
-            rz += rec[:, : 2 * H]
-            xp.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-            if b_hn is None:
-                hn[t] = rec[:, 2 * H :]
-            else:
-                xp.add(rec[:, 2 * H :], b_hn, out=hn[t])
-            xp.multiply(r, hn[t], out=tmp)
-            n += tmp
-            xp.tanh(n, out=n)
-            h = hs[n_]
-            xp.subtract(hs[p], n, out=h)
-            h *= z
-            h += n  # n + z (h_{t-1} - n)
-            if mask is not None:
-                xp.copyto(h, hs[p], where=~mask[t])
+        self._start((hs,), (h0,), T, reverse)
+        w_s = _contiguous(w_hh.T * scale)
+        loops.gru_forward(acts, w_s, b_hn, hs, hn, loops.operand(mask), reverse, _is_zero(h0))
         self.buffers = (acts, hs, hn)
-        out = hs[:-1] if reverse else hs[1:]
-        return (out if mask is None else out * mask), hs[0 if reverse else T].copy()
+        return self._finish(hs, (hs,), mask, reverse)
 
     def backward(self, gs, x, h0, w_ih, w_hh, *biases):
         reverse, mask = self.params.get("reverse", False), self.params.get("mask")
-        T, N, H, steps, io = self._setup(x, w_hh, biases, reverse)
-        G = 3 * H
-        g_out, dh_next = self._grads(gs, N, H, x.dtype)
+        T, N, H, loops = self._setup(x, w_hh)
+        g_out, dh = self._grads(gs, N, H, x.dtype)
         acts, hs, hn = self.buffers
-        prev = hs[1:] if reverse else hs[:-1]
-        r, z, n = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H :]
-        # factors of all steps at once: Pr = hn σ'(r), Pz = (h_{t-1} - n) σ'(z), Pn = (1 - z) tanh'(n)
-        Pr = r - r * r
-        Pr *= hn
-        Pz = prev - n
-        Pz *= z - z * z
-        Pn = 1 - z
-        Pn *= 1 - n * n
-        Z = z
-        if mask is not None:
-            Pz *= mask
-            Pn *= mask
-            Z = xp.where(mask, z, 1)  # a finished step hands δh on unchanged
-            if g_out is not None:
-                g_out = g_out * mask
-        dz = xp.empty((T, N, G), x.dtype)  # ∂/∂(x W_ihᵀ + b_ih)
-        dr = xp.empty((T, N, G), x.dtype)  # ∂/∂(h W_hhᵀ + b_hh)
-        dh = xp.empty((N, H), x.dtype)
-        w = _contiguous(w_hh)
-        spare = xp.empty((N, H), x.dtype)
-        stop = None if self.needs_input_grad[1] else steps[0]  # h_0 needs no gradient: skip δh_0
-        for t in reversed(steps):
-            if g_out is None:
-                dh[...] = dh_next
-            else:
-                xp.add(dh_next, g_out[t], out=dh)
-            dzt, drt = dz[t], dr[t]
-            xp.multiply(dh, Pn[t], out=dzt[:, 2 * H :])  # δ(xn + r hn)
-            xp.multiply(dh, Pz[t], out=drt[:, H : 2 * H])  # δz (pre-activation)
-            xp.multiply(dzt[:, 2 * H :], Pr[t], out=drt[:, :H])  # δr (pre-activation)
-            xp.multiply(dzt[:, 2 * H :], r[t], out=drt[:, 2 * H :])  # δhn
-            if t == stop:
-                break
-            dh_next, spare = xp.dot(drt, w, out=spare), dh_next
-            dh *= Z[t]
-            dh_next += dh  # + z δh_t (all of it if finished)
-        dz[..., : 2 * H] = dr[..., : 2 * H]  # r, z pre-activations get one gradient from both sides
-        dx, dw_ih, dw_hh, db = self._input_grads(dz, dr, x, w_ih, prev)
-        return (dx, dh_next if self.needs_input_grad[1] else None, dw_ih, dw_hh) + db
+        need = self.needs_input_grad
+        dz, dr, dh0 = loops.gru_backward(
+            acts, hs, hn, _contiguous(w_hh), loops.operand(g_out), dh, loops.operand(mask), reverse, need[1]
+        )
+        dx, dw_ih, dw_hh, db = self._input_grads(dz, dr, x, w_ih, self._prev(hs))
+        return (dx, dh0 if need[1] else None, dw_ih, dw_hh) + db
