@@ -25,6 +25,15 @@ STANDIN_EXCLUDED: dict[str, str] = {
         "SIGINTs at random times, with quotas of where they land tuned to the NumPy pass's timings (the stand-in's "
         "slower ops move them); signal handling is backend-independent, and the bit-exact resume tests run here"
     ),
+    "tests/kernels/test_compiled_loops.py::test_compiled_loops": (
+        "the CPU's compiled loops against the NumPy array loops on NumPy arrays; the layer tests in the same "
+        "file run here on the array loops that a GPU runs"
+    ),
+    "tests/kernels/test_fast_tanh.py": "the CPU's compiled float32 tanh (numba); a GPU runs CuPy's tanh",
+    "tests/kernels/test_kernel_cache.py": "numba's on-disk cache of the CPU's compiled loops",
+    "tests/kernels/test_kernel_selection.py::test_a_process_without_numba": (
+        "the CPU's kernel sets with and without numba; on a GPU the kernels are CuPy's whatever is installed"
+    ),
 }
 
 

@@ -47,6 +47,8 @@ def _numba_installed() -> bool:
 def resolve(value: str | None, backend_name: str, installed: bool) -> str:
     """The kernel set for a ``TINYGRAD_RNN_KERNELS`` value on a backend ('numpy', 'numba' or 'cupy')."""
     raw = (value or "auto").strip().lower() or "auto"
+    if raw == backend_name:  # what in_use() reports may be asked for again (kernels.use("cupy") on a GPU)
+        return raw
     if raw not in CHOICES:
         raise KernelError(f"{ENV_VAR}={value!r} is not a kernel set; valid values are: {', '.join(CHOICES)}")
     if backend_name != "numpy":
