@@ -1,4 +1,5 @@
-"""The recurrent cells' step definitions, written with the framework's ops: the readable math of one step.
+"""The recurrent cells' step definitions, written with the framework's ops: the readable math of one step,
+and :func:`unroll`, the one composed time loop.
 
 Below :mod:`tinygrad_rnn.nn` (its cells and sequence layers call them) and beside the ops: the fused
 sequence ops of :mod:`tinygrad_rnn.ops.recurrent` use them as their composed definition (for
@@ -10,10 +11,37 @@ a_t is the hidden state (PyTorch's h_t), w^(a) the recurrent weights (``weight_h
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .functions import split
+from .function import scope
+from .functions import split, stack, where
 from .tensor import Tensor
+
+
+def unroll(step: Callable[[Tensor, tuple], tuple], inputs: Sequence[Tensor], state: tuple, reverse: bool = False,
+           mask: Any = None) -> tuple[Tensor, tuple]:  # fmt: skip
+    """Run ``step(xw_t, state) -> new state`` over the T input projections, last first if ``reverse``;
+    return (the outputs h_t stacked in time order, (T, N, H), and the final state). Each step is drawn
+    as the scope ``t=<t+1>`` (1-based, as in the notes). ``mask`` (indexable by t, (N, 1) booleans) is
+    False once a sequence has ended: that step keeps the state and outputs 0."""
+    T = len(inputs)
+    outs: list = [None] * T
+    for t in range(T - 1, -1, -1) if reverse else range(T):
+        with scope(f"t={t + 1}"):
+            new = step(inputs[t], state)
+            if mask is None:
+                state, outs[t] = new, new[0]
+            else:
+                state = tuple(where(mask[t], a, b) for a, b in zip(new, state))
+                outs[t] = where(mask[t], new[0], 0.0)
+    return stack(outs, axis=0), state
+
+
+def projection_bias(cell: str, b_ih: Tensor, b_hh: Tensor) -> Tensor:
+    """The bias that joins x W_ihᵀ before the step: both biases, except for the GRU, whose b_hh stays
+    inside the step because the reset gate scales its n part (r ⊙ (W_hn h + b_hn))."""
+    return b_ih if cell == "gru" else b_ih + b_hh
 
 
 def rnn_step(xw: Tensor, h: Tensor, w_hh_t: Tensor, act: Callable[[Tensor], Tensor]) -> Tensor:

@@ -38,9 +38,10 @@ import numpy as np
 from .. import backend
 from ..backend import xp
 from ..function import scope
-from ..functions import concat, stack, where
+from ..functions import concat, stack
 from ..modes import MODES, Switch
 from ..ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
+from ..steps import projection_bias, unroll
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -67,6 +68,7 @@ class use_fused(Switch):  # noqa: N801  (a context manager, used like a function
 class RNNBase(Module):
     mode = "RNN"
     gates = 1
+    cell = "rnn"  # the step definitions' name for this family (steps.projection_bias)
 
     def __init__(
         self,
@@ -172,24 +174,6 @@ class RNNBase(Module):
         return lens
 
     # ---- the time loop -----------------------------------------------------------------------------
-    def _direction(self, xs: list, state: tuple, sfx: str, reverse: bool, masks: list | None) -> tuple:
-        """Run one layer in one direction. ``xs``: T input projections; returns (outputs in time order, state)."""
-        T = len(xs)
-        steps = range(T - 1, -1, -1) if reverse else range(T)
-        step = self._stepper(sfx)
-        outs: list = [None] * T
-        for t in steps:
-            with scope(f"t={t + 1}"):  # graph drawings cluster each time step (1-based, as in the notes)
-                new = step(xs[t], state)
-                if masks is None:
-                    state = new
-                    outs[t] = new[0]
-                else:
-                    m = masks[t]
-                    state = tuple(where(m, a, b) for a, b in zip(new, state))
-                    outs[t] = where(m, new[0], 0.0)
-        return outs, state
-
     def _stepper(self, sfx: str):  # returns step(xw_t, state_tuple) -> state_tuple
         raise NotImplementedError
 
@@ -221,7 +205,7 @@ class RNNBase(Module):
         return {}
 
     def _input_bias(self, sfx: str) -> Tensor:
-        return getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
+        return projection_bias(self.cell, getattr(self, f"bias_ih{sfx}"), getattr(self, f"bias_hh{sfx}"))
 
     def forward(self, x: Tensor | PackedSequence, hx: Any = None, lengths: Any = None) -> tuple:
         with scope(type(self).__name__):
@@ -280,9 +264,8 @@ class RNNBase(Module):
                     if fused:
                         out, final = self._fused_direction(layer_in, states[i], sfx, d == 1, masks)
                     else:
-                        xw = self._projection(layer_in, sfx)
-                        outs, final = self._direction(list(xw.unbind(0)), states[i], sfx, d == 1, masks)
-                        out = stack(outs, axis=0)
+                        xw = self._projection(layer_in, sfx).unbind(0)
+                        out, final = unroll(self._stepper(sfx), xw, states[i], d == 1, masks)
                     outs_dirs.append(out)
                 finals.append(final)
             layer_in = outs_dirs[0] if len(outs_dirs) == 1 else concat(outs_dirs, axis=-1)
@@ -370,6 +353,7 @@ class LSTM(RNNBase):
     """
 
     gates = 4
+    cell = "lstm"
 
     def __init__(
         self,
@@ -420,6 +404,7 @@ class GRU(RNNBase):
     """
 
     gates = 3
+    cell = "gru"
 
     def __init__(
         self,
@@ -435,9 +420,6 @@ class GRU(RNNBase):
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, fused)
         self.reset_after = reset_after
-
-    def _input_bias(self, sfx: str) -> Tensor:
-        return getattr(self, f"bias_ih{sfx}")  # b_hh stays inside the step: the reset gate scales b_hn
 
     def _stepper(self, sfx: str):
         H = self.hidden_size

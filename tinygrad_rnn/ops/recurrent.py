@@ -63,10 +63,22 @@ def _check_inputs(x: Any, rest: tuple) -> None:
         raise ValueError("the sequence is empty (T = 0)")
 
 
+def _steps() -> Any:
+    """The step definitions (and the tensor-level helpers they use), imported on first use: they build
+    on Tensor, which builds on the ops. The one place this module imports upward."""
+    from .. import steps  # noqa: PLC0415
+
+    return steps
+
+
 class _Sequence(Function):
     multi_output = True
     n_state = 1
-    step: Any  # the composed one-step definition (a staticmethod on each subclass), for drawing
+    cell: str  # 'lstm', 'gru' or 'rnn'
+
+    def step(self, xw: Any, state: tuple, w_t: Any, *biases: Any) -> tuple:
+        """The composed one-step definition (for drawings and create_graph=True)."""
+        raise NotImplementedError
 
     def _setup(self, x: Any, w_hh: Any) -> tuple:
         """(T, N, H, the kernels for x's dtype)."""
@@ -129,32 +141,22 @@ class _Sequence(Function):
 
     def composed(self, *inputs: Any) -> tuple:
         """The same outputs built from the composed cell on Tensors (for create_graph=True and drawings)."""
-        from ..function import scope  # noqa: PLC0415
-        from ..functions import stack, where  # noqa: PLC0415  (ops are imported before tensor-level helpers)
-
+        steps = _steps()
         k = 1 + self.n_state
-        x, state, w_ih, w_hh, biases = inputs[0], list(inputs[1:k]), inputs[k], inputs[k + 1], inputs[k + 2 :]
+        x, state, w_ih, w_hh, biases = inputs[0], tuple(inputs[1:k]), inputs[k], inputs[k + 1], inputs[k + 2 :]
         T, N, I = x.shape
         xw = x.reshape(T * N, I) @ w_ih.T
         if biases:
-            xw = xw + self._composed_bias(*biases)
-        steps = xw.reshape(T, N, w_ih.shape[0]).unbind(0)
+            xw = xw + steps.projection_bias(self.cell, *biases)
         w_t = w_hh.T
-        outs: list = [None] * T
-        mask = self.params.get("mask")
-        for t in range(T - 1, -1, -1) if self.params.get("reverse") else range(T):
-            with scope(f"t={t + 1}"):
-                new = self.step(steps[t], state, w_t, *biases)
-                if mask is None:
-                    state, outs[t] = new, new[0]
-                else:
-                    state = [where(mask[t], a, b) for a, b in zip(new, state)]
-                    outs[t] = where(mask[t], new[0], 0.0)
-        return (stack(outs, axis=0),) + tuple(state)
-
-    @staticmethod
-    def _composed_bias(b_ih: Any, b_hh: Any) -> Any:
-        return b_ih + b_hh
+        out, final = steps.unroll(
+            lambda xw_t, s: self.step(xw_t, s, w_t, *biases),
+            xw.reshape(T, N, w_ih.shape[0]).unbind(0),
+            state,
+            self.params.get("reverse", False),
+            self.params.get("mask"),
+        )
+        return (out,) + tuple(final)
 
 
 class LSTMSequence(_Sequence):
@@ -163,16 +165,14 @@ class LSTMSequence(_Sequence):
     Inputs (x, h0, c0, w_ih, w_hh[, b_ih, b_hh]); outputs (out, h_T, c_T)."""
 
     n_state = 2
+    cell = "lstm"
 
     @classmethod
     def op_name(cls) -> str:
         return "lstm_sequence"
 
-    @staticmethod
-    def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
-        from ..steps import lstm_step  # noqa: PLC0415  (steps build on Tensor, which builds on ops)
-
-        return list(lstm_step(xw, state[0], state[1], w_t))
+    def step(self, xw: Any, state: tuple, w_t: Any, *biases: Any) -> tuple:
+        return _steps().lstm_step(xw, state[0], state[1], w_t)
 
     def forward(self, x, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
         _check_inputs(x, (h0, c0, w_ih, w_hh, *biases))
@@ -205,14 +205,15 @@ class RNNSequence(_Sequence):
     """A whole Elman layer direction: h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), act = tanh or relu.
     Inputs (x, h0, w_ih, w_hh[, b_ih, b_hh]); outputs (out, h_T)."""
 
+    cell = "rnn"
+
     @classmethod
     def op_name(cls) -> str:
         return "rnn_sequence"
 
-    def step(self, xw: Any, state: list, w_t: Any, *biases: Any) -> list:
-        from ..steps import activation, rnn_step  # noqa: PLC0415
-
-        return [rnn_step(xw, state[0], w_t, activation(self.params["nonlinearity"], "RNN"))]
+    def step(self, xw: Any, state: tuple, w_t: Any, *biases: Any) -> tuple:
+        steps = _steps()
+        return (steps.rnn_step(xw, state[0], w_t, steps.activation(self.params["nonlinearity"], "RNN")),)
 
     def forward(self, x, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
         _check_inputs(x, (h0, w_ih, w_hh, *biases))
@@ -245,19 +246,14 @@ class GRUSequence(_Sequence):
     n = tanh(xn + r hn), h_t = (1 - z) n + z h_{t-1}. Inputs (x, h0, w_ih, w_hh[, b_ih, b_hh]);
     outputs (out, h_T)."""
 
+    cell = "gru"
+
     @classmethod
     def op_name(cls) -> str:
         return "gru_sequence"
 
-    @staticmethod
-    def step(xw: Any, state: list, w_t: Any, *biases: Any) -> list:
-        from ..steps import gru_step  # noqa: PLC0415
-
-        return [gru_step(xw, state[0], w_t, biases[1] if biases else None, True, None)]
-
-    @staticmethod
-    def _composed_bias(b_ih: Any, b_hh: Any) -> Any:
-        return b_ih  # b_hh stays inside the step: the reset gate scales b_hn
+    def step(self, xw: Any, state: tuple, w_t: Any, *biases: Any) -> tuple:
+        return (_steps().gru_step(xw, state[0], w_t, biases[1] if biases else None, True, None),)
 
     def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
         _check_inputs(x, (h0, w_ih, w_hh, *biases))
@@ -265,7 +261,7 @@ class GRUSequence(_Sequence):
         (hs,) = self._states(T, N, H, x.dtype)
         scale, _ = gru_scale(H, x.dtype)
         fold = xp.ones(3 * H, dtype=x.dtype)
-        fold[2 * H :] = 0  # b_hr, b_hz are plain biases; b_hn is scaled by r inside the step
+        fold[2 * H :] = 0  # steps.projection_bias: b_hn stays inside the step (r scales it)
         acts = self._project(x, w_ih, biases, scale, fold)  # pre-activations, then σ(r), σ(z), n
         b_hn = loops.operand(biases[1][2 * H :]) if biases else None
         hn = xp.empty((T, N, H), x.dtype)  # W_hn h_{t-1} + b_hn
