@@ -1,6 +1,6 @@
 """tinygrad_rnn: tape-based reverse-mode autodiff on NumPy/CuPy, built for recurrent networks."""
 
-from . import backend, runtime  # noqa: F401  (runtime: opt-in process settings, nothing applied on import)
+from . import backend, kernels, runtime  # noqa: F401  (runtime: opt-in process settings, nothing applied on import)
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import get_default_dtype, manual_seed, set_default_dtype
 from .creation import (

@@ -51,7 +51,7 @@ def _bptt(steps: range, full: bool, g_out: Any, dh_next: Any, w: Any, step: Call
     then δh_{t-1} = fed W + carry (carry: what reaches h_{t-1} directly, or None). Returns δh_0."""
     N, H = dh_next.shape
     dh = xp.empty((N, H), dh_next.dtype)
-    spare = xp.empty((N, H), dh_next.dtype)
+    free = xp.empty((N, H), dh_next.dtype)  # where δh_{t-1} is written: never δh_t, which the step may read
     stop = None if full else steps[0]  # the initial state needs no gradient: skip the last product
     for t in reversed(steps):
         # a step may scale δh_t in place: it is dh, or δh_next itself, which is not read after the step
@@ -59,10 +59,10 @@ def _bptt(steps: range, full: bool, g_out: Any, dh_next: Any, w: Any, step: Call
         fed, carry = step(t, dh_t, dh_next)
         if t == stop:
             break
-        new = xp.dot(fed, w, out=spare)
+        new = xp.dot(fed, w, out=free)
         if carry is not None:
             new += carry
-        dh_next, spare = new, dh_next
+        dh_next, free = new, dh_next
     return dh_next
 
 

@@ -137,7 +137,7 @@ class _Sequence(Function):
     @staticmethod
     def _grads(gs: list, N: int, H: int, dtype: Any) -> tuple:
         """Output gradients, None replaced by zeros (the final-state ones are the loop's starting values)."""
-        return (gs[0],) + tuple(g.copy() if g is not None else xp.zeros((N, H), dtype=dtype) for g in gs[1:])
+        return (gs[0],) + tuple(xp.zeros((N, H), dtype) if d is None else d.copy() for d in gs[1:])
 
     def composed(self, *inputs: Any) -> tuple:
         """The same outputs built from the composed cell on Tensors (for create_graph=True and drawings)."""
