@@ -177,6 +177,20 @@ def test_draw_passthrough_and_checkpoint_write_svg(tmp_path):
     assert bad.returncode == 2
 
 
+def test_draw_checkpoint_writes_dot_text_like_the_graph_command(tmp_path, capsys):
+    ck = tmp_path / "m.npz"
+    assert cli.main(["train", *TINY, "--steps", "1", "--checkpoint", str(ck)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "new" / "drawing"  # a missing folder is created; .dot is added, as the graph command does
+    assert cli.main(["draw", "--checkpoint", str(ck), "--steps", "2", "--format", "dot", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}.dot"
+    text = (tmp_path / "new" / "drawing.dot").read_text(encoding="utf-8")
+    assert text.startswith("digraph ") and "T = 2" in text and "m.npz" in text
+    assert cli.main(["draw", "--checkpoint", str(ck), "--steps", "2", "--out", str(tmp_path / "d.svg")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'd.svg'} (and {tmp_path / 'd.dot'})"
+    assert "<svg" in (tmp_path / "d.svg").read_text(encoding="utf-8")
+
+
 def test_bench_missing_folder_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "bench_script", lambda: tmp_path / "bench" / "rnn_bptt.py")
     assert cli.main(["bench", "--quick"]) == 2

@@ -172,7 +172,7 @@ def _draw_checkpoint(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     if not os.path.isfile(a.checkpoint):
         ap.error(f"checkpoint {a.checkpoint} does not exist")
-    from .graph import GraphvizMissing, graph, render  # noqa: PLC0415
+    from .graph import GraphvizMissing, graph, save, saved_line  # noqa: PLC0415
     from .graph.dot import to_dot_text  # noqa: PLC0415
     from .nn import functional as F  # noqa: PLC0415
     from .tensor import Tensor  # noqa: PLC0415
@@ -184,19 +184,12 @@ def _draw_checkpoint(argv: list[str]) -> int:
     g = graph(loss, detail=a.detail, params=dict(model.named_parameters()))
     title = f"{cfg.cell.upper()} char-LM from {os.path.basename(a.checkpoint)}, T = {a.steps}"
     text = to_dot_text(g, title=title)
-    out = a.out or f"{os.path.splitext(a.checkpoint)[0]}_T{a.steps}.{a.format}"
-    if a.format == "dot":
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"wrote {out}")
-        return 0
-    base = out[: -len("." + a.format)] if out.endswith("." + a.format) else out
     try:
-        render(text, path=base, format=a.format)
+        written = save(text, a.out or f"{os.path.splitext(a.checkpoint)[0]}_T{a.steps}.{a.format}", a.format)
     except GraphvizMissing as e:
         print(f"{PROG} draw: error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {base}.{a.format} (and {base}.dot)")
+    print(saved_line(written))
     return 0
 
 

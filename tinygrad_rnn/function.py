@@ -73,6 +73,27 @@ class scope(Switch):  # noqa: N801  (a context manager, used like a function)
 
 
 class Function:
+    """One differentiable op (see the module docstring). Besides ``forward``/``backward``, a subclass
+    describes itself through class attributes; the defaults below suit most ops.
+
+    Autograd and views: ``needs_output``, ``reads_inputs``, ``is_view``, ``read_only_view``,
+    ``multi_output`` (each commented where it is set below).
+
+    Drawings (:mod:`tinygrad_rnn.graph`) ask these instead of knowing ops by name:
+
+    * ``param_suffix``: applied to a parameter (or to such a folded view of one), the op is drawn as part
+      of the parameter's node rather than as a node of its own, and this suffix is appended to the
+      parameter's name. It is a ``str.format`` template over the op's params, each formatted as a label
+      prints it (``".reshape{shape}"`` gives ``W.reshape(4, 3)``, ``"{index}"`` gives ``W[:2, 1]``). A
+      suffix ``.permute(1, 0)`` is written ``ᵀ``. ``None`` (the default): never folded.
+    * ``label_params``: the params the op's label prints, in that order; ``None`` (the default) prints
+      every param that is set (not ``None``/``False``), ``()`` prints none. Array-valued params are
+      always printed as their dtype and shape, never their values.
+    * ``multiplies_inputs``: the derivative with respect to one input is a product with another input
+      (matmul, mul, div, pow), so a gradient path through the op uses the other input's weight; ops in
+      which an input only selects a branch (maximum, where, clip) leave it False.
+    """
+
     # per-node fields live in slots (set once in apply); an op's own saved values go in its __dict__
     __slots__ = (
         "parents", "saved", "params", "needs_input_grad", "seq", "scope", "versions", "out_versions", "__dict__",
@@ -86,6 +107,10 @@ class Function:
     retained: Any = None  # {output index: weakref to a tensor that called retain_grad()}
     buffers: Any = None  # large saved activations of fused ops, released with ``saved``
     n_out = 1
+    # how graph drawings show the op (see the class docstring)
+    param_suffix: str | None = None
+    label_params: tuple[str, ...] | None = None
+    multiplies_inputs = False
     # the slots, filled in by apply() when the node is recorded
     parents: tuple
     saved: tuple | None

@@ -91,13 +91,16 @@ def draw(
     return render(text, path=path, format=format)
 
 
+def _without(ext: str, path: str) -> str:
+    return path[: -len(ext)] if path.endswith(ext) else path
+
+
 def render(text: str, path: str | os.PathLike | None = None, format: str = "svg") -> Any:  # noqa: A002
     """Render DOT text (see :func:`draw`)."""
     if format not in ("svg", "png", "pdf"):
         raise ValueError(f"draw: format must be 'svg', 'png' or 'pdf', got {format!r}")
-    base = None if path is None else os.fspath(path)
+    base = None if path is None else _without("." + format, os.fspath(path))
     if base is not None:
-        base = base[: -len("." + format)] if base.endswith("." + format) else base
         os.makedirs(os.path.dirname(os.path.abspath(base)) or ".", exist_ok=True)
         with open(base + ".dot", "w", encoding="utf-8") as f:
             f.write(text)
@@ -122,10 +125,39 @@ def render(text: str, path: str | os.PathLike | None = None, format: str = "svg"
     return src
 
 
+def save(text: str, out: str | os.PathLike, format: str = "svg") -> list[str]:  # noqa: A002
+    """Write DOT ``text`` to the file ``out`` as a drawing; returns the paths written, the drawing first.
+
+    ``format='dot'`` writes the DOT text itself (``.dot`` is added to ``out`` when missing) and needs
+    nothing installed. ``svg``/``png``/``pdf`` render through Graphviz (:func:`render`) to ``out`` (with
+    or without the extension) and write the DOT text next to it as ``.dot``; without Graphviz the .dot
+    file is still written and :class:`GraphvizMissing` is raised. Missing folders are created.
+    """
+    if format not in ("svg", "png", "pdf", "dot"):
+        raise ValueError(f"save: format must be 'svg', 'png', 'pdf' or 'dot', got {format!r}")
+    path = os.fspath(out)
+    if format != "dot":
+        base = _without("." + format, path)
+        render(text, path=base, format=format)
+        return [f"{base}.{format}", f"{base}.dot"]
+    path = _without(".dot", path) + ".dot"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return [path]
+
+
+def saved_line(paths: list[str]) -> str:
+    """The line a command prints after :func:`save`: ``wrote lstm.svg (and lstm.dot)``."""
+    return f"wrote {paths[0]}" + "".join(f" (and {p})" for p in paths[1:])
+
+
 __all__ = [
     "to_dot",
     "draw",
     "render",
+    "save",
+    "saved_line",
     "graph",
     "build",
     "collapse_cells",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 from .. import nn
 from ..function import scope
 from ..tensor import Tensor
-from . import GraphvizMissing, gradient_path, graph, render
+from . import GraphvizMissing, gradient_path, graph, save, saved_line
 from .dot import to_dot_text
 
 MODELS = ("rnn", "lstm", "gru", "notes-rnn")
@@ -205,25 +204,16 @@ def main(argv: list | None = None) -> int:
         print(path.summary())
     text = to_dot_text(g, path, title=a.title if a.title is not None else _describe(a), rankdir=a.rankdir)
 
-    out = a.out or f"{a.model.replace('-', '_')}_T{a.steps}.{a.format}"
-    if a.format == "dot":
-        if out == "-":
-            sys.stdout.write(text)
-            return 0
-        out = out if out.endswith(".dot") else out + ".dot"
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"wrote {out}")
+    if a.out == "-":
+        sys.stdout.write(text)
         return 0
-    base = out[: -len("." + a.format)] if out.endswith("." + a.format) else out
     try:
-        render(text, path=base, format=a.format)
+        written = save(text, a.out or f"{a.model.replace('-', '_')}_T{a.steps}.{a.format}", a.format)
     except GraphvizMissing as e:
         print(f"{prog}: {e}", file=sys.stderr)
         print(f"{prog}: --format dot writes the DOT text without Graphviz", file=sys.stderr)
         return 2
-    print(f"wrote {base}.{a.format} (and {base}.dot)")
+    print(saved_line(written))
     return 0
 
 

@@ -5,6 +5,11 @@ Ids are deterministic: ops are numbered in creation order, leaves in order of fi
 that are only transposed/reshaped/sliced before use (``W.T`` computed once per sequence) are folded
 into one parameter node, so a shared weight shows as one node with an edge into every step using it;
 ``copies=True`` instead draws one copy per time step, as the lecture notes draw the unfolded network.
+
+Nothing here knows an op by its name: each op class says how it is drawn through the class attributes
+of :class:`~tinygrad_rnn.function.Function` (``param_suffix``: folded into a parameter's node;
+``label_params``: what its label prints; ``multiplies_inputs``: read by :mod:`.paths`). The label rules
+go by a param's name and value for every op; array-valued params print as dtype and shape only.
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .. import backend
 from ..modes import MODES
+from ..nn.module import Parameter, registered_names
 from ..tensor import Tensor
 from ..views import parents
 
-VIEW_OPS = {"Permute", "Reshape", "GetItem", "Expand", "Cast"}
-# ops whose derivative w.r.t. one input is multiplied by another input (so that input's weight is "used")
-PRODUCT_OPS = {"MatMul", "Mul", "Div", "Pow"}
+# the suffix of a matrix transpose, written as the notes write it
+TRANSPOSE = (".permute(1, 0)", "ᵀ")
 
 
 @dataclass
@@ -31,6 +39,7 @@ class Node:
     shape: tuple | None = None
     dtype: str | None = None
     op: str | None = None  # Function class name for op nodes
+    op_type: Any = None  # the Function class of an op node: what it declares about itself (multiplies_inputs)
     name: str | None = None  # parameter name for param nodes
     aliases: tuple = ()  # the parameter's other names (tied weights), when named by module registration
     tensor: Any = None  # the leaf/output tensor (values and grads), if any
@@ -99,44 +108,62 @@ def _fmt_index(idx: Any) -> str:
             out.append("None")
         elif p is Ellipsis:
             out.append("...")
-        elif hasattr(p, "shape"):
-            out.append(f"<{p.dtype} {_fmt_shape(tuple(p.shape))}>")
+        elif _is_array(p):
+            out.append(_fmt_value(p))
         else:
             out.append(repr(p))
     return "[" + ", ".join(out) + "]"
 
 
-@dataclass
-class _Step:
-    """One view step of a ViewAssign, labelled like the op it replays."""
-
-    cls: Any
-    params: dict
-
-    def op_name(self) -> str:
-        return self.cls.op_name()
+def _is_array(v: Any) -> bool:
+    return isinstance(v, (np.ndarray, np.generic)) or backend.is_array(v)
 
 
-def op_label(fn: Any) -> str:
-    """Op name plus the attributes that matter (axis, slice, shape, exponent ...)."""
-    name = fn.op_name()
-    params = getattr(fn, "params", {}) or {}
+def _fmt_value(v: Any) -> str:
+    """A param's value as a label prints it. An array is printed by its dtype and shape, never by its
+    values (a length mask holds T x N of them), except a 0-d one, which is one number."""
+    if _is_array(v):
+        return str(backend.to_numpy(v)) if v.ndim == 0 else f"<{v.dtype} {_fmt_shape(tuple(v.shape))}>"
+    if isinstance(v, tuple):
+        return _fmt_shape(tuple(_fmt_value(x) for x in v))
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
+    return str(v)
+
+
+def _fmt_param(key: str, v: Any) -> str:
+    """Param ``key`` as labels and parameter suffixes print it: the rules go by name and value, for any op."""
+    if key == "index":
+        return _fmt_index(v)
+    if key in ("shape", "axes") and isinstance(v, (tuple, list)):
+        return _fmt_shape(tuple(v))
+    return _fmt_value(v)
+
+
+def _label(cls: Any, params: dict) -> str:
+    """Op name plus the params that matter (axis, slice, shape, exponent ...): ``cls.label_params``."""
     bits = []
-    for k, v in params.items():
+    keys = params if cls.label_params is None else cls.label_params
+    for k in keys:
+        v = params.get(k)
+        if v is None or v is False:
+            continue
         if k == "index":
             bits.append(_fmt_index(v))
         elif k == "shape":
-            bits.append("→" + _fmt_shape(tuple(v)))
-        elif k == "cond":
-            continue
+            bits.append("→" + _fmt_param(k, v))
         elif k == "steps":  # ViewAssign: which region of the base an in-place op wrote
-            bits.append(" ".join(op_label(_Step(c, q)).replace("\n", " ") for c, q in v))
+            bits.append(" ".join(_label(c, q).replace("\n", " ") for c, q in v))
         elif k in ("lo", "hi"):
-            if v is not None:
-                bits.append(f"{'min' if k == 'lo' else 'max'}={v:g}")
-        elif v is not None and v is not False:
-            bits.append(f"{k}={v}")
-    return name + ("\n" + " ".join(bits) if bits else "")
+            bits.append(f"{'min' if k == 'lo' else 'max'}={v:g}")
+        else:
+            bits.append(f"{k}={_fmt_param(k, v)}")
+    return cls.op_name() + ("\n" + " ".join(bits) if bits else "")
+
+
+def op_label(fn: Any) -> str:
+    """The label of tape node ``fn``: its op name and the params its class says to print."""
+    return _label(type(fn), getattr(fn, "params", None) or {})
 
 
 def _names(params: Any) -> dict:
@@ -209,8 +236,6 @@ def build(
     fns, sub = _collect(out_tensors, expand_fused)
     names, aliases = _names(params), {}
     if params is None:  # no names given: the module paths the parameters were registered under
-        from ..nn.module import registered_names  # noqa: PLC0415  (the graph model needs nn only here)
-
         leaves = [p for fn in fns for p in parents(fn) if p._fn is None] + [o for o in out_tensors if o._fn is None]
         for key, found in registered_names(leaves).items():
             names[key], aliases[key] = found[0], tuple(found[1:])
@@ -237,11 +262,11 @@ def build(
         if getattr(t, "_cut", False):
             return "cut", None
         if t.requires_grad:
-            return ("param" if type(t).__name__ == "Parameter" else "input"), None
+            return ("param" if isinstance(t, Parameter) else "input"), None
         return "const", None
 
     for fn in fns:  # fold views of parameters (W.T, W[:2H], ...) into the parameter node
-        if type(fn).__name__ in VIEW_OPS and len(fn.parents) == 1:
+        if type(fn).param_suffix is not None and len(fn.parents) == 1:
             p = resolve(parents(fn)[0])
             base = folded.get(id(p._fn)) if p._fn is not None else None
             if p._fn is None and leaf_kind(p)[0] == "param":
@@ -291,7 +316,8 @@ def build(
         nid = op_ids.get(id(fn))
         if nid is None:
             continue
-        nodes[nid] = Node(nid, "op", op_label(fn), scope=fn.scope, op=type(fn).__name__)
+        cls = type(fn)
+        nodes[nid] = Node(nid, "op", op_label(fn), scope=fn.scope, op=cls.__name__, op_type=cls)
         for p in map(resolve, parents(fn)):
             if p._fn is not None and id(p._fn) in folded:
                 key, suffix = folded[id(p._fn)]
@@ -327,16 +353,16 @@ def _leaves_of(fn: Any) -> list:
 
 
 def _view_suffix(fn: Any) -> str:
-    name = type(fn).__name__
-    if name == "Permute":
-        return "ᵀ" if len(fn.params.get("axes", ())) == 2 else f".permute{tuple(fn.params['axes'])}"
-    if name == "GetItem":
-        return _fmt_index(fn.params["index"])
-    if name == "Reshape":
-        return f".reshape{_fmt_shape(tuple(fn.params['shape']))}"
-    if name == "Cast":
-        return f".astype({fn.params['dtype']})"
-    return f".expand{_fmt_shape(tuple(fn.params['shape']))}"
+    """What an op folded into a parameter's node appends to its name: the op's ``param_suffix``."""
+    template = type(fn).param_suffix
+    try:
+        text = template.format(**{k: _fmt_param(k, v) for k, v in fn.params.items()})
+    except KeyError as e:
+        raise ValueError(
+            f"graph: {type(fn).__name__}.param_suffix {template!r} names param {e}, which the op was not "
+            f"given (its params: {sorted(fn.params)})"
+        ) from None
+    return TRANSPOSE[1] if text == TRANSPOSE[0] else text
 
 
 def _recurrent(src_scope: tuple, dst_scope: tuple) -> bool:

@@ -7,7 +7,8 @@ holds only what the outputs were computed from. A copy of a weight W at step t i
 
 * W is the weight asked about and an op at step t consumes it (∂op/∂W is a factor of the gradient), or
 * an op at step t on the path multiplies an on-path quantity by W (a product's derivative with respect
-  to one factor is the other factor, so W appears in a Jacobian such as ∂a_t/∂a_{t-1} or ∂o/∂a_T).
+  to one factor is the other factor, so W appears in a Jacobian such as ∂a_t/∂a_{t-1} or ∂o/∂a_T);
+  an op says it is such a product by its class attribute ``multiplies_inputs`` (matmul, mul, div, pow).
 
 Use is structural: the copy of w^(a) at t = 1 counts for ∂C/∂w^(a) even though it multiplies a_0 = 0.
 Ops in which a weight only selects a branch (maximum, minimum, where, clip) do not use it.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .model import PRODUCT_OPS, Graph, step_of
+from .model import Graph, step_of
 
 
 @dataclass
@@ -79,7 +80,7 @@ def gradient_path(g: Graph, weight: Any) -> GradientPath:
             src = g.nodes[e.src]
             if src.kind != "param":
                 continue
-            uses = src.id in on or (n.kind == "cell" or n.op in PRODUCT_OPS)
+            uses = src.id in on or n.kind == "cell" or (n.op_type is not None and n.op_type.multiplies_inputs)
             if uses and (e.src not in on or src.name == name):
                 copies.setdefault(src.name, set()).add(step)
     return GradientPath(name, on, edges, {k: sorted(v, key=_step_order) for k, v in copies.items()})

@@ -41,6 +41,7 @@ class Sub(Binary):
 
 class Mul(Binary):
     op = staticmethod(xp.multiply)
+    multiplies_inputs = True
     def backward(self, g, a, b):
         if a is b:  # x * x (a squared loss): 2 g x instead of two products and a sum
             if not dual.is_tensor(g) and g.size > 1 and not any(g.strides):
@@ -55,6 +56,7 @@ class Mul(Binary):
 
 class Div(Binary):
     op = staticmethod(xp.true_divide)
+    multiplies_inputs = True
     def backward(self, g, a, b):
         ga = g / b
         return self.grads(ga if self.needs_input_grad[0] else None,
@@ -64,7 +66,7 @@ class Div(Binary):
 class Pow(Binary):
     """a ** b for two tensors: d/da = b a^(b-1), d/db = a^b log a."""
     op = staticmethod(xp.power)
-    needs_output = True
+    needs_output, multiplies_inputs = True, True
     def backward(self, g, a, b, out):
         ga = g * b * a ** (b - 1) if self.needs_input_grad[0] else None
         # log a is -inf at a = 0, where a^b log a -> 0 (b > 0): use log 1 there instead of 0 * -inf
@@ -178,6 +180,7 @@ class Clip(Function):
 
 class Cast(Function):
     reads_inputs = False
+    param_suffix = ".astype({dtype})"
     def forward(self, x, dtype):
         self.in_dtype = x.dtype
         return x.astype(dtype)

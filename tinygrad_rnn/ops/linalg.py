@@ -10,6 +10,8 @@ from .dual import unbroadcast
 class MatMul(Function):
     """C = A @ B; dA = dC @ Bᵀ, dB = Aᵀ @ dC (vectors are treated as 1-row / 1-column matrices)."""
 
+    multiplies_inputs = True  # a gradient path through it goes by the other input's weight
+
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")

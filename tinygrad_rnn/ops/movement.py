@@ -67,6 +67,7 @@ def unbind_array(x: Any, axis: int) -> list:
 
 class Reshape(Function):
     is_view, reads_inputs = True, False
+    param_suffix = ".reshape{shape}"
     def forward(self, x, shape):
         self.in_shape = x.shape
         try:
@@ -79,6 +80,7 @@ class Reshape(Function):
 
 class Permute(Function):
     is_view, reads_inputs = True, False
+    param_suffix = ".permute{axes}"  # drawn Wᵀ for a matrix
     def forward(self, x, axes):
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
             raise ValueError(f"permute: axes {tuple(axes)} are not a permutation of the {x.ndim} axes "
@@ -95,6 +97,7 @@ class Permute(Function):
 class Expand(Function):
     # its elements share memory, so it and every view of it are read-only (in-place ops refuse them)
     is_view, reads_inputs, read_only_view = True, False, True
+    param_suffix = ".expand{shape}"
     def forward(self, x, shape):
         self.in_shape = x.shape
         try:
@@ -107,6 +110,7 @@ class Expand(Function):
 class GetItem(Function):
     """x[index]; the backward scatters into zeros and accumulates repeated indices."""
     is_view, reads_inputs = True, False
+    param_suffix = "{index}"
     def forward(self, x, index):
         self.index, self.in_shape = index, x.shape
         out = x[index]
@@ -129,6 +133,7 @@ class IndexPut(Function):
 class Where(Function):
     """cond ? a : b with a constant boolean ``cond``; broadcasting over all three."""
     reads_inputs = False
+    label_params = ()  # the mask is data, not a setting of the op
     def forward(self, a, b, cond):
         self.cond, self.shapes = cond, (a.shape, b.shape)
         return xp.where(cond, a, b)
