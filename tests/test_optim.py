@@ -361,6 +361,25 @@ def test_adam_learns_least_squares():
     np.testing.assert_allclose(x.numpy(), x_true, atol=1e-3)
 
 
+def test_adam_and_adamw_weight_decay_defaults_and_coupling():
+    """PyTorch's defaults (0 for Adam, 1e-2 for AdamW, an explicit 0 kept), and where the decay acts: with
+    a zero gradient AdamW only shrinks θ by (1 − γλ), while Adam's L2 term moves θ by about γ towards 0."""
+    p = tg.Tensor(np.array([2.0, -4.0]), requires_grad=True)
+    assert optim.Adam([p]).defaults["weight_decay"] == 0.0
+    assert optim.AdamW([p]).defaults["weight_decay"] == 1e-2
+    assert optim.AdamW([p], weight_decay=0.0).defaults["weight_decay"] == 0.0
+    assert optim.Adam([p], 0.1, (0.9, 0.999), 1e-8, 0.5).defaults["weight_decay"] == 0.5
+    moved = {}
+    for cls in (optim.Adam, optim.AdamW):
+        q = tg.Tensor(np.array([2.0, -4.0]), requires_grad=True)
+        opt = cls([q], lr=0.1, weight_decay=0.5)
+        q.grad = tg.zeros(2, dtype=q.dtype)
+        opt.step()
+        moved[cls.__name__] = q.numpy()
+    np.testing.assert_allclose(moved["AdamW"], np.array([2.0, -4.0]) * (1 - 0.1 * 0.5), rtol=1e-12)
+    np.testing.assert_allclose(moved["Adam"], [2.0 - 0.1, -4.0 + 0.1], rtol=1e-6)
+
+
 # ---- schedulers ----------------------------------------------------------------------------------------
 def _sched_pair(torch, make_ours, make_theirs, steps=12):
     ps = [tg.Tensor(np.ones(2), requires_grad=True), tg.Tensor(np.ones(3), requires_grad=True)]

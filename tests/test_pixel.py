@@ -113,6 +113,21 @@ def test_bad_inputs_raise_clear_errors():
         sample(m, 0)
     with pytest.raises(TypeError, match="must be a PixelRNN"):
         sample(nn.Linear(2, 2), 1)
+    with pytest.raises(TypeError, match="make_digits: rng must be None, an int seed or a numpy Generator, got str"):
+        make_digits(2, rng="seed")
+    with pytest.raises(TypeError, match="complete: rng must be None"):
+        complete(m, np.zeros((1, 2, 4), dtype=int), rng=1.5)
+
+
+def test_rng_may_be_a_seed_a_generator_or_the_seeded_host_generator():
+    images, labels = make_digits(4, rng=3)
+    again, again_labels = make_digits(4, rng=np.random.default_rng(3))
+    assert np.array_equal(images, again) and np.array_equal(labels, again_labels)
+    tg.manual_seed(11)
+    first = make_digits(4, rng=None)[0]
+    tg.manual_seed(11)
+    assert np.array_equal(first, make_digits(4, rng=None)[0])
+    assert not np.array_equal(first, make_digits(4, rng=None)[0])  # the host generator moved on
 
 
 def test_pixel_rnn_example_smoke(capsys):

@@ -26,17 +26,9 @@ NAMES = {
     "uint8": np.uint8,
     "bool": np.bool_,
 }
-METHODS = {
-    "float": np.float32,
-    "double": np.float64,
-    "half": np.float16,
-    "long": np.int64,
-    "int": np.int32,
-    "short": np.int16,
-    "char": np.int8,
-    "byte": np.uint8,
-    "bool": np.bool_,
-}
+# PyTorch's cast methods are its short dtype names, plus char() and byte() for the 8-bit integers
+METHODS = {name: NAMES[name] for name in ("float", "double", "half", "long", "int", "short", "bool")}
+METHODS.update(char=np.int8, byte=np.uint8)
 
 
 @pytest.mark.parametrize("name", sorted(NAMES))

@@ -32,13 +32,14 @@ import numpy as np
 from .. import backend
 from ..autograd import no_grad
 from ..backend import xp
-from ..functions import concat, stack
+from ..functions import concat
 from ..nn.cells import LSTMCell
 from ..nn.layers import Embedding, Linear
 from ..nn.losses import cross_entropy
 from ..nn.module import Module
 from ..tensor import Tensor
 from .attention import AdditiveAttention, Memory
+from .decoding import StepDecoder, check_decode_args
 from .language import EOS, PAD, UNK, Vocab
 from .seq2seq import teacher_forcing_batch
 
@@ -329,16 +330,8 @@ class ImageCaptioner(Module):
     ) -> Tensor | tuple[Tensor, Tensor | None]:
         memory, (h, m) = self.encode(images)
         tgt = backend.to_backend(self._check_tokens(tgt_in, memory.keys.shape[0], "tgt_in"))
-        state = concat([h, m], axis=-1)
-        logits, weights = [], []
-        for t in range(tgt.shape[0]):
-            out, state, w = self.step(tgt[t], state, memory)
-            logits.append(out)
-            weights.append(w)
-        out = stack(logits, axis=0)
-        if not return_attention:
-            return out
-        return out, (None if weights[0] is None else stack(weights, axis=0))
+        out, weights = self._decoder().teacher_forced(concat([h, m], axis=-1), memory, tgt)
+        return (out, weights) if return_attention else out
 
     def loss(self, images: Any, tgt_in: Any, tgt_out: Any) -> Tensor:
         """Mean token cross-entropy of ``tgt_out (T, N)``, ``pad`` positions ignored."""
@@ -355,85 +348,28 @@ class ImageCaptioner(Module):
         return images, tin, tout
 
     # ---- decoding --------------------------------------------------------------------------------------
-    @staticmethod
-    def _check_decode_args(max_len: int, beam_size: int = 1) -> None:
-        if not isinstance(max_len, int) or max_len < 1:
-            raise ValueError(f"ImageCaptioner: max_len must be a positive int, got {max_len!r}")
-        if not isinstance(beam_size, int) or beam_size < 1:
-            raise ValueError(f"ImageCaptioner: beam_size must be a positive int, got {beam_size!r}")
-
     def greedy_decode(self, images: Any, max_len: int = 20, return_attention: bool = False) -> list | tuple[list, list]:
         """Argmax captions (token lists without ``bos``, ending with ``eos`` when produced within ``max_len``).
 
         With ``return_attention=True`` also one array ``(len(tokens), R)`` per image (None without attention).
         """
-        self._check_decode_args(max_len)
+        check_decode_args("ImageCaptioner", max_len)
         with no_grad():
             memory, (h, m) = self.encode(images)
-            state = concat([h, m], axis=-1)
-            N = memory.keys.shape[0]
-            prev = xp.full((N,), self.bos, dtype=np.int64)
-            tokens: list = [[] for _ in range(N)]
-            rows: list = [[] for _ in range(N)]
-            done = np.zeros(N, dtype=bool)
-            for _ in range(max_len):
-                logits, state, w = self.step(prev, state, memory)
-                best = backend.to_numpy(logits.array).argmax(-1)
-                wn = None if w is None else backend.to_numpy(w.array)
-                for n in np.flatnonzero(~done):
-                    tokens[n].append(int(best[n]))
-                    if wn is not None:
-                        rows[n].append(wn[n])
-                    done[n] = best[n] == self.eos
-                if done.all():
-                    break
-                prev = backend.to_backend(best.astype(np.int64))
-        if not return_attention:
-            return tokens
-        return tokens, [np.stack(r) if r else None for r in rows]
+            tokens, rows = self._decoder().greedy(concat([h, m], axis=-1), memory, max_len)
+        return (tokens, rows) if return_attention else tokens
 
     def beam_search(self, images: Any, beam_size: int = 4, max_len: int = 20, length_penalty: float = 1.0) -> list:
         """Beam search per image, ranked by ``log p(y) / len(y)**length_penalty`` (as ``Seq2Seq.beam_search``);
         ``beam_size=1`` is greedy decoding."""
-        self._check_decode_args(max_len, beam_size)
-        results = []
+        check_decode_args("ImageCaptioner", max_len, beam_size)
         with no_grad():
             memory, (h, m) = self.encode(images)
-            state0 = concat([h, m], axis=-1)
-            for n in range(memory.keys.shape[0]):
-                results.append(
-                    self._beam_one(memory.select([n]), state0[n : n + 1], beam_size, max_len, length_penalty)
-                )
+            results, _ = self._decoder().beam(concat([h, m], axis=-1), memory, beam_size, max_len, length_penalty)
         return results
 
-    def _beam_one(self, memory: Memory, state: Tensor, beam_size: int, max_len: int, alpha: float) -> list:
-        live: list = [([], 0.0)]
-        finished: list = []
-        for _ in range(max_len):
-            B = len(live)
-            prev = xp.asarray([h[0][-1] if h[0] else self.bos for h in live], dtype=np.int64)
-            logits, s_new, _ = self.step(prev, state, memory.select(np.zeros(B, dtype=np.int64)))
-            logp = backend.to_numpy(logits.log_softmax(axis=-1).array).astype(np.float64)
-            cand = np.array([h[1] for h in live])[:, None] + logp
-            V = cand.shape[1]
-            keep_rows, new_live = [], []
-            for flat in np.argsort(-cand.ravel(), kind="stable"):
-                b, tok = divmod(int(flat), V)
-                hyp = (live[b][0] + [tok], float(cand[b, tok]))
-                if tok == self.eos:
-                    finished.append(hyp)
-                else:
-                    new_live.append(hyp)
-                    keep_rows.append(b)
-                if len(new_live) == beam_size:
-                    break
-            if len(finished) >= beam_size:
-                break
-            live = new_live
-            state = s_new[xp.asarray(keep_rows, dtype=np.int64)]
-        else:
-            finished.extend(live)
-        return max(finished, key=lambda h: h[1] / len(h[0]) ** alpha)[0]
+    def _decoder(self) -> StepDecoder:
+        return StepDecoder(self.step, self.bos, self.eos)
 
     def extra_repr(self) -> str:
         return (

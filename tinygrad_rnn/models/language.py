@@ -27,6 +27,7 @@ from ..autograd import no_grad
 from ..nn import functional as F
 from ..nn.losses import cross_entropy
 from ..tensor import Tensor
+from .decoding import host_generator
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 
@@ -192,16 +193,6 @@ class RNNLanguageModel(nn.Module):
         return f"cell={self.cell!r}, one_hot={self.one_hot}"
 
 
-def _rng(rng: Any) -> np.random.Generator:
-    if rng is None:
-        return backend.host_rng()
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"sample: rng must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
-
-
 def next_token_distribution(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
     """Probabilities over the vocabulary from one row of logits: keep the ``top_k`` largest (exactly k,
     ties broken by index), divide by ``temperature`` and softmax. ``temperature == 0`` is argmax."""
@@ -249,7 +240,7 @@ def sample(
         raise ValueError("sample: prompt_ids is empty; give at least one id (e.g. the <eos> id as a start)")
     if not isinstance(length, int) or length < 0:
         raise ValueError(f"sample: length must be an int >= 0, got {length!r}")
-    gen = _rng(rng)
+    gen = host_generator(rng, "sample")
     was_training = getattr(model, "training", False)
     model.eval()  # no dropout while generating
     out: list[int] = []

@@ -37,6 +37,7 @@ from .. import backend, nn
 from ..autograd import no_grad
 from ..nn.losses import binary_cross_entropy_with_logits, cross_entropy
 from ..tensor import Tensor
+from .decoding import host_generator
 
 
 class PixelRNN(nn.Module):
@@ -155,16 +156,6 @@ class PixelRNN(nn.Module):
         return f"height={self.height}, width={self.width}, levels={self.levels}, mode={self.mode!r}"
 
 
-def _rng(rng: Any) -> np.random.Generator:
-    if rng is None:
-        return backend.host_rng()
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
-
-
 def _check_model(model: Any, op: str) -> PixelRNN:
     if not isinstance(model, PixelRNN):
         raise TypeError(f"{op}: model must be a PixelRNN, got {type(model).__name__}")
@@ -240,7 +231,7 @@ def sample(model: PixelRNN, n: int, rng: Any = None, temperature: float = 1.0) -
     model = _check_model(model, "sample")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"sample: n must be an int >= 1, got {n!r}")
-    return _generate(model, np.zeros((int(n), 0), dtype=np.int64), int(n), _rng(rng), temperature)
+    return _generate(model, np.zeros((int(n), 0), dtype=np.int64), int(n), host_generator(rng, "sample"), temperature)
 
 
 def complete(model: PixelRNN, top_half: Any, rng: Any = None, temperature: float = 1.0) -> np.ndarray:
@@ -257,7 +248,7 @@ def complete(model: PixelRNN, top_half: Any, rng: Any = None, temperature: float
         )
     arr = model.check_images(arr, what="top_half", rows=arr.shape[1])
     N = arr.shape[0]
-    return _generate(model, arr.reshape(N, -1), N, _rng(rng), temperature)
+    return _generate(model, arr.reshape(N, -1), N, host_generator(rng, "complete"), temperature)
 
 
 # ---- data --------------------------------------------------------------------------------------------
@@ -310,7 +301,7 @@ def make_digits(n: int, rng: Any = 0, noise: float = 0.03, levels: int = 2) -> t
         raise ValueError(f"make_digits: noise must be in [0, 1], got {noise!r}")
     if not isinstance(levels, (int, np.integer)) or levels < 2:
         raise ValueError(f"make_digits: levels must be an int >= 2, got {levels!r}")
-    gen = _rng(rng)
+    gen = host_generator(rng, "make_digits")
     labels = gen.integers(0, 10, size=n)
     imgs = np.zeros((n, 8, 8), dtype=np.int64)
     for i, d in enumerate(labels):
@@ -332,7 +323,7 @@ def load_digits(n: int | None = None, rng: Any = 0, threshold: int = 8) -> tuple
         imgs, labels = make_digits(1797 if n is None else n, rng=rng)
         return imgs, labels, "procedural"
     d = _sk_digits()
-    order = _rng(rng).permutation(len(d.target))
+    order = host_generator(rng, "load_digits").permutation(len(d.target))
     if n is not None:
         order = order[:n]
     imgs = (np.asarray(d.images)[order] >= threshold).astype(np.int64)

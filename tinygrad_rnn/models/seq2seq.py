@@ -44,8 +44,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
-from ..backend import xp
-from ..functions import concat, stack
+from ..functions import concat
 from ..nn.cells import GRUCell
 from ..nn.layers import Embedding, Linear
 from ..nn.losses import cross_entropy
@@ -53,6 +52,7 @@ from ..nn.module import Module
 from ..nn.rnn import GRU
 from ..tensor import Tensor
 from .attention import AdditiveAttention, DotAttention, Memory, masked_softmax
+from .decoding import StepDecoder, check_decode_args
 
 __all__ = [
     "AdditiveAttention",
@@ -227,15 +227,8 @@ class Seq2Seq(Module):
         memory, s = self.encode(src, src_lengths)
         tgt = self._check_tgt(tgt_in, memory.keys.shape[0], "tgt_in")
         tgt = backend.to_backend(tgt)
-        logits, weights = [], []
-        for t in range(tgt.shape[0]):  # teacher forcing: the true previous token, not the model's guess
-            out, s, w = self.decoder.step(tgt[t], s, memory)
-            logits.append(out)
-            weights.append(w)
-        out = stack(logits, axis=0)
-        if not return_attention:
-            return out
-        return out, (None if weights[0] is None else stack(weights, axis=0))
+        out, weights = self._decoder().teacher_forced(s, memory, tgt)
+        return (out, weights) if return_attention else out
 
     def loss(self, src: Any, src_lengths: Any, tgt_in: Any, tgt_out: Any) -> Tensor:
         """Mean token cross-entropy of ``tgt_out (T, N)`` (``pad`` positions ignored)."""
@@ -247,13 +240,6 @@ class Seq2Seq(Module):
         return cross_entropy(logits.reshape(T * N, V), target.reshape(-1), ignore_index=self.pad)
 
     # ---- decoding ----------------------------------------------------------------------------------
-    @staticmethod
-    def _check_decode_args(max_len: int, beam_size: int = 1) -> None:
-        if not isinstance(max_len, int) or max_len < 1:
-            raise ValueError(f"Seq2Seq: max_len must be a positive int, got {max_len!r}")
-        if not isinstance(beam_size, int) or beam_size < 1:
-            raise ValueError(f"Seq2Seq: beam_size must be a positive int, got {beam_size!r}")
-
     def greedy_decode(
         self, src: Any, src_lengths: Any, max_len: int = 50, return_attention: bool = False
     ) -> list | tuple[list, list]:
@@ -262,30 +248,12 @@ class Seq2Seq(Module):
         With ``return_attention=True`` also a list of N arrays ``(len(tokens), src_length)`` (None
         without attention), one row per generated token: ready for a heat map.
         """
-        self._check_decode_args(max_len)
+        check_decode_args("Seq2Seq", max_len)
         _, lens = self._check_src(src, src_lengths)
         with no_grad():
             memory, s = self.encode(src, src_lengths)
-            N = memory.keys.shape[0]
-            prev = xp.full((N,), self.bos, dtype=np.int64)
-            tokens: list = [[] for _ in range(N)]
-            rows: list = [[] for _ in range(N)]
-            done = np.zeros(N, dtype=bool)
-            for _ in range(max_len):
-                logits, s, w = self.decoder.step(prev, s, memory)
-                best = backend.to_numpy(logits.array).argmax(-1)
-                wn = None if w is None else backend.to_numpy(w.array)
-                for n in np.flatnonzero(~done):
-                    tokens[n].append(int(best[n]))
-                    if wn is not None:
-                        rows[n].append(wn[n, : lens[n]])
-                    done[n] = best[n] == self.eos
-                if done.all():
-                    break
-                prev = backend.to_backend(best.astype(np.int64))  # finished rows keep running; ignored
-        if not return_attention:
-            return tokens
-        return tokens, [np.stack(r) if r else None for r in rows]
+            tokens, rows = self._decoder().greedy(s, memory, max_len, widths=lens.tolist())
+        return (tokens, rows) if return_attention else tokens
 
     def beam_search(
         self,
@@ -298,61 +266,21 @@ class Seq2Seq(Module):
     ) -> list | tuple[list, list]:
         """Beam search, one example at a time; a list of N token lists (the best hypothesis each).
 
-        Hypotheses are ranked by the length-normalised log-probability ``log p(y) / len(y)**length_penalty``
-        (``len`` counts ``eos``). Each step extends every live hypothesis by every token, keeps the best
-        ``beam_size`` that do not end in ``eos`` and moves those that do (and rank above the last kept
-        one) to the finished list. The search stops once ``beam_size`` hypotheses have finished or after
-        ``max_len`` tokens (then unfinished hypotheses compete too). ``beam_size=1`` is greedy decoding.
+        Ranking and stopping are :meth:`StepDecoder.beam <tinygrad_rnn.models.decoding.StepDecoder.beam>`'s:
+        ``log p(y) / len(y)**length_penalty`` (``len`` counts ``eos``); ``beam_size=1`` is greedy decoding.
+        With ``return_attention=True`` also the best hypothesis' attention rows, as :meth:`greedy_decode`.
         """
-        self._check_decode_args(max_len, beam_size)
+        check_decode_args("Seq2Seq", max_len, beam_size)
         _, lens = self._check_src(src, src_lengths)
-        results: list = []
-        attentions: list = []
         with no_grad():
             memory, s0 = self.encode(src, src_lengths)
-            for n in range(memory.keys.shape[0]):
-                toks, att = self._beam_one(
-                    memory.select([n]), s0[n : n + 1], int(lens[n]), beam_size, max_len, length_penalty
-                )
-                results.append(toks)
-                attentions.append(att)
+            results, attentions = self._decoder().beam(
+                s0, memory, beam_size, max_len, length_penalty, widths=lens.tolist(), keep_attention=return_attention
+            )
         return (results, attentions) if return_attention else results
 
-    def _beam_one(
-        self, memory: Memory, s0: Tensor, src_len: int, beam_size: int, max_len: int, alpha: float
-    ) -> tuple[list, np.ndarray | None]:
-        # a hypothesis: (tokens, summed log-prob, attention rows)
-        live: list = [([], 0.0, [])]
-        states = s0
-        finished: list = []
-        for _ in range(max_len):
-            B = len(live)
-            prev = xp.asarray([h[0][-1] if h[0] else self.bos for h in live], dtype=np.int64)
-            logits, s_new, w = self.decoder.step(prev, states, memory.select(np.zeros(B, dtype=np.int64)))
-            logp = backend.to_numpy(logits.log_softmax(axis=-1).array).astype(np.float64)
-            wn = None if w is None else backend.to_numpy(w.array)[:, :src_len]
-            cand = np.array([h[1] for h in live])[:, None] + logp  # (B, V)
-            V = cand.shape[1]
-            order = np.argsort(-cand.ravel(), kind="stable")
-            keep_rows, new_live = [], []
-            for flat in order:
-                b, tok = divmod(int(flat), V)
-                hyp = (live[b][0] + [tok], float(cand[b, tok]), live[b][2] + ([] if wn is None else [wn[b]]))
-                if tok == self.eos:
-                    finished.append(hyp)
-                else:
-                    new_live.append(hyp)
-                    keep_rows.append(b)
-                if len(new_live) == beam_size:
-                    break
-            if len(finished) >= beam_size:
-                break
-            live = new_live
-            states = s_new[xp.asarray(keep_rows, dtype=np.int64)]
-        else:
-            finished.extend(live)  # max_len reached: unfinished hypotheses compete on the same score
-        best = max(finished, key=lambda h: h[1] / len(h[0]) ** alpha)
-        return best[0], (np.stack(best[2]) if best[2] else None)
+    def _decoder(self) -> StepDecoder:
+        return StepDecoder(self.decoder.step, self.bos, self.eos)
 
     def extra_repr(self) -> str:
         return (

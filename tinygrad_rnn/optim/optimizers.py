@@ -216,9 +216,13 @@ class Adam(Optimizer):
         v  ← β₂ v + (1 − β₂) g²
         v̂_max ← max(v̂_max, v)            if amsgrad (used in place of v below)
         θ  ← θ − (γ / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    ``weight_decay=None`` is the class's default: 0 here, 1e-2 for :class:`AdamW` (PyTorch's defaults).
     """
 
+    # what sets AdamW apart: the update below reads _decoupled, the constructor _default_weight_decay
     _decoupled = False
+    _default_weight_decay = 0.0
 
     def __init__(
         self,
@@ -226,10 +230,11 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
         amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+        wd = self._default_weight_decay if weight_decay is None else weight_decay
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=wd, amsgrad=amsgrad))
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -271,7 +276,8 @@ class Adam(Optimizer):
 class AdamW(Adam):
     r"""Adam with decoupled weight decay (Loshchilov & Hutter): the decay shrinks θ, not the gradient.
 
-    Each step first applies ``θ ← θ (1 − γ λ)`` and then the :class:`Adam` update with λ = 0::
+    The constructor is :class:`Adam`'s, with ``weight_decay`` 1e-2 by default. Each step first applies
+    ``θ ← θ (1 − γ λ)`` and then the :class:`Adam` update with λ = 0 (the same code: one ``_update``)::
 
         θ  ← θ (1 − γ λ)
         m  ← m + (1 − β₁)(g − m);   v ← β₂ v + (1 − β₂) g²;   (v̂_max ← max(v̂_max, v) if amsgrad)
@@ -279,14 +285,4 @@ class AdamW(Adam):
     """
 
     _decoupled = True
-
-    def __init__(
-        self,
-        params: Iterable[Any],
-        lr: float = 1e-3,
-        betas: tuple = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-    ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+    _default_weight_decay = 1e-2
