@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.tape import Function
 
 MAX_SIDE = 4
 MAX_DIMS = 3

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.tape import Function
 
 
 def _np(t):

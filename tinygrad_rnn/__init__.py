@@ -35,7 +35,10 @@ from .creation import (
     zeros_like,
 )
 from .device import device
-from .functions import (
+from .generator import Generator
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .info import info
+from .op_functions import (
     amax,
     amin,
     argmax,
@@ -91,12 +94,9 @@ from .functions import (
     unsqueeze,
     where,
 )
-from .functions import max as max  # torch.max etc.: module attributes (tg.max), never builtins here
-from .functions import min as min
-from .functions import sum as sum
-from .generator import Generator
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .info import info
+from .op_functions import max as max  # torch.max etc.: module attributes (tg.max), never builtins here
+from .op_functions import min as min
+from .op_functions import sum as sum
 from .serialization import load, save
 from .spelling import Size, return_types
 from .tensor import Tensor
@@ -245,4 +245,4 @@ __all__ = [
 ]
 
 from . import accelerator, cuda, diagnostics, graph, models, nn, optim, utils  # noqa: E402  (they build on everything above)
-from .function import scope  # noqa: E402
+from .tape import scope  # noqa: E402

@@ -16,8 +16,8 @@ from itertools import repeat
 from typing import Any
 
 from .backend import ndarray, xp
-from .function import check_finite, describe
 from .modes import MODES, Switch
+from .tape import check_finite, describe
 from .tensor import Tensor
 from .views import LAST_WRITE, edge_at
 

@@ -13,7 +13,7 @@ from typing import Any, SupportsIndex, overload
 
 import numpy as np
 
-from . import function as _function
+from . import tape as _tape
 from .backend import xp
 from .device import check as _check_device
 
@@ -186,7 +186,7 @@ def _parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
     if kw:
         raise TypeError(f"{op}: unexpected keyword argument(s) {sorted(kw)}")
     rest = list(args)
-    if rest and isinstance(rest[0], _function.Tensor):
+    if rest and isinstance(rest[0], _tape.Tensor):
         dtype, device = rest.pop(0).dtype, None
     elif rest and not _is_dtype(rest[0]) and not isinstance(rest[0], bool):
         device = rest.pop(0)  # None included: to(None) keeps the device, as in PyTorch

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .function import scope
-from .functions import split, stack, where
+from .op_functions import split, stack, where
+from .tape import scope
 from .tensor import Tensor
 
 

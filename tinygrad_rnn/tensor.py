@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from . import function as _function
 from . import inplace as _inplace
+from . import tape as _tape
 from . import tensor_torch as _tensor_torch
 from . import views as _views
 from .backend import is_array, xp
@@ -536,11 +536,11 @@ def _as_index(index: Any) -> Any:
     return index
 
 
-_function.Tensor = Tensor
+_tape.Tensor = Tensor
 
 from . import autograd as _autograd  # noqa: E402
 from . import creation as _creation  # noqa: E402
-from . import functions as _functions  # noqa: E402
+from . import op_functions as _functions  # noqa: E402
 from . import ops as _ops  # noqa: E402
 
 _tensor_torch.bind(_functions, _creation, _ops, as_array, Tensor)

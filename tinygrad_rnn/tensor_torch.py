@@ -2,7 +2,7 @@
 index, sorting and scans, batched products, ``new_*``, sizes and the cast methods (``x.long()``).
 
 :class:`~tinygrad_rnn.tensor.Tensor` inherits :class:`TorchMethods`. Each method is a thin front end to
-the function forms (:mod:`tinygrad_rnn.functions`) and creation functions, which themselves import
+the function forms (:mod:`tinygrad_rnn.op_functions`) and creation functions, which themselves import
 ``tensor``: so this module takes them from ``tensor.py``, which binds ``_functions`` and ``_creation``
 here at the end of its import, in the same place where it resolves its own import cycle.
 """
@@ -37,7 +37,7 @@ from .spelling import (
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-_functions: Any = None  # tinygrad_rnn.functions
+_functions: Any = None  # tinygrad_rnn.op_functions
 _creation: Any = None  # tinygrad_rnn.creation
 _ops: Any = None  # tinygrad_rnn.ops
 _as_array: Any = None  # tensor.as_array

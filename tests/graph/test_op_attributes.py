@@ -15,7 +15,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.tape import Function
 from tinygrad_rnn.views import parents
 
 # what printing a boolean or float array would leave in a label: [[, [ True, False], 0.5 0.25

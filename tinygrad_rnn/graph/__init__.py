@@ -13,7 +13,7 @@ import os
 import shutil
 from typing import Any
 
-from ..function import scope
+from ..tape import scope
 from ..tensor import Tensor
 from .dot import escape, to_dot_text
 from .model import Edge, Graph, Node, build, collapse_cells, step_of

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from .. import nn
-from ..function import scope
+from ..tape import scope
 from ..tensor import Tensor
 from . import GraphvizMissing, gradient_path, graph, save, saved_line
 from .dot import to_dot_text

@@ -7,7 +7,7 @@ into one parameter node, so a shared weight shows as one node with an edge into 
 ``copies=True`` instead draws one copy per time step, as the lecture notes draw the unfolded network.
 
 Nothing here knows an op by its name: each op class says how it is drawn through the class attributes
-of :class:`~tinygrad_rnn.function.Function` (``param_suffix``: folded into a parameter's node;
+of :class:`~tinygrad_rnn.tape.Function` (``param_suffix``: folded into a parameter's node;
 ``label_params``: what its label prints; ``multiplies_inputs``: read by :mod:`.paths`). The label rules
 go by a param's name and value for every op; array-valued params print as dtype and shape only.
 """

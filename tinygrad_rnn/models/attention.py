@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backend import xp
-from ..functions import where
 from ..nn.layers import Linear
 from ..nn.module import Module
+from ..op_functions import where
 from ..tensor import Tensor
 
 MASK_VALUE = -1e9

@@ -32,11 +32,11 @@ import numpy as np
 from .. import backend
 from ..autograd import no_grad
 from ..backend import xp
-from ..functions import concat
 from ..nn.cells import LSTMCell
 from ..nn.layers import Embedding, Linear
 from ..nn.losses import cross_entropy
 from ..nn.module import Module
+from ..op_functions import concat
 from ..tensor import Tensor
 from .attention import AdditiveAttention, Memory
 from .decoding import StepDecoder, check_decode_args

@@ -20,7 +20,7 @@ import numpy as np
 from .. import backend
 from ..autograd import no_grad
 from ..backend import xp
-from ..functions import stack
+from ..op_functions import stack
 from ..tensor import Tensor
 from .attention import Memory
 

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..functions import stack, where
 from ..nn import functional as F
 from ..nn.module import Module
 from ..nn.rnn import GRU, LSTM, RNN
+from ..op_functions import stack, where
 from ..tensor import Tensor
 
 _CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

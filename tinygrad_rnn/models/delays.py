@@ -25,11 +25,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..function import scope
-from ..functions import stack
 from ..nn import init
 from ..nn.layers import Linear
 from ..nn.module import Module
+from ..op_functions import stack
+from ..tape import scope
 from ..tensor import Tensor
 
 

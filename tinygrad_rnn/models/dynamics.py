@@ -55,10 +55,10 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..function import scope
-from ..functions import softplus, stack
 from ..nn import init
 from ..nn.module import Module, Parameter
+from ..op_functions import softplus, stack
+from ..tape import scope
 from ..tensor import Tensor
 
 

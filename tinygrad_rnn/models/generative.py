@@ -41,12 +41,12 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
-from ..function import scope
-from ..functions import concat
 from ..nn.layers import Linear, ReLU, Sequential
 from ..nn.losses import binary_cross_entropy_with_logits, mse_loss
 from ..nn.module import Module
+from ..op_functions import concat
 from ..optim import Adam
+from ..tape import scope
 from ..tensor import Tensor
 
 __all__ = [

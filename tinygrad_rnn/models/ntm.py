@@ -55,11 +55,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import xp
-from ..functions import concat, softplus, stack
 from ..nn import init
 from ..nn.cells import LSTMCell
 from ..nn.layers import Linear
 from ..nn.module import Module
+from ..op_functions import concat, softplus, stack
 from ..tensor import Tensor
 
 __all__ = [

@@ -35,10 +35,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..function import scope
-from ..functions import concat, stack, where
 from ..nn.layers import Linear
 from ..nn.module import Module
+from ..op_functions import concat, stack, where
+from ..tape import scope
 from ..tensor import Tensor
 
 

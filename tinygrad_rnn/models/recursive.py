@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import functions as Fn
+from .. import op_functions as Fn
 from ..nn.layers import Embedding, Linear
 from ..nn.module import Module
 from ..tensor import Tensor

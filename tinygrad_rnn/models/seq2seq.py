@@ -44,12 +44,12 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
-from ..functions import concat
 from ..nn.cells import GRUCell
 from ..nn.layers import Embedding, Linear
 from ..nn.losses import cross_entropy
 from ..nn.module import Module
 from ..nn.rnn import GRU
+from ..op_functions import concat
 from ..tensor import Tensor
 from .attention import AdditiveAttention, DotAttention, Memory, masked_softmax
 from .decoding import StepDecoder, check_decode_args

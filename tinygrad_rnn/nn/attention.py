@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from .. import functions as Fn
+from .. import op_functions as Fn
 from ..backend import xp
 from ..ops.special import masked_softmax
 from ..tensor import Tensor

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from .. import backend
-from ..functions import log_softmax, relu, sigmoid, softmax, softplus, tanh, where  # noqa: F401
+from ..op_functions import log_softmax, relu, sigmoid, softmax, softplus, tanh, where  # noqa: F401
 from ..ops import indexing as _indexing
 from ..ops import special as _special
 from ..tensor import Tensor

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import backend, checks
 from ..backend import is_array, xp
-from ..functions import softplus, where
+from ..op_functions import softplus, where
 from ..ops.movement import GetItem
 from ..tensor import Tensor
 from .module import Module

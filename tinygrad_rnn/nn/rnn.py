@@ -37,11 +37,11 @@ import numpy as np
 
 from .. import backend
 from ..backend import xp
-from ..function import scope
-from ..functions import concat, stack
 from ..modes import MODES, Switch
+from ..op_functions import concat, stack
 from ..ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from ..steps import projection_bias, unroll
+from ..tape import scope
 from ..tensor import Tensor
 from . import functional as F
 from . import init

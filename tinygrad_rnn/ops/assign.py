@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import views
 from ..backend import xp
-from ..function import Function
+from ..tape import Function
 from . import dual
 
 

@@ -4,7 +4,7 @@ contiguous. Each derivative routes the gradient back to where the element came f
 from __future__ import annotations
 
 from ..backend import xp
-from ..function import Function
+from ..tape import Function
 from . import dual
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from .. import backend
 from ..backend import xp
 from ..checks import index_range as _check_index_range
-from ..function import Function
+from ..tape import Function
 from ..tensor import Tensor
 from . import dual
 from . import movement as mv

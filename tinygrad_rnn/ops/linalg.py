@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import xp
-from ..function import Function
+from ..tape import Function
 from .dual import unbroadcast
 
 

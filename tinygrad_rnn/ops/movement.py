@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import checks
 from ..backend import is_array, scatter_add, xp
-from ..function import Function
+from ..tape import Function
 from . import dual
 from .reduce import normalize_axis
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from .. import backend, kernels
 from ..backend import xp
-from ..function import Function
 from ..kernels.gates import gru_scale, lstm_scale
+from ..tape import Function
 
 
 def _is_zero(h0: Any) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..function import Function
+from ..tape import Function
 from ..tensor import Tensor
 from . import dual
 from . import movement as mv

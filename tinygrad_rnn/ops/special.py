@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import xp
-from ..function import Function
+from ..tape import Function
 from ..tensor import Tensor
 from . import dual
 

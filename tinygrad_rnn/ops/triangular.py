@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import xp
-from ..function import Function
+from ..tape import Function
 from . import dual
 
 

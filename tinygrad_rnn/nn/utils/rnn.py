@@ -55,7 +55,7 @@ import numpy as np
 
 from ... import backend
 from ...backend import xp
-from ...function import Function
+from ...tape import Function
 from ...tensor import Tensor
 
 __all__ = [

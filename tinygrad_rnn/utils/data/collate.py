@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ... import backend
-from ...functions import stack
+from ...op_functions import stack
 from ...tensor import Tensor
 from ._arrays import _array, _from_backend, _from_host, _host, _needs_tape
 
