@@ -66,9 +66,13 @@ class use_fused(Switch):  # noqa: N801  (a context manager, used like a function
 
 
 class RNNBase(Module):
+    """The sequence layers' shared constructor (PyTorch's arguments and order; ``RNN`` puts
+    ``nonlinearity`` fourth, ``GRU`` adds the keyword ``reset_after``) and time loop."""
+
     mode = "RNN"
     gates = 1
     cell = "rnn"  # the step definitions' name for this family (steps.projection_bias)
+    projects = False  # whether proj_size is supported (the LSTM's h_t = W_hr h_t)
 
     def __init__(
         self,
@@ -90,6 +94,8 @@ class RNNBase(Module):
                 raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if proj_size and not self.projects:
+            raise ValueError(f"{name}: proj_size is supported by LSTM only, got proj_size={proj_size}")
         if proj_size < 0 or proj_size and proj_size >= hidden_size:
             raise ValueError(f"{name}: proj_size must be 0 or in (0, hidden_size={hidden_size}), got {proj_size}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -315,19 +321,10 @@ class RNN(RNNBase):
     """
 
     def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        fused: bool | None = None,
+        self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh", *args: Any, **kw: Any
     ) -> None:
-        act = activation(nonlinearity, "RNN")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, fused)
+        act = activation(nonlinearity, "RNN")  # PyTorch's order: nonlinearity comes before bias
+        super().__init__(input_size, hidden_size, num_layers, *args, **kw)
         self._act = act
         self.nonlinearity = nonlinearity
 
@@ -354,22 +351,7 @@ class LSTM(RNNBase):
 
     gates = 4
     cell = "lstm"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        fused: bool | None = None,
-    ) -> None:
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, fused
-        )
+    projects = True
 
     def _stepper(self, sfx: str):
         w_t = getattr(self, f"weight_hh{sfx}").T
@@ -406,19 +388,8 @@ class GRU(RNNBase):
     gates = 3
     cell = "gru"
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        reset_after: bool = True,
-        fused: bool | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, fused)
+    def __init__(self, *args: Any, reset_after: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.reset_after = reset_after
 
     def _stepper(self, sfx: str):
