@@ -158,19 +158,46 @@ def lstm_forward(acts: Any, w_s: Any, hs: Any, cs: Any, tc: Any, mask: Any, reve
         if not (skip and s == 0):
             gemm(hs[p], w_s, a, one)  # += h_{t-1} W_hhᵀ
         for b in range(N):
+            # short loops over one or two arrays each, so that every one of them vectorises
+            gates = a[b]
+            for j in range(2 * H):  # σ(i), σ(f)
+                gates[j] = half + half * gate_tanh(gates[j])
+            for j in range(2 * H, 3 * H):  # tanh(g)
+                gates[j] = gate_tanh(gates[j])
+            for j in range(3 * H, G):  # σ(o)
+                gates[j] = half + half * gate_tanh(gates[j])
+            c_prev, c, tanh_c = cs[p, b], cs[n, b], tc[t, b]
             for j in range(H):
-                i = half + half * gate_tanh(a[b, j])
-                f = half + half * gate_tanh(a[b, H + j])
-                g = gate_tanh(a[b, 2 * H + j])
-                o = half + half * gate_tanh(a[b, 3 * H + j])
-                a[b, j], a[b, H + j], a[b, 2 * H + j], a[b, 3 * H + j] = i, f, g, o
-                c = f * cs[p, b, j] + i * g
-                th = gate_tanh(c)
-                tc[t, b, j] = th
-                if mask is not None and not mask[t, b, 0]:  # a finished sequence keeps its state
-                    cs[n, b, j], hs[n, b, j] = cs[p, b, j], hs[p, b, j]
-                else:
-                    cs[n, b, j], hs[n, b, j] = c, o * th
+                c[j] = gates[H + j] * c_prev[j] + gates[j] * gates[2 * H + j]
+                tanh_c[j] = gate_tanh(c[j])
+            h = hs[n, b]
+            for j in range(H):
+                h[j] = gates[3 * H + j] * tanh_c[j]
+            if mask is not None and not mask[t, b, 0]:  # a finished sequence keeps its state
+                c[:] = c_prev
+                h[:] = hs[p, b]
+
+
+@_jit
+def _state_grad(dh: Any, g_out: Any, t: int, out: Any, mask: Any) -> None:
+    """out = δh_t: the gradient from the next step plus the output's (none on a finished step)."""
+    N, H = dh.shape
+    for b in range(N):
+        if g_out is None or (mask is not None and not mask[t, b, 0]):
+            out[b] = dh[b]
+        else:
+            row, g, o = dh[b], g_out[t, b], out[b]
+            for j in range(H):
+                o[j] = row[j] + g[j]
+
+
+@_jit
+def _carry_finished(back: Any, dh: Any, mask: Any, t: int) -> None:
+    """Past a finished step δh goes on unchanged: added to what W_hh sent back (zero gates there)."""
+    if mask is not None:
+        for b in range(back.shape[0]):
+            if not mask[t, b, 0]:
+                back[b] += dh[b]
 
 
 @_jit
@@ -181,34 +208,31 @@ def lstm_backward(
     H = G // 4
     one, zero = _const(1.0, acts), _const(0.0, acts)
     dz = np.empty_like(acts)
-    d = np.empty_like(dh)
+    d = np.empty_like(dh)  # δh_t
     back = np.empty_like(dh)
     for s in range(T - 1, -1, -1):
         t, p, _ = _io(s, T, reverse)
-        a, dzt = acts[t], dz[t]
+        _state_grad(dh, g_out, t, d, mask)
         for b in range(N):
-            live = mask is None or mask[t, b, 0]
+            dzb = dz[t, b]
+            if mask is not None and not mask[t, b, 0]:  # no gradient to a finished step's gates; δc on
+                dzb[:] = zero
+                continue
+            gates, tanh_c, c_prev, dcb, dhb = acts[t, b], tc[t, b], cs[p, b], dc[b], d[b]
             for j in range(H):
-                dhv = dh[b, j] if g_out is None or not live else dh[b, j] + g_out[t, b, j]
-                d[b, j] = dhv
-                if not live:  # a finished step passes δh, δc on and no gradient to its gates
-                    dzt[b, j] = dzt[b, H + j] = dzt[b, 2 * H + j] = dzt[b, 3 * H + j] = 0
-                    continue
-                i, f, g, o = a[b, j], a[b, H + j], a[b, 2 * H + j], a[b, 3 * H + j]
-                th = tc[t, b, j]
-                dcv = dc[b, j] + dhv * o * (one - th * th)  # δc_t
-                dzt[b, j] = dcv * g * (i - i * i)
-                dzt[b, H + j] = dcv * cs[p, b, j] * (f - f * f)
-                dzt[b, 2 * H + j] = dcv * i * (one - g * g)
-                dzt[b, 3 * H + j] = dhv * th * (o - o * o)
-                dc[b, j] = dcv * f  # δc_{t-1}
+                o, th = gates[3 * H + j], tanh_c[j]
+                dcb[j] += dhb[j] * o * (one - th * th)  # δc_t
+                dzb[3 * H + j] = dhb[j] * th * (o - o * o)
+            for j in range(H):
+                i, f, g = gates[j], gates[H + j], gates[2 * H + j]
+                dzb[j] = dcb[j] * g * (i - i * i)
+                dzb[H + j] = dcb[j] * c_prev[j] * (f - f * f)
+                dzb[2 * H + j] = dcb[j] * i * (one - g * g)
+                dcb[j] *= f  # δc_{t-1}
         if s == 0 and not full:  # δh_0, δc_0 are not needed
             break
-        gemm(dzt, w, back, zero)  # δh_{t-1}
-        for b in range(N):
-            if mask is not None and not mask[t, b, 0]:
-                for j in range(H):
-                    back[b, j] += d[b, j]
+        gemm(dz[t], w, back, zero)  # δh_{t-1}
+        _carry_finished(back, d, mask, t)
         dh, back = back, dh
     return dz, dh, dc
 
@@ -224,11 +248,15 @@ def rnn_forward(acts: Any, w_t: Any, hs: Any, mask: Any, reverse: bool, skip: bo
         if not (skip and s == 0):
             gemm(hs[p], w_t, h, one)
         for b in range(N):
-            live = mask is None or mask[t, b, 0]
-            for j in range(H):
-                v = h[b, j]
-                v = ((v if v > zero else zero) if relu else gate_tanh(v)) if live else hs[p, b, j]
-                h[b, j] = v
+            row = h[b]
+            if mask is not None and not mask[t, b, 0]:
+                row[:] = hs[p, b]
+            elif relu:
+                for j in range(H):
+                    row[j] = row[j] if row[j] > zero else zero
+            else:
+                for j in range(H):
+                    row[j] = gate_tanh(row[j])
 
 
 @_jit
@@ -237,26 +265,25 @@ def rnn_backward(hs: Any, w: Any, g_out: Any, dh: Any, mask: Any, reverse: bool,
     N, H = dh.shape
     one, zero = _const(1.0, hs), _const(0.0, hs)
     da = np.empty((T, N, H), hs.dtype)
+    d = np.empty_like(dh)
     back = np.empty_like(dh)
     for s in range(T - 1, -1, -1):
         t, _, n = _io(s, T, reverse)
+        _state_grad(dh, g_out, t, d, mask)
         for b in range(N):
-            live = mask is None or mask[t, b, 0]
-            for j in range(H):
-                if not live:
-                    da[t, b, j] = zero
-                    continue
-                h = hs[n, b, j]
-                deriv = (one if h > zero else zero) if relu else one - h * h
-                dhv = dh[b, j] if g_out is None else dh[b, j] + g_out[t, b, j]
-                da[t, b, j] = dhv * deriv
+            dab, h, dhb = da[t, b], hs[n, b], d[b]
+            if mask is not None and not mask[t, b, 0]:
+                dab[:] = zero
+            elif relu:
+                for j in range(H):
+                    dab[j] = dhb[j] if h[j] > zero else zero
+            else:
+                for j in range(H):
+                    dab[j] = dhb[j] * (one - h[j] * h[j])
         if s == 0 and not full:
             break
         gemm(da[t], w, back, zero)
-        for b in range(N):
-            if mask is not None and not mask[t, b, 0]:
-                for j in range(H):
-                    back[b, j] += dh[b, j]
+        _carry_finished(back, d, mask, t)
         dh, back = back, dh
     return da, dh
 
@@ -269,20 +296,22 @@ def gru_forward(acts: Any, w_s: Any, b_hn: Any, hs: Any, hn: Any, mask: Any, rev
     rec = np.zeros((N, G), acts.dtype)
     for s in range(T):
         t, p, n_ = _io(s, T, reverse)
-        a = acts[t]
         if not (skip and s == 0):
             gemm(hs[p], w_s, rec, zero)
         for b in range(N):
-            live = mask is None or mask[t, b, 0]
+            gates, r_b, hn_b = acts[t, b], rec[b], hn[t, b]
+            for j in range(2 * H):  # σ(r), σ(z)
+                gates[j] = half + half * gate_tanh(gates[j] + r_b[j])
+            for j in range(H):  # W_hn h_{t-1} + b_hn, and n = tanh(xn + r ⊙ that)
+                hn_b[j] = r_b[2 * H + j] if b_hn is None else r_b[2 * H + j] + b_hn[j]
+                gates[2 * H + j] = gate_tanh(gates[2 * H + j] + gates[j] * hn_b[j])
+            h, h_prev = hs[n_, b], hs[p, b]
+            if mask is not None and not mask[t, b, 0]:
+                h[:] = h_prev
+                continue
             for j in range(H):
-                r = half + half * gate_tanh(a[b, j] + rec[b, j])
-                z = half + half * gate_tanh(a[b, H + j] + rec[b, H + j])
-                hnv = rec[b, 2 * H + j] + (zero if b_hn is None else b_hn[j])
-                n = gate_tanh(a[b, 2 * H + j] + r * hnv)
-                a[b, j], a[b, H + j], a[b, 2 * H + j] = r, z, n
-                hn[t, b, j] = hnv
-                hp = hs[p, b, j]
-                hs[n_, b, j] = n + z * (hp - n) if live else hp
+                n = gates[2 * H + j]
+                h[j] = n + gates[H + j] * (h_prev[j] - n)
 
 
 @_jit
@@ -293,31 +322,31 @@ def gru_backward(
     H = G // 3
     one, zero = _const(1.0, acts), _const(0.0, acts)
     back = np.empty_like(dh)
+    d = np.empty_like(dh)  # δh_t, then z δh_t: what passes to h_{t-1} directly
     dz = np.empty_like(acts)  # ∂/∂(x W_ihᵀ + b_ih)
     dr = np.empty_like(acts)  # ∂/∂(h W_hhᵀ + b_hh)
-    carry = np.empty_like(dh)  # z δh_t (all of δh_t on a finished step): what passes to h_{t-1} directly
     for s in range(T - 1, -1, -1):
         t, p, _ = _io(s, T, reverse)
-        a = acts[t]
+        _state_grad(dh, g_out, t, d, mask)
         for b in range(N):
-            live = mask is None or mask[t, b, 0]
+            dz_b, dr_b = dz[t, b], dr[t, b]
+            if mask is not None and not mask[t, b, 0]:  # all of δh_t passes on
+                dz_b[2 * H :] = zero
+                dr_b[:] = zero
+                continue
+            gates, h_prev, hn_b, dh_b = acts[t, b], hs[p, b], hn[t, b], d[b]
             for j in range(H):
-                dhv = dh[b, j] if g_out is None or not live else dh[b, j] + g_out[t, b, j]
-                if not live:
-                    dr[t, b, j] = dr[t, b, H + j] = dr[t, b, 2 * H + j] = dz[t, b, 2 * H + j] = 0
-                    carry[b, j] = dhv
-                    continue
-                r, z, n = a[b, j], a[b, H + j], a[b, 2 * H + j]
-                dn = dhv * (one - z) * (one - n * n)  # δ(xn + r hn)
-                dz[t, b, 2 * H + j] = dn
-                dr[t, b, H + j] = dhv * (hs[p, b, j] - n) * (z - z * z)  # δz (pre-activation)
-                dr[t, b, j] = dn * hn[t, b, j] * (r - r * r)  # δr (pre-activation)
-                dr[t, b, 2 * H + j] = dn * r  # δhn
-                carry[b, j] = dhv * z
+                r, z, n = gates[j], gates[H + j], gates[2 * H + j]
+                dn = dh_b[j] * (one - z) * (one - n * n)  # δ(xn + r hn)
+                dz_b[2 * H + j] = dn
+                dr_b[H + j] = dh_b[j] * (h_prev[j] - n) * (z - z * z)  # δz (pre-activation)
+                dr_b[j] = dn * hn_b[j] * (r - r * r)  # δr (pre-activation)
+                dr_b[2 * H + j] = dn * r  # δhn
+                dh_b[j] *= z
         if s == 0 and not full:
             break
         gemm(dr[t], w, back, zero)
-        back += carry
+        back += d
         dh, back = back, dh
     for t in range(T):  # r, z pre-activations get one gradient from both sides
         dz[t, :, : 2 * H] = dr[t, :, : 2 * H]
