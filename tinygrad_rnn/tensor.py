@@ -1,80 +1,44 @@
-"""``Tensor``: a backend array, a ``requires_grad`` flag, a ``grad``, and the tape node that made it."""
+"""``Tensor``: a backend array, a ``requires_grad`` flag, a ``grad``, and the tape node that made it.
+
+This module holds the class's core: construction, the autograd attributes and methods, the operators,
+casts and the shape methods. The rest of its API comes from mixins named for what they hold:
+:mod:`.tensor_python` (host copies, numbers, ``len``/``iter``/``bool``, ``repr``), :mod:`.tensor_reduce`
+(reductions), :mod:`.tensor_torch` (the rest of PyTorch's methods) and :mod:`.inplace` (in-place ops and
+item assignment). :mod:`.operands` holds the dtype rules of operands, :mod:`.subscripts` what an index
+becomes.
+
+The ops build on ``Tensor`` and ``Tensor`` on the ops: that one import cycle is resolved in one place, at
+the end of this module, which binds the class and the ops into the modules that need them.
+"""
 
 from __future__ import annotations
 
 import builtins
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import backend
 from . import inplace as _inplace
+from . import operands as _operands
 from . import tape as _tape
+from . import tensor_reduce as _tensor_reduce
 from . import tensor_torch as _tensor_torch
 from . import views as _views
-from .backend import is_array, xp
+from .backend import xp
 from .inplace import InPlaceMethods
-from .spelling import (  # noqa: F401  (re-exported for the function forms)
-    _FALSE,
-    _LAST,
-    _NONE,
-    _SEQS,
-    _TYPE_OF_DTYPE,
-    _ZERO,
-    Size,
-    _as_dtype,
-    _check_dtype,
-    _is_dtype,
-    _max_result,
-    _min_result,
-    _pick_dim,
-    _pick_keep,
-    _reduce_args,
-    _scalar,
-    _sum_mean_args,
-)
-from .tensor_torch import TorchMethods, _arg_reduce, _max_min
+from .operands import PY_SCALARS, as_array
+from .spelling import _NONE, _ZERO, _check_dtype, _pick_dim
+from .tensor_python import PythonMethods
+from .tensor_reduce import ReduceMethods
+from .tensor_torch import TorchMethods
 
-_PY_SCALARS = (bool, int, float)
+__all__ = ["Tensor", "as_array"]
 
 
-def as_array(data: Any, dtype: Any = None, op: str = "Tensor") -> Any:
-    """Turn user data into a backend array, with the dtype rules of :class:`Tensor`."""
-    if isinstance(data, Tensor):
-        data = data.array
-    want = None if dtype is None else _check_dtype(op, np.dtype(dtype))
-    if is_array(data):
-        a = data
-    elif isinstance(data, (np.ndarray, np.generic)):
-        _check_dtype(op, data.dtype)  # on the host, before any copy to the device
-        a = backend.to_backend(data)
-    else:
-        if isinstance(data, (str, bytes)):
-            raise TypeError(f"{op}: cannot make a tensor from a string ({data!r}); pass numbers")
-        try:
-            host = np.asarray(data)
-        except ValueError as e:  # NumPy 2 refuses ragged nested sequences
-            raise ValueError(
-                f"{op}: cannot make a tensor from a ragged nested sequence (sub-lists of different lengths): {e}"
-            ) from None
-        if host.dtype == object:
-            raise TypeError(
-                f"{op}: cannot make a tensor from objects of type "
-                f"{sorted({type(v).__name__ for v in np.ravel(host)})}; pass numbers or arrays"
-            )
-        if host.dtype.kind == "f" and want is None:  # Python floats take the default dtype
-            want = backend.get_default_dtype()
-        _check_dtype(op, host.dtype)
-        a = backend.to_backend(host)
-    _check_dtype(op, a.dtype)
-    if want is not None and a.dtype != want:
-        a = a.astype(want)
-    return a
-
-
-class Tensor(TorchMethods, InPlaceMethods):
+class Tensor(PythonMethods, ReduceMethods, TorchMethods, InPlaceMethods):
     """An n-dimensional array that records the ops applied to it so gradients can flow back.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: Python floats become the default dtype (float32
@@ -160,60 +124,7 @@ class Tensor(TorchMethods, InPlaceMethods):
 
     T = property(lambda self: self.permute(*range(self.ndim - 1, -1, -1)))
 
-    def numpy(self) -> np.ndarray:
-        """A host NumPy array (a copy from the GPU under CuPy; shared memory under NumPy)."""
-        return backend.to_numpy(self.array)
-
-    def item(self) -> Any:
-        if self.array.size != 1:
-            raise ValueError(f"item: only a one-element tensor converts to a Python number; shape is {self.shape}")
-        return backend.item(self.array)
-
-    def tolist(self) -> Any:
-        return self.numpy().tolist()
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
-
-    def __len__(self) -> int:
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self.array.shape[0]
-
-    def __iter__(self) -> Iterator[Tensor]:
-        if self.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return iter(self.unbind(0))
-
-    def __bool__(self) -> bool:
-        if self.array.size != 1:
-            raise ValueError(
-                f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; use .any() or .all()"
-            )
-        return bool(backend.item(self.array))
-
-    def __float__(self) -> float:
-        return float(self.item())
-
-    def __int__(self) -> int:
-        return int(self.item())
-
-    def __index__(self) -> int:
-        if self.array.dtype.kind not in "iu":
-            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
-        return int(self.item())
-
     __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        body = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
-        extra = f", dtype={self.dtype}"
-        if self._fn is not None:
-            extra += f", grad_fn=<{type(self._fn).__name__}>"
-        elif self._requires_grad:
-            extra += ", requires_grad=True"
-        return f"Tensor({body}{extra})"
 
     # ---- autograd ----------------------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
@@ -241,49 +152,9 @@ class Tensor(TorchMethods, InPlaceMethods):
         """PyTorch's: ``hook(self)`` runs during ``backward()`` once this leaf's ``.grad`` is final."""
         return _autograd.register_post_accumulate_grad_hook(self, hook)
 
-    # ---- operands ----------------------------------------------------------------------------------
-    def _lift(self, other: Any, op: str) -> Tensor:
-        """``other`` as a Tensor that may meet ``self`` in an op, without silent float upcasts.
-
-        Python numbers and 0-d arrays adopt this tensor's float dtype; integer/bool tensors meeting a
-        float tensor are cast to its dtype; two float tensors of different precision are an error.
-        """
-        if isinstance(other, Tensor):
-            return other
-        d = self.array.dtype
-        if isinstance(other, _PY_SCALARS) or (getattr(other, "ndim", None) == 0 and hasattr(other, "dtype")):
-            other_float = isinstance(other, float) or getattr(getattr(other, "dtype", None), "kind", "") == "f"
-            if d.kind == "f":
-                return Tensor._make(_scalar(other, d), False, None, 0)
-            if other_float:
-                return Tensor._make(xp.asarray(other, dtype=backend.get_default_dtype()), False, None, 0)
-            return Tensor._make(xp.asarray(other), False, None, 0)
-        return Tensor(other) if not isinstance(other, (list, tuple)) or d.kind != "f" else Tensor(other, dtype=d)
-
-    def _pair(self, other: Any, op: str, reflected: bool = False) -> tuple:
-        if type(other) is Tensor and other.array.dtype is self.array.dtype:  # the common case, kept short
-            return (other, self) if reflected else (self, other)
-        b = self._lift(other, op)
-        a = self
-        da, db = a.array.dtype, b.array.dtype
-        if da != db:
-            fa, fb = da.kind == "f", db.kind == "f"
-            if fa and fb:
-                if b.ndim == 0:
-                    b = b.astype(da)
-                elif a.ndim == 0:
-                    a = a.astype(db)
-                else:
-                    x, y = (b, a) if reflected else (a, b)
-                    raise TypeError(
-                        f"{op}: dtype mismatch, {x.dtype} {x.shape} and {y.dtype} {y.shape}; "
-                        "tinygrad_rnn never upcasts silently: cast one side with .astype(...)"
-                    )
-            elif fa:
-                b = Tensor._make(b.array.astype(da), False, None, 0)
-            elif fb:
-                a = Tensor._make(a.array.astype(db), False, None, 0)
-        return (b, a) if reflected else (a, b)
+    # ---- operands: the dtype rules of operands.py ----------------------------------------------------
+    _lift = _operands.lift
+    _pair = _operands.pair
 
     # The operator table stays one line per op, like the ops' own forward/backward.
     # fmt: off
@@ -303,7 +174,7 @@ class Tensor(TorchMethods, InPlaceMethods):
     def __pos__(self): return self
 
     def __pow__(self, o):
-        if isinstance(o, _PY_SCALARS) and self.array.dtype.kind == "f":
+        if isinstance(o, PY_SCALARS) and self.array.dtype.kind == "f":
             # np.float64 subclasses float: take its Python value so it cannot upcast a float32 tensor
             return _ops.PowScalar.apply(self, p=o.item() if isinstance(o, np.generic) else o)
         return _ops.Pow.apply(*self._pair(o, "pow"))
@@ -361,71 +232,6 @@ class Tensor(TorchMethods, InPlaceMethods):
         if self._requires_grad and d.kind != "f":
             return Tensor._make(self.array.astype(d), False, None, 0)
         return _ops.Cast.apply(self, dtype=d)
-
-    # ---- reductions --------------------------------------------------------------------------------
-    # PyTorch's spelling first (``dim``, ``keepdim``, positional dim); NumPy's ``axis=``/``keepdims=``
-    # are aliases. The checks below are identity tests on the defaults, so the common call (no keyword,
-    # ``x.sum()`` or ``x.sum(1)``) builds nothing.
-    def sum(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE,
-            dtype: Any = None) -> Tensor:  # fmt: skip
-        """Sum over ``dim`` (an int, a tuple, or None/``()`` for all), keeping the reduced dims with ``keepdim``."""
-        x, dim, keepdim = _sum_mean_args(self, "sum", dim, keepdim, axis, keepdims, dtype)
-        return _ops.Sum.apply(x, axis=dim, keepdims=keepdim)
-
-    def mean(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE,
-             dtype: Any = None) -> Tensor:  # fmt: skip
-        """Mean over ``dim`` (an int, a tuple, or None/``()`` for all)."""
-        x, dim, keepdim = _sum_mean_args(self, "mean", dim, keepdim, axis, keepdims, dtype)
-        return _ops.Mean.apply(x, axis=dim, keepdims=keepdim)
-
-    def max(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Any:
-        """PyTorch's max. ``x.max()``: the largest element (0-d; ties share the gradient equally).
-        ``x.max(dim, keepdim=False)``: the namedtuple ``(values, indices)``; the gradient goes to the
-        element at ``indices``, which on ties is the first maximum (NumPy's and PyTorch's argmax).
-        ``x.max(other)`` with a tensor: the elementwise maximum.
-
-        NumPy's spelling keeps NumPy's meaning: ``x.max(axis=1)`` (or any call with ``axis=`` or
-        ``keepdims=``) returns the values only, like :meth:`amax`.
-        """
-        return _max_min(self, "max", dim, keepdim, axis, keepdims)
-
-    def min(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Any:
-        """PyTorch's min; see :meth:`max` (the same forms, with ``(values, indices)`` of the minimum)."""
-        return _max_min(self, "min", dim, keepdim, axis, keepdims)
-
-    def amax(self, dim: Any = (), keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
-        """The maximum over ``dim`` (an int or a tuple; ``()``, the default, means all). Values only;
-        ties share the gradient equally, as in PyTorch's amax."""
-        dim, keepdim = _reduce_args("amax", _NONE if dim == () else dim, keepdim, axis, keepdims)
-        return _ops.Max.apply(self, axis=dim, keepdims=keepdim)
-
-    def amin(self, dim: Any = (), keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
-        """The minimum over ``dim``; see :meth:`amax`."""
-        dim, keepdim = _reduce_args("amin", _NONE if dim == () else dim, keepdim, axis, keepdims)
-        return _ops.Min.apply(self, axis=dim, keepdims=keepdim)
-
-    def argmax(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
-        """int64 indices of the maxima along ``dim`` (None: into the flattened tensor); the first on ties.
-        Not differentiable."""
-        dim, keepdim = _pick_dim("argmax", dim, axis, None), _pick_keep("argmax", keepdim, keepdims)
-        return _arg_reduce(self, "argmax", dim, keepdim)
-
-    def argmin(self, dim: Any = _NONE, keepdim: Any = _FALSE, *, axis: Any = _NONE, keepdims: Any = _FALSE) -> Tensor:
-        """int64 indices of the minima along ``dim``; see :meth:`argmax`."""
-        dim, keepdim = _pick_dim("argmin", dim, axis, None), _pick_keep("argmin", keepdim, keepdims)
-        return _arg_reduce(self, "argmin", dim, keepdim)
-
-    def softmax(self, dim: Any = _NONE, dtype: Any = None, *, axis: Any = _NONE) -> Tensor:
-        """Softmax along ``dim`` (default: the last), computed in ``dtype`` when one is given."""
-        d = (-1 if dim is _NONE else dim) if axis is _NONE else _pick_dim("softmax", dim, axis, -1)
-        x = self if dtype is None else self.astype(dtype)
-        return _ops.Softmax.apply(x, axis=-1 if d is None else d)
-
-    def log_softmax(self, dim: Any = _NONE, dtype: Any = None, *, axis: Any = _NONE) -> Tensor:
-        """Log-softmax along ``dim`` (default: the last), computed in ``dtype`` when one is given."""
-        d = (-1 if dim is _NONE else dim) if axis is _NONE else _pick_dim("log_softmax", dim, axis, -1)
-        x = self if dtype is None else self.astype(dtype)
-        return _ops.LogSoftmax.apply(x, axis=-1 if d is None else d)
 
     # ---- movement ----------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -508,9 +314,7 @@ class Tensor(TorchMethods, InPlaceMethods):
         )
 
     def __getitem__(self, index: Any) -> Tensor:
-        idx = _as_index(index)
-        _ops.movement.check_index_arrays("getitem", self.shape, idx)
-        return _ops.GetItem.apply(self, index=idx)
+        return _ops.GetItem.apply(self, index=_subscripts.index("getitem", self.shape, index))
 
     def split(self, split_size_or_sections: Any, dim: Any = _ZERO, *, axis: Any = _NONE) -> tuple:
         """PyTorch's split along ``dim`` (default 0): an int is each piece's size, a list the sizes."""
@@ -522,26 +326,14 @@ class Tensor(TorchMethods, InPlaceMethods):
         return _ops.Unbind.apply(self, axis=d)
 
 
-def _as_index(index: Any) -> Any:
-    """Tensors and lists inside an index become backend arrays (integer or boolean)."""
-    if isinstance(index, tuple):
-        return tuple(_as_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, (list, np.ndarray)):
-        a = np.asarray(index)
-        if a.dtype.kind not in "biu":
-            raise IndexError(f"getitem: index arrays must hold integers or booleans, got {a.dtype}")
-        return backend.to_backend(a)
-    return index
-
-
 _tape.Tensor = Tensor
 
 from . import autograd as _autograd  # noqa: E402
 from . import creation as _creation  # noqa: E402
 from . import op_functions as _functions  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from . import subscripts as _subscripts  # noqa: E402  (it builds on the ops)
 
 _tensor_torch.bind(_functions, _creation, _ops, as_array, Tensor)
-_inplace.bind(_ops, _functions, Tensor, _as_index)
+_tensor_reduce.bind(_ops)
+_inplace.bind(_ops, _functions, Tensor, _subscripts.as_index)

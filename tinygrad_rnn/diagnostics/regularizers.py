@@ -23,6 +23,7 @@ from typing import Any
 from ..autograd import grad
 from ..backend import xp
 from ..nn.utils import _params, _vector_norm, clip_grad_norm_, clip_grad_value_
+from ..operands import check_tensors
 from ..tensor import Tensor
 
 __all__ = ["ClipStats", "clip_and_count", "gradient_flow_penalty"]
@@ -67,9 +68,8 @@ def gradient_flow_penalty(
     hs = list(hidden_states)
     if len(hs) < 2:
         raise ValueError(f"{op}: need at least 2 hidden states (one transition h_t -> h_(t+1)), got {len(hs)}")
+    check_tensors(op, hs, "hidden state")
     for i, h in enumerate(hs):
-        if not isinstance(h, Tensor):
-            raise TypeError(f"{op}: hidden state {i} is a {type(h).__name__}, expected a Tensor")
         if h.shape != hs[0].shape:
             raise ValueError(
                 f"{op}: hidden state {i} has shape {h.shape} but hidden state 0 has {hs[0].shape}; "

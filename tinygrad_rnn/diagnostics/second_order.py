@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd, backend
+from ..operands import check_tensors
 from ..tensor import Tensor
 
 LossFn = Callable[[], Tensor]
@@ -36,12 +37,16 @@ def _check_params(params: Sequence[Tensor], what: str) -> list:
     params = list(params)
     if not params:
         raise ValueError(f"{what}: params is empty; pass e.g. list(model.parameters())")
+    check_tensors(what, params, "parameter")
     for i, p in enumerate(params):
-        if not isinstance(p, Tensor):
-            raise TypeError(f"{what}: params[{i}] is a {type(p).__name__}, not a Tensor")
         if not p.requires_grad:
             raise ValueError(f"{what}: params[{i}] (shape {p.shape}) does not require grad")
     return params
+
+
+def _host64(a: Any) -> np.ndarray:
+    """A Tensor or backend array as a float64 host array (the linear algebra here runs on the host)."""
+    return np.asarray(a.numpy() if isinstance(a, Tensor) else backend.to_numpy(a), dtype=np.float64)
 
 
 def _check_vectors(params: Sequence[Tensor], vectors: Vectors, what: str) -> list:
@@ -56,7 +61,7 @@ def _check_vectors(params: Sequence[Tensor], vectors: Vectors, what: str) -> lis
         raise ValueError(f"{what}: {len(vectors)} vectors for {len(params)} params")
     out = []
     for i, (p, v) in enumerate(zip(params, vectors)):
-        a = np.asarray(v.numpy() if isinstance(v, Tensor) else backend.to_numpy(v), dtype=np.float64)
+        a = _host64(v)
         if a.shape != p.shape:
             raise ValueError(f"{what}: vectors[{i}] has shape {a.shape} but params[{i}] has shape {p.shape}")
         out.append(a)
@@ -65,10 +70,7 @@ def _check_vectors(params: Sequence[Tensor], vectors: Vectors, what: str) -> lis
 
 def flat(arrays: Sequence[Any]) -> np.ndarray:
     """Concatenate arrays (or tensors) into one float64 host vector, in order, each raveled C-style."""
-    parts = [
-        np.asarray(a.numpy() if isinstance(a, Tensor) else backend.to_numpy(a), dtype=np.float64).ravel()
-        for a in arrays
-    ]
+    parts = [_host64(a).ravel() for a in arrays]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -104,14 +106,28 @@ def _const(a: np.ndarray, like: Tensor) -> Tensor:
     return Tensor(backend.to_backend(a, like.array.dtype), requires_grad=False)
 
 
+def _host_grads(params: Sequence[Tensor], grads: Sequence[Tensor | None], scale: float = 1.0) -> list:
+    """``scale`` times each gradient as a float64 host array, zeros for a parameter that got none."""
+    return [np.zeros(p.shape) if g is None else scale * _host64(g) for p, g in zip(params, grads)]
+
+
+def _inner(grads: Sequence[Tensor | None], vs: list) -> Tensor | None:
+    """Σ_i ⟨g_i, v_i⟩ (each v_i a constant) as a graph, or None when no gradient has one."""
+    dot = None
+    for g, v in zip(grads, vs):
+        # a gradient with no graph (a parameter entering the loss only linearly) has zero derivative
+        if g is None or not g.requires_grad:
+            continue
+        term = (g * _const(v, g)).sum()
+        dot = term if dot is None else dot + term
+    return dot
+
+
 def gradient(loss_fn: LossFn, params: Sequence[Tensor]) -> tuple[float, list]:
     """(L(θ), ∇L(θ)) with the gradient as float64 host arrays (one backward pass)."""
     params = _check_params(params, "gradient")
     loss = _scalar_loss(loss_fn, "gradient")
-    gs = autograd.grad(loss, params, allow_unused=True)
-    return float(loss.item()), [
-        np.zeros(p.shape) if g is None else np.asarray(g.numpy(), dtype=np.float64) for p, g in zip(params, gs)
-    ]
+    return float(loss.item()), _host_grads(params, autograd.grad(loss, params, allow_unused=True))
 
 
 def hvp(loss_fn: LossFn, params: Sequence[Tensor], vectors: Vectors) -> list:
@@ -125,18 +141,10 @@ def hvp(loss_fn: LossFn, params: Sequence[Tensor], vectors: Vectors) -> list:
     params = _check_params(params, "hvp")
     vs = _check_vectors(params, vectors, "hvp")
     loss = _scalar_loss(loss_fn, "hvp")
-    gs = autograd.grad(loss, params, create_graph=True, allow_unused=True)
-    dot = None
-    for g, v in zip(gs, vs):
-        # a gradient with no graph (a parameter entering the loss only linearly) has zero derivative
-        if g is None or not g.requires_grad:
-            continue
-        term = (g * _const(v, g)).sum()
-        dot = term if dot is None else dot + term
+    dot = _inner(autograd.grad(loss, params, create_graph=True, allow_unused=True), vs)
     if dot is None:  # the loss is at most linear in every parameter: H = 0
         return [np.zeros(p.shape) for p in params]
-    hs = autograd.grad(dot, params, allow_unused=True)
-    return [np.zeros(p.shape) if h is None else np.asarray(h.numpy(), dtype=np.float64) for p, h in zip(params, hs)]
+    return _host_grads(params, autograd.grad(dot, params, allow_unused=True))
 
 
 def gauss_newton_vector_product(
@@ -157,19 +165,13 @@ def gauss_newton_vector_product(
     c = 2.0 / r.array.size if scale is None else float(scale)
     u = Tensor(backend.to_backend(np.zeros(r.shape), r.array.dtype), requires_grad=True)
     jtu = autograd.grad(r, params, grad_outputs=u, create_graph=True, retain_graph=True, allow_unused=True)
-    dot = None
-    for g, v in zip(jtu, vs):
-        if g is None or not g.requires_grad:
-            continue
-        term = (g * _const(v, g)).sum()
-        dot = term if dot is None else dot + term
+    dot = _inner(jtu, vs)
     if dot is None:
         return [np.zeros(p.shape) for p in params]
     (jv,) = autograd.grad(dot, u, allow_unused=True)
     if jv is None:
         return [np.zeros(p.shape) for p in params]
-    gv = autograd.grad(r, params, grad_outputs=jv.array, allow_unused=True)
-    return [np.zeros(p.shape) if g is None else c * np.asarray(g.numpy(), dtype=np.float64) for p, g in zip(params, gv)]
+    return _host_grads(params, autograd.grad(r, params, grad_outputs=jv.array, allow_unused=True), c)
 
 
 # ---------------------------------------------------------------------------------------------------

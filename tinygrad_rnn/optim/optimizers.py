@@ -52,11 +52,11 @@ class SGD(Optimizer):
         lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
+        weight_decay: float = 0.0,  # before nesterov, as in PyTorch, so positional calls mean the same
         nesterov: bool = False,
-        weight_decay: float = 0.0,
     ) -> None:
         super().__init__(
-            params, dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay)
+            params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
         )
 
     def _validate(self, group: dict) -> None:

@@ -55,6 +55,7 @@ import numpy as np
 
 from ... import backend
 from ...backend import xp
+from ...operands import check_tensors
 from ...tape import Function
 from ...tensor import Tensor
 
@@ -428,13 +429,11 @@ def _sequence_list(sequences: Any, op: str) -> list[Tensor]:
     seqs = list(sequences)
     if not seqs:
         raise SequenceError(f"{op}: got an empty list of sequences; need at least one")
-    for i, s in enumerate(seqs):
-        if not isinstance(s, Tensor):
-            raise TypeError(f"{op}: sequence {i} is a {type(s).__name__}, expected a Tensor")
-        if s.ndim == 0:
-            raise SequenceError(f"{op}: sequence {i} is a scalar; each sequence needs shape (L_i, *)")
+    check_tensors(op, seqs, "sequence")
     trailing, dtype = seqs[0].shape[1:], seqs[0].dtype
     for i, s in enumerate(seqs):
+        if s.ndim == 0:
+            raise SequenceError(f"{op}: sequence {i} is a scalar; each sequence needs shape (L_i, *)")
         if s.shape[1:] != trailing:
             raise SequenceError(
                 f"{op}: sequence {i} has shape {s.shape} but sequence 0 has shape {seqs[0].shape}; "
