@@ -30,13 +30,13 @@ from .modes import MODES
 _ops: Any = None
 _functions: Any = None
 _Tensor: Any = None
-_as_index: Any = None
+_index: Any = None
 
 
-def bind(ops: Any, functions: Any, tensor: Any, as_index: Any) -> None:
+def bind(ops: Any, functions: Any, tensor: Any, index: Any) -> None:
     """Called once by tensor.py when everything this module builds on exists."""
-    global _ops, _functions, _Tensor, _as_index
-    _ops, _functions, _Tensor, _as_index = ops, functions, tensor, as_index
+    global _ops, _functions, _Tensor, _index
+    _ops, _functions, _Tensor, _index = ops, functions, tensor, index
 
 
 def _writable(op: str, t: Any) -> None:
@@ -254,8 +254,7 @@ class InPlaceMethods:
     def __setitem__(self, index: Any, value_: Any) -> None:
         """``t[index] = value``: basic indices write through a view of ``t``, advanced ones (integer arrays,
         boolean masks) as an index assignment; differentiable in both the tensor and the value."""
-        idx = _as_index(index)
-        _ops.movement.check_index_arrays("setitem", cast(Any, self).shape, idx)
+        idx = _index("setitem", cast(Any, self).shape, index)
         v = value("setitem", self, value_)
         if _ops.movement._is_basic_index(idx):
             state = MODES

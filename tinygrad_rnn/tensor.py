@@ -336,4 +336,4 @@ from . import subscripts as _subscripts  # noqa: E402  (it builds on the ops)
 
 _tensor_torch.bind(_functions, _creation, _ops, as_array, Tensor)
 _tensor_reduce.bind(_ops)
-_inplace.bind(_ops, _functions, Tensor, _subscripts.as_index)
+_inplace.bind(_ops, _functions, Tensor, _subscripts.index)
