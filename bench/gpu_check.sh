@@ -54,17 +54,17 @@ GPU_TEST_JOBS=${GPU_TEST_JOBS:-12}
 # Order is priority: xdist hands tests out in collection order, so if the cap cuts the run short the
 # backend, device and fused-RNN tests have run. `tests` at the end collects everything else once (pytest
 # skips paths already collected).
-GPU_TESTS=${GPU_TESTS:-"tests/test_dtype_backend.py tests/core/test_devices.py tests/nn/test_norm_activation.py
-    tests/test_fused.py tests/test_rnn_layers.py tests/test_tape.py tests/test_ops_gradcheck.py tests/core
-    tests/ops tests/nn tests/optim tests/test_cli.py tests"}
+GPU_TESTS=${GPU_TESTS:-"tests/core/test_dtype_backend.py tests/core/test_devices.py tests/nn/test_norm_activation.py
+    tests/nn/test_fused.py tests/nn/test_rnn_layers.py tests/core/test_tape.py tests/ops/test_ops_gradcheck.py tests/core
+    tests/ops tests/nn tests/optim tests/cli/test_cli.py tests"}
 # Left out: slow and not about the array backend: the examples and ported programs run whole scripts in
 # subprocesses, the interrupt test alone is ~50 s of signals, the bench tests time CPU code, tests/backend
 # tests the NumPy stand-in itself (in subprocesses); and the MPI tests (mpiexec ranks; the NCCL path wants
 # its own check). Without Graphviz's `dot` program (not in the
-# image, as far as is known) the rendering tests are deselected too (tests_step); tests/test_explorer.py
+# image, as far as is known) the rendering tests are deselected too (tests_step); tests/graph/test_explorer.py
 # skips itself then.
 GPU_TESTS_EXCLUDE=${GPU_TESTS_EXCLUDE:-"--ignore=tests/ports --ignore=tests/distributed --ignore=tests/fake_gpu --ignore=tests/backend
-    --ignore=tests/test_examples.py --ignore=tests/test_example_plots.py --ignore=tests/cli/test_interrupt_resume.py
+    --ignore=tests/examples/test_examples.py --ignore=tests/examples/test_example_plots.py --ignore=tests/cli/test_interrupt_resume.py
     --ignore-glob=tests/test_bench_*.py"}
 BENCH_ARGS=${BENCH_ARGS:-}
 BENCH_MODE=""
@@ -72,7 +72,7 @@ BACKEND=${GPU_CHECK_BACKEND:-cupy} # numpy: try the script itself where there is
 NOTE=""
 if [ "$STANDIN" = 1 ]; then
     GPU_TEST_JOBS=${STANDIN_TEST_JOBS:-2}
-    GPU_TESTS=${STANDIN_TESTS:-"tests/core/test_devices.py tests/test_fused.py"}
+    GPU_TESTS=${STANDIN_TESTS:-"tests/core/test_devices.py tests/nn/test_fused.py"}
     BENCH_MODE="--quick"
     if [ -f tests/fake_gpu/cupy/__init__.py ]; then
         # The stand-in is NumPy under CuPy's rules (a device array refuses implicit host conversion, ...).
@@ -146,12 +146,12 @@ tests_step() {
     fi
     "$PY" -c "import pytest_timeout" 2>/dev/null && extra+=(--timeout=120) # one hung test must not eat the cap
     # without the graphviz package the missing-`dot` test cannot reach the check it tests
-    "$PY" -c "import graphviz" 2>/dev/null || extra+=(--deselect=tests/test_graph.py::test_missing_dot_binary)
+    "$PY" -c "import graphviz" 2>/dev/null || extra+=(--deselect=tests/graph/test_graph.py::test_missing_dot_binary)
     if ! command -v dot >/dev/null; then # these render on purpose and never skip (CI has `dot`)
-        extra+=(--ignore=tests/test_gallery_cli.py --deselect=tests/test_graph.py::test_draw_svg_png_pdf
-            --deselect=tests/test_graph.py::test_dot_escaping_renders_with_dot
+        extra+=(--ignore=tests/graph/test_gallery_cli.py --deselect=tests/graph/test_graph.py::test_draw_svg_png_pdf
+            --deselect=tests/graph/test_graph.py::test_dot_escaping_renders_with_dot
             --deselect=tests/graph/test_param_labels.py::test_named_drawing_renders_with_dot
-            --deselect=tests/test_cli.py::test_draw_passthrough_and_checkpoint_write_svg)
+            --deselect=tests/cli/test_cli.py::test_draw_passthrough_and_checkpoint_write_svg)
     fi
     # shellcheck disable=SC2206  # word splitting of the selection variables is intended
     sel=($GPU_TESTS $GPU_TESTS_EXCLUDE)

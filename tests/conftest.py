@@ -17,7 +17,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 # Tests the CuPy stand-in pass (`make test-standin`) leaves out, as node-id prefixes, each with its reason.
 # Everything else runs on both backends.
 STANDIN_EXCLUDED: dict[str, str] = {
-    "tests/test_demo_sample.py::test_the_full_demo_sample_is_readable": (
+    "tests/examples/test_demo_sample.py::test_the_full_demo_sample_is_readable": (
         "the demo's full 800-step training (about 35 s); the NumPy pass checks its sample, and the other demo "
         "tests run the same code path here"
     ),
@@ -85,6 +85,12 @@ def rng():
 
 
 @pytest.fixture
-def th():
+def torch():
     """PyTorch, for the cross-check tests (skipped where it is not installed)."""
     return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def th(torch):
+    """``torch`` under the short name some modules use."""
+    return torch

@@ -14,7 +14,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import cli
 from tinygrad_rnn.apps import charlm, demo
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--corpus", "zen", "--hidden", "16", "--embed", "8", "--batch", "4", "--bptt", "16", "--no-progress"]
 
 

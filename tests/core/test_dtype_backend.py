@@ -14,7 +14,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import backend
 from tinygrad_rnn.backend import BackendError, resolve_backend
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck_helpers import float64_default  # noqa: F401  (the fixture applies here)
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
 
 torch = pytest.importorskip("torch")
 R = np.random.default_rng(7)
-
-
-@pytest.fixture(autouse=True)
-def _float64_default():
-    tg.set_default_dtype("float64")
-    yield
 
 
 def pair(a, requires_grad=True):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from example_loader import load_example
+from gradcheck_helpers import float64_default  # noqa: F401  (the fixture applies here)
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
@@ -14,13 +15,6 @@ from tinygrad_rnn.diagnostics.regularizers import (
     clip_and_count,
     gradient_flow_penalty,
 )
-
-
-@pytest.fixture(autouse=True)
-def _float64_default():
-    tg.set_default_dtype("float64")
-    yield
-    tg.set_default_dtype("float32")
 
 
 def _example():

@@ -9,25 +9,19 @@ import os
 import numpy as np
 import pytest
 from example_loader import load_example
+from gradcheck_helpers import float64_default  # noqa: F401  (the fixture applies here)
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as F
 from tinygrad_rnn import nn
 from tinygrad_rnn.diagnostics import second_order as so
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _example_main():
-    """The example's main, loaded by path (examples/ is not a package), as tests/test_examples.py does."""
+    """The example's main, loaded by path (examples/ is not a package), as tests/examples/test_examples.py does."""
     return load_example("pathologies_second_order").main
-
-
-@pytest.fixture(autouse=True)
-def _float64_default():
-    # finite differences and exact comparisons need float64; conftest resets to float32 afterwards
-    tg.set_default_dtype("float64")
-    yield
 
 
 def _fd_hvp(loss_fn, params, vs, eps=1e-5):

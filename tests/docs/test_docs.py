@@ -13,7 +13,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 

@@ -22,7 +22,7 @@ if shutil.which("dot") is None:  # the page is rendered by Graphviz
 
 from viz import explorer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SVG_BLOCK = re.compile(r'<script type="image/svg\+xml" class="svg-data" data-key="([^"]+)">\n(.*?)</script>', re.S)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from device_helpers import child_pythonpath
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `viz` is a folder of the repository, not part of the installed package
     sys.path.insert(0, str(ROOT))
 

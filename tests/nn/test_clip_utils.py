@@ -10,12 +10,6 @@ from hypothesis import strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn.nn import utils as U
 
-
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 SHAPES = [(3, 4), (5,), (2, 2, 2)]
 
 

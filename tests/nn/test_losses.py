@@ -8,12 +8,6 @@ from hypothesis import strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn.nn import losses as L
 
-
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 LAYOUTS = {"1d": None, "2d": (), "3d": (3,), "4d": (2, 2)}
 
 

@@ -280,11 +280,6 @@ def test_layer_errors_on_packed_input():
 
 
 # ---- PyTorch -----------------------------------------------------------------------------------------
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 def _torch_pair(torch, cls_name, kw, fused):
     torch.manual_seed(0)
     theirs = getattr(torch.nn, cls_name)(I, H, **kw).double()

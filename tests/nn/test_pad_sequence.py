@@ -151,11 +151,6 @@ def test_errors():
 
 
 # ---- PyTorch -----------------------------------------------------------------------------------------
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 @pytest.mark.parametrize("lens, trailing", [([3, 1, 4], ()), ([2, 5, 0, 5], (2,)), ([1], (2, 3)), ([0, 0], (1,))])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("side", ["right", "left"])

@@ -2,7 +2,7 @@
 scatter_add, index_select, F.embedding, masked_fill, narrow and diag, over hypothesis-generated shapes,
 dims and indices.
 
-All of them are linear in their differentiable inputs, so (as in tests/test_ops_gradcheck.py) the
+All of them are linear in their differentiable inputs, so (as in tests/ops/test_ops_gradcheck.py) the
 second-order check runs on ``op(x) ** 2``: it exercises the backward *and* the backward of that backward
 on Tensors (create_graph=True).
 """

@@ -1,7 +1,7 @@
 """Float64 gradcheck and gradgradcheck of sort and topk values (the gradient goes to the picked
 elements), over hypothesis-generated shapes, dims, directions and k.
 
-Inputs have no ties (values at least 0.2 apart, as ``distinct`` in tests/test_ops_gradcheck.py): at a tie
+Inputs have no ties (values at least 0.2 apart, as ``distinct`` in tests/ops/test_ops_gradcheck.py): at a tie
 the sorted order, hence the op, is not differentiable, and a finite difference would swap elements.
 """
 

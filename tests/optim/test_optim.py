@@ -8,12 +8,6 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import optim
 
-
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 SHAPES = [(3, 4), (5,), (2, 1, 3)]
 
 

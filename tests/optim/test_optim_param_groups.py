@@ -192,11 +192,6 @@ def test_load_state_dict_checks_the_group_layout():
 
 
 # ---- against torch ------------------------------------------------------------------------------------
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 def _torch_run(torch, cls_name, steps=8, late_at=3, hook=None):
     params = [torch.tensor(a.copy(), requires_grad=True) for a in _init()]
     opt = _make(type("lib", (), {"optim": torch.optim}), cls_name, params)
