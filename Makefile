@@ -62,17 +62,18 @@ docs: $(STAMP)
 
 # make bench: the BPTT suite (bench/rnn_bptt.py; it includes overhead.py's per-op numbers). The
 # comparison anchors are optional and installed when the package index has them (PyTorch as for the
-# tests; JAX and DeZero here); one that is missing is reported as absent. Pass options with
-# BENCH_ARGS, e.g. BENCH_ARGS=--quick.
-BENCH_ANCHORS ?= jax dezero==0.0.13
+# tests; JAX and DeZero here; threadpoolctl reports the BLAS kernel in use); one that is missing is
+# reported as absent. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the run only, so OpenBLAS
+# picks its kernel for this CPU as on a user's machine. Pass options with BENCH_ARGS, e.g. BENCH_ARGS=--quick.
+BENCH_ANCHORS ?= jax dezero==0.0.13 threadpoolctl
 BANCHORS := $(VENV)/.bench-anchors-stamp
-$(BANCHORS): $(STAMP)
+$(BANCHORS): $(STAMP) Makefile
 	-$(BIN)/python -m pip install -q --disable-pip-version-check $(BENCH_ANCHORS) \
 		|| echo "bench anchors ($(BENCH_ANCHORS)) not installable here: they will be reported as absent"
 	touch $(BANCHORS)
 
 bench: $(STAMP) $(XCHECK) $(BANCHORS)
-	$(BIN)/python bench/rnn_bptt.py $(BENCH_ARGS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/rnn_bptt.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache .coverage

@@ -65,7 +65,7 @@ GPU_TESTS=${GPU_TESTS:-"tests/core/test_dtype_backend.py tests/core/test_devices
 # skips itself then.
 GPU_TESTS_EXCLUDE=${GPU_TESTS_EXCLUDE:-"--ignore=tests/ports --ignore=tests/distributed --ignore=tests/fake_gpu --ignore=tests/backend
     --ignore=tests/examples/test_examples.py --ignore=tests/examples/test_example_plots.py --ignore=tests/cli/test_interrupt_resume.py
-    --ignore-glob=tests/test_bench_*.py"}
+    --ignore-glob=tests/benchmarks/test_bench_*.py"}
 BENCH_ARGS=${BENCH_ARGS:-}
 BENCH_MODE=""
 BACKEND=${GPU_CHECK_BACKEND:-cupy} # numpy: try the script itself where there is no CuPy at all

@@ -1,19 +1,23 @@
-"""BPTT benchmark suite: one training step of a one-layer LSTM / GRU / tanh-RNN, side by side.
+"""BPTT benchmark suite: one training step of an LSTM / GRU / tanh-RNN layer stack, side by side.
 
     python bench/rnn_bptt.py                 # full run: publishes bench/results/latest.json and bench/README.md
     python bench/rnn_bptt.py --quick         # smoke test: fewer configs and rounds, publishes nothing
     python bench/rnn_bptt.py --impls numpy_ref,tinygrad_rnn --configs lstm:8:20:16:32 --rounds 1
+    python bench/rnn_bptt.py --configs lstm:32:40:12:64:L2:bi:len   # 2 layers, bidirectional, lengths
 
-One step = forward over the whole sequence + loss (mean of squared outputs over all steps) + backward
-through time, float32, no optimizer step (see ``impls/common.py``). Every (implementation, config)
-pair runs in its own subprocess (``subprocess.run([sys.executable, __file__, "--worker", ...])``), so
-imports, allocator state and peak memory do not leak between them. A worker first checks its loss
-and gradients against the float64 NumPy reference on a small config with the same weights, then times
-warm-up + repeated steps. Rounds rotate the order of the implementations so that slow drift of the
-machine does not always favour the same one. Times are pooled over rounds: median and min per step.
+One step = forward over the whole sequence + loss (mean of squared outputs over the valid positions)
++ backward through time, float32, no optimizer step (see ``impls/common.py``). Every (implementation,
+config) pair runs in its own subprocess (``subprocess.run([sys.executable, __file__, "--worker", ...])``),
+so imports, allocator state and peak memory do not leak between them. A worker times its first step
+on its own (first-call latency: compilation, cache loads), then warm-up + repeated steps, and in the
+first round checks its loss and gradients against a float64 reference on a small config with the same
+weights. Rounds rotate the order of the implementations so that slow drift of the machine does not
+always favour the same one. Times are pooled over rounds: median and min per step.
 
 Also measured in the same run: the machine's float32 GEMM peak (a large NumPy sgemm), linear scaling
-in T for tinygrad_rnn and the NumPy reference, and ``overhead.py``'s per-op overhead.
+in T, tinygrad_rnn's first step with an empty and a warm numba cache, an interleaved A/B of tinygrad_rnn,
+its NumPy kernels, the NumPy reference and PyTorch fused (``impls/interleave.py``), ``overhead.py``'s
+per-op overhead; then the targets (``impls/targets.py``) and the Markdown (``impls/report.py``).
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ import importlib
 import json
 import math
 import os
-import platform
 import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +49,19 @@ for _p in (str(REPO), str(BENCH_DIR)):
         sys.path.insert(0, _p)
 
 import numpy as np  # noqa: E402
-from impls import IMPL_MODULES, common  # noqa: E402
+from impls import IMPL_MODULES, common, interleave, machine, probes, targets  # noqa: E402
 from impls.common import Config  # noqa: E402
+from impls.report import render_markdown  # noqa: E402
 
 RESULT_MARK = "@@BENCH-RESULT@@ "
+STEP_MARK = "@@BENCH-STEP@@ "
 README_BEGIN = "<!-- BEGIN GENERATED: bench/rnn_bptt.py -->"
 README_END = "<!-- END GENERATED: bench/rnn_bptt.py -->"
 # implementations whose arrays are NumPy arrays allocated through Python: tracemalloc sees them
-TRACEMALLOC_IMPLS = ("numpy_ref", "tinygrad_rnn", "tinygrad_composed", "dezero")
+TRACEMALLOC_IMPLS = ("numpy_ref", "tinygrad_rnn", "tinygrad_numpy_kernels", "tinygrad_composed", "dezero")
 SCALING_IMPLS = ("numpy_ref", "tinygrad_rnn", "tinygrad_composed")
 REFERENCE, ANCHOR = "numpy_ref", "torch_fused"
+RATIO_BASES = (REFERENCE, ANCHOR, "jax_scan")  # ratio_to_<base> in every row (the targets need jax's)
 MIN_TIMED = 3  # a worker's time budget never cuts the timed steps below this
 MAX_WARMUP = 50
 MAX_TIMED = 200  # cap on the timed steps a worker takes to fill --timed-seconds
@@ -83,20 +91,40 @@ def _impl_modules() -> dict[str, Any]:
     return mods
 
 
-def run_check(mod: Any, cell: str) -> dict:
-    """Loss and all gradients of ``mod`` (float32) vs the NumPy reference (float64) on a small config.
+def reference_result(cfg: Config) -> tuple[tuple[float, dict[str, np.ndarray]], str]:
+    """The float64 loss and gradients every implementation is checked against, and which code made them.
 
-    Two steps are run so that gradients accumulating across steps (a missing zero_grad) fail too, and
-    every gradient must come back float32 (a silent upcast means the timing is not a float32 one).
+    A plain one-layer config: the hand-written NumPy reference. Stacked / bidirectional / lengths
+    configs, which it does not implement: tinygrad_rnn's composed path (``fused=False``: each cell's
+    ops on the tape, the definition the fused kernels are derived from) in float64; that it equals
+    PyTorch's packed layers in float64 and central differences is tested in tests/benchmarks/test_bench_reference.py.
     """
-    from impls import numpy_ref
+    w, x = common.make_weights(cfg, np.float64), common.make_input(cfg, np.float64)
+    if cfg.simple:
+        from impls import numpy_ref
 
-    cfg = common.check_config(cell)
-    ref = numpy_ref.NumpyBPTT(
-        cell, common.make_weights(cfg, np.float64), common.make_input(cfg, np.float64), np.float64
-    )
+        ref: Any = numpy_ref.NumpyBPTT(cfg.cell, w, x, np.float64)
+        name = "numpy_ref float64"
+    else:
+        from impls import tinygrad_impl
+
+        ref = tinygrad_impl.TinygradRunner(cfg, w, x, np.float64, fused=False)
+        name = "tinygrad_rnn composed (fused=False) float64"
     ref.step()
-    want = ref.result()
+    loss, grads = ref.result()
+    return (loss, {k: np.array(v, copy=True) for k, v in grads.items()}), name
+
+
+def run_check(mod: Any, cfg: Config | str) -> dict:
+    """Loss and all gradients of ``mod`` (float32) vs the float64 reference on a small config.
+
+    ``cfg`` is the benchmark config (its layers, directions and lengths are kept, the sizes shrink:
+    ``common.check_config``) or a cell name (one plain layer). Two steps are run so that gradients
+    accumulating across steps (a missing zero_grad) fail too, and every gradient must come back
+    float32 (a silent upcast means the timing is not a float32 one).
+    """
+    cfg = common.check_config(cfg)
+    want, ref_name = reference_result(cfg)
     runner = mod.build(cfg, common.make_weights(cfg, np.float32), common.make_input(cfg, np.float32), np.float32)
     runner.step()
     runner.step()
@@ -109,6 +137,7 @@ def run_check(mod: Any, cell: str) -> dict:
     worst = None if None in finite.values() else max(finite.values())
     return {
         "config": cfg.key,
+        "reference": ref_name,
         "passed": not bad,
         "tolerance": common.CHECK_TOL,
         "max_rel_err": worst,
@@ -119,7 +148,13 @@ def run_check(mod: Any, cell: str) -> dict:
 
 
 def time_steps(
-    runner: Any, warmup: int, repeats: int, budget_s: float, warmup_s: float = 0.0, timed_s: float = 0.0
+    runner: Any,
+    warmup: int,
+    repeats: int,
+    budget_s: float,
+    warmup_s: float = 0.0,
+    timed_s: float = 0.0,
+    after_warmup: Callable[[], Any] | None = None,
 ) -> list[float]:
     """Warm-up steps, then timed steps (ms): ``repeats`` of them, and more (up to MAX_TIMED) until
     ``timed_s`` seconds of them have run, so that a cheap step is sampled over a window long enough
@@ -138,6 +173,8 @@ def time_steps(
         n += 1
     times: list[float] = []
     gc.collect()
+    if after_warmup is not None:
+        after_warmup()
     start = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -172,31 +209,94 @@ def traced_peak_mb(mod: Any, cfg: Config, weights: dict, x: np.ndarray) -> float
     return (peak - base) / 2**20
 
 
-def worker_impl(args: argparse.Namespace) -> dict:
-    """Check, then time, one implementation on one config (this process does nothing else)."""
-    mods = _impl_modules()
-    mod = mods[args.worker]
-    cfg = Config.parse(args.config)
+def _supports(mod: Any, cfg: Config) -> tuple[bool, str]:
+    """Whether ``mod`` runs ``cfg``: its ``supports(cfg)``, else the plain one-layer configs only."""
+    fn = getattr(mod, "supports", None)
+    if fn is not None:
+        return fn(cfg)
+    return (True, "") if cfg.simple else (False, "one plain layer only (no layers / directions / lengths)")
+
+
+def _start_worker(mod: Any, cfg: Config) -> tuple[dict, dict | None]:
+    """The shared start of a worker: its environment, the import (timed), n/a and absent answers."""
     out: dict = {"impl": mod.NAME, "label": mod.LABEL, "config": cfg.key, "pid": os.getpid()}
+    env = probes.apply_env(getattr(mod, "ENV", None))
+    if env:
+        out["env_set"] = env
+    t0 = time.perf_counter()
     try:
         ok, info = mod.available()
     except Exception as e:  # a framework that fails to import in an unexpected way is absent too
         ok, info = False, f"{type(e).__name__}: {e}"
+    out["import_s"] = time.perf_counter() - t0
     if not ok:
-        return {**out, "status": "absent", "reason": info}
+        return out, {**out, "status": "absent", "reason": info}
     out["version"] = info
+    fits, why = _supports(mod, cfg)
+    if not fits:
+        return out, {**out, "status": "n/a", "reason": why}
+    if hasattr(mod, "kernel_info"):
+        out["kernel_info"] = mod.kernel_info()
+    return out, None
+
+
+def worker_impl(args: argparse.Namespace) -> dict:
+    """Time, then check, one implementation on one config (this process does nothing else).
+
+    The timing comes first so that the first warm-up step is the process's first call of the
+    implementation: its time (``first_step_ms``) is the first-call latency a user sees (lazy
+    initialisation, JIT compilation or loading numba's disk cache: ``numba_cache``). Memory: RSS Δ is
+    the growth of the process's peak RSS over building + all steps.
+
+    With ``--prewarm`` (the driver's rounds after the first) the implementation first runs two steps
+    on the small check config, so that its libraries, JIT runtimes and compiled code are resident
+    before anything is measured; then ``peak_mb`` is the peak RSS of the timed steps (the counter is
+    restarted after the warm-up) above the RSS just before the model was built: the memory of the
+    model and its training step, not of the library's code. No first-call latency is recorded then.
+    """
+    mod = _impl_modules()[args.worker]
+    cfg = Config.parse(args.config)
+    out, early = _start_worker(mod, cfg)
+    if early is not None:
+        return early
     try:
-        if args.check:
-            out["check"] = run_check(mod, cfg.cell)
+        if args.prewarm:
+            small = common.check_config(cfg)
+            pre = mod.build(small, common.make_weights(small), common.make_input(small), np.float32)
+            pre.step()
+            pre.step()
+            del pre
         weights, x = common.make_weights(cfg, np.float32), common.make_input(cfg, np.float32)
         gc.collect()
-        rss0 = _maxrss_mb()
+        rss0, rss_now = _maxrss_mb(), probes.rss_mb()
         runner = mod.build(cfg, weights, x, np.float32)
-        times = time_steps(runner, args.warmup, args.repeats, args.budget, args.warmup_seconds, args.timed_seconds)
+        t0 = time.perf_counter()
+        runner.step()
+        first_ms = (time.perf_counter() - t0) * 1e3
+        if not args.prewarm:
+            out["first_step_ms"] = first_ms
+            out["numba_cache"] = probes.numba_cache_state()
+        reset = {"ok": False}
+        times = time_steps(
+            runner,
+            max(args.warmup - 1, 0),
+            args.repeats,
+            args.budget,
+            max(args.warmup_seconds - first_ms / 1e3, 0.0),
+            args.timed_seconds,
+            after_warmup=lambda: reset.update(ok=probes.reset_peak_rss()),
+        )
         out["rss_delta_mb"] = _maxrss_mb() - rss0
         out["rss_peak_mb"] = _maxrss_mb()
+        hwm = probes.peak_rss_mb()
+        if args.prewarm and reset["ok"] and hwm is not None and rss_now is not None:
+            out["peak_mb"] = hwm - rss_now
         del runner
         out["times_ms"] = times
+        if hasattr(mod, "kernel_info"):  # again, now that the kernels are loaded (it names their BLAS then)
+            out["kernel_info"] = mod.kernel_info()
+        if args.check:
+            out["check"] = run_check(mod, cfg)
         if args.tracemalloc and mod.NAME in TRACEMALLOC_IMPLS:
             out["traced_peak_mb"] = traced_peak_mb(mod, cfg, weights, x)
     except Exception as e:
@@ -210,110 +310,30 @@ def worker_impl(args: argparse.Namespace) -> dict:
     return out
 
 
-def worker_gemm(n: int, repeats: int) -> dict:
-    """The machine's float32 GEMM rate: best of ``repeats`` NumPy (n, n) @ (n, n) products."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), dtype=np.float32)
-    np.matmul(a, b, out=c)  # warm-up: threads started, pages touched
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=c)
-        best = min(best, time.perf_counter() - t0)
-    return {"n": n, "repeats": repeats, "best_ms": best * 1e3, "gflops": 2.0 * n**3 / best / 1e9}
+def worker_stepper(args: argparse.Namespace) -> None:
+    """One implementation built and warmed up, then one timed step per ``step`` line on stdin.
 
-
-def _cpuinfo() -> dict:
-    model, physical = None, set()
-    phys_id = core_id = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                k, v = k.strip(), v.strip()
-                if k == "model name" and model is None:
-                    model = v
-                elif k == "physical id":
-                    phys_id = v
-                elif k == "core id":
-                    core_id = v
-                elif not k and phys_id is not None:  # blank line ends one processor's block
-                    physical.add((phys_id, core_id))
-                    phys_id = core_id = None
-        if phys_id is not None:
-            physical.add((phys_id, core_id))
-    except OSError:
-        pass
-    mem_gb = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    mem_gb = int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return {
-        "cpu_model": model or platform.processor() or platform.machine(),
-        "logical_cores": os.cpu_count(),
-        "physical_cores": len(physical) or None,
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gb": round(mem_gb, 1) if mem_gb else None,
-    }
-
-
-def worker_env(impls: list[str]) -> dict:
-    """Machine and library versions, collected in a subprocess like the timings.
-
-    Optional frameworks are probed (imported) only when their implementation is part of the run.
+    The driver runs several of these side by side and steps them in turn (``impls/interleave.py``);
+    answers are marked lines on stdout (anything else a library prints there is skipped).
     """
-    env: dict = {"machine": {**_cpuinfo(), "platform": platform.platform(), "python": platform.python_version()}}
-    v: dict = {"numpy": np.__version__}
+    mod = _impl_modules()[args.worker_stepper]
+    cfg = Config.parse(args.config)
+    out, early = _start_worker(mod, cfg)
+    if early is not None:
+        _emit(early)
+        return
     try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]  # NumPy >= 1.26
-        v["numpy_blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration")}
+        runner = mod.build(cfg, common.make_weights(cfg, np.float32), common.make_input(cfg, np.float32), np.float32)
+        time_steps(runner, args.warmup, 1, args.budget, args.warmup_seconds)
     except Exception as e:
-        v["numpy_blas"] = f"unavailable ({type(e).__name__})"
-    try:
-        import threadpoolctl
-
-        v["threadpools"] = [
-            {k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version", "architecture")}
-            for d in threadpoolctl.threadpool_info()
-        ]
-    except ImportError:
-        v["threadpools"] = "threadpoolctl not installed"
-    try:
-        import tinygrad_rnn as tg
-
-        v["tinygrad_rnn"] = f"{getattr(tg, '__version__', '?')} (backend {tg.backend.name})"
-    except Exception as e:
-        v["tinygrad_rnn"] = f"not importable ({e})"
-    mods = _impl_modules()
-    probes = {"torch": ("torch_fused", "torch_cells"), "jax": ("jax_scan",), "dezero": ("dezero",)}
-    for key, names in probes.items():
-        if any(n in impls for n in names):
-            ok, info = mods[names[0]].available()
-            v[key] = info if ok else f"absent: {info}"
-        else:
-            v[key] = "not part of this run"
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        cfg = torch.__config__.show()
-        m = re.search(r"BLAS_INFO=(\w+)", cfg)
-        cap = re.search(r"CPU capability usage: (\w+)", cfg)
-        v["torch_detail"] = {
-            "num_threads": torch.get_num_threads(),
-            "blas": m.group(1) if m else None,
-            "cpu_capability": cap.group(1) if cap else None,
-        }
-    env["versions"] = v
-    env["thread_env"] = {
-        k: os.environ.get(k)
-        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TINYGRAD_RNN_BACKEND")
-    }
-    return env
+        _emit({**out, "status": "error", "reason": f"{type(e).__name__}: {e}"})
+        return
+    _emit({**out, "status": "ready"})
+    while sys.stdin.readline().strip() == "step":
+        t0 = time.perf_counter()
+        runner.step()
+        sys.stdout.write(f"{STEP_MARK}{(time.perf_counter() - t0) * 1e3!r}\n")
+        sys.stdout.flush()
 
 
 def worker_overhead(ops_per_run: int, repeats: int) -> dict:
@@ -335,50 +355,19 @@ def worker_overhead(ops_per_run: int, repeats: int) -> dict:
     }
 
 
-def worker_interleaved(cfg_key: str, seconds: float) -> dict:
-    """tinygrad_rnn and the NumPy reference in ONE process, stepping alternately (ref, tg, ref, tg, ...).
-
-    The main table runs each implementation in its own process; that keeps them from disturbing each
-    other, but this machine's speed drifts between a fast and a slow state over seconds, and two
-    processes a few seconds apart can land in different states. Alternating step by step, both see the
-    same machine; both are NumPy on the same BLAS, so sharing a process changes nothing else for either.
-    """
-    from impls import numpy_ref, tinygrad_impl
-
-    cfg = Config.parse(cfg_key)
-    weights, x = common.make_weights(cfg, np.float32), common.make_input(cfg, np.float32)
-    runners = {"numpy_ref": numpy_ref.build(cfg, weights, x), "tinygrad_rnn": tinygrad_impl.build(cfg, weights, x)}
-    for _ in range(3):
-        for r in runners.values():
-            r.step()
-    times: dict = {k: [] for k in runners}
-    gc.collect()
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds or len(times["numpy_ref"]) < MIN_TIMED:
-        for k, r in runners.items():
-            t0 = time.perf_counter()
-            r.step()
-            times[k].append((time.perf_counter() - t0) * 1e3)
-        if len(times["numpy_ref"]) >= 2000:
-            break
-    ratios = [b / a for a, b in zip(times["numpy_ref"], times["tinygrad_rnn"])]
-    return {
-        "config": cfg.key,
-        "steps": len(ratios),
-        "median_ms": {k: _median(v) for k, v in times.items()},
-        "ratio_of_medians": _median(times["tinygrad_rnn"]) / _median(times["numpy_ref"]),
-        "median_of_step_ratios": _median(ratios),
-    }
-
-
 # =====================================================================================================
 # driver side
 # =====================================================================================================
-def launch(argv: list[str], timeout: float) -> dict:
-    """Run this file as a worker in a fresh interpreter (argument list, no shell) and parse its answer."""
+def launch(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> dict:
+    """Run this file as a worker in a fresh interpreter (argument list, no shell) and parse its answer.
+
+    ``env``: variables added to the worker's environment (an implementation's own ``ENV`` is applied
+    by the worker itself, before it imports anything)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), *argv]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+        p = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=str(REPO), env={**os.environ, **(env or {})}
+        )
     except subprocess.TimeoutExpired:
         return {"status": "error", "reason": f"worker timed out after {timeout:.0f} s", "argv": argv}
     for line in reversed(p.stdout.splitlines()):
@@ -430,7 +419,13 @@ def aggregate(runs: list[dict], cfg: Config, peak_gflops: float | None) -> dict:
         min_ms=min(times),
         errored_rounds=len(runs) - len(ok),
         rss_delta_mb=max(r["rss_delta_mb"] for r in ok),
+        peak_mb=max((r["peak_mb"] for r in ok if r.get("peak_mb") is not None), default=None),
         traced_peak_mb=next((r["traced_peak_mb"] for r in ok if "traced_peak_mb" in r), None),
+        # first-call latency: the first step of every round's fresh process, and the cache it found
+        first_step_ms=[r["first_step_ms"] for r in ok if "first_step_ms" in r],
+        numba_cache_warm=[(r.get("numba_cache") or {}).get("warm") for r in ok if "first_step_ms" in r],
+        import_s=_median([r["import_s"] for r in ok if r.get("import_s") is not None]),
+        kernel_info=ok[0].get("kernel_info"),
     )
     flops = common.gemm_flops(cfg)
     row["gemm_gflop_per_step"] = flops / 1e9
@@ -441,7 +436,7 @@ def aggregate(runs: list[dict], cfg: Config, peak_gflops: float | None) -> dict:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """time / time of the NumPy reference and of PyTorch fused, same config and same run (>1: slower).
+    """time / time of the NumPy reference, PyTorch fused and JAX, same config and run (>1: slower).
 
     ``ratio_to_*`` is the *paired* ratio: the median over rounds of (this round's median / the base's
     median in the same round). The machine's speed drifts over seconds, and the two workers of one
@@ -450,7 +445,8 @@ def add_ratios(rows: list[dict]) -> None:
     """
     by = {(r["impl"], r["config"]): r for r in rows}
     for r in rows:
-        for key, base in (("ratio_to_numpy_ref", REFERENCE), ("ratio_to_torch_fused", ANCHOR)):
+        for base in RATIO_BASES:
+            key = f"ratio_to_{base}"
             b = by.get((base, r["config"]))
             ok = r.get("median_ms") and b and b.get("median_ms")
             pooled = r["median_ms"] / b["median_ms"] if ok else None
@@ -460,17 +456,237 @@ def add_ratios(rows: list[dict]) -> None:
             r[key] = _median([m / t for m, t in zip(mine, theirs)]) if paired else pooled
 
 
+def _worker_argv(name: str, cfg: Config, args: argparse.Namespace, **over: Any) -> list[str]:
+    """A timing worker's command line: the run's settings, with ``over`` replacing some of them."""
+    opts = {
+        "warmup": args.warmup,
+        "warmup_seconds": args.warmup_seconds,
+        "repeats": args.repeats,
+        "timed_seconds": args.timed_seconds,
+        "budget": args.budget,
+    } | over
+    argv = ["--worker", name, "--config", cfg.key]
+    for k, v in opts.items():
+        argv += [f"--{k.replace('_', '-')}", str(v)]
+    return argv
+
+
+def _log_run(log: Callable, tag: str, cfg: Config, name: str, res: dict) -> None:
+    status = res.get("status")
+    if status in ("ok", "check_failed"):
+        chk = res.get("check")
+        ctext = "" if chk is None else (" check ok" if chk["passed"] else " CHECK FAILED")
+        log(
+            f"  {tag} {cfg.key:<26} {name:<22} median {_median(res['times_ms']):9.2f} ms  "
+            f"min {min(res['times_ms']):9.2f} ms  first {res.get('first_step_ms', float('nan')):9.1f} ms{ctext}"
+        )
+        if chk is not None and not chk["passed"]:
+            log(f"!!! CHECK FAILED: {name} on {chk['config']}: {'; '.join(chk['problems'])} -- its timings are flagged")
+    else:
+        log(f"  {tag} {cfg.key:<26} {name:<22} {str(status).upper()}: {res.get('reason')}")
+        if res.get("traceback") or res.get("stderr_tail"):
+            log(res.get("traceback") or res.get("stderr_tail"))
+
+
+def _main_rounds(args: argparse.Namespace, impls: list[str], mods: dict, log: Callable) -> tuple[dict, dict, dict]:
+    """Every (implementation, config) in its own worker, round after round in rotated order."""
+    runs: dict[tuple, list] = {}
+    absent: dict[str, str] = {}
+    na: dict[tuple, str] = {}  # (implementation, config key) -> why it cannot run that config
+    for rnd in range(args.rounds):
+        for ci, cfg in enumerate(args.configs):
+            for name in _rotate(impls, rnd + ci):  # rotated per round (and per config)
+                if name in absent or (name, cfg.key) in na:
+                    continue
+                # round 1: a fresh process's first call, the check and tracemalloc (once per pair is
+                # enough); later rounds: warmed on the small config first, for the peak memory
+                extra = ["--check", "--tracemalloc"] if rnd == 0 else ["--prewarm"]
+                res = launch(_worker_argv(name, cfg, args) + extra, args.timeout)
+                res.setdefault("impl", name)
+                res.setdefault("label", mods[name].LABEL)
+                if res.get("status") == "absent":
+                    absent[name] = res.get("reason", "")
+                    log(f"  {name:<22} absent: {absent[name]}")
+                    continue
+                if res.get("status") == "n/a":
+                    na[(name, cfg.key)] = res.get("reason", "")
+                    log(f"  {cfg.key:<26} {name:<22} n/a: {na[(name, cfg.key)]}")
+                    continue
+                runs.setdefault((name, cfg.key), []).append(res)
+                _log_run(log, f"[{rnd + 1}/{args.rounds}]", cfg, name, res)
+    return runs, absent, na
+
+
+def _scaling(args: argparse.Namespace, impls: list[str], mods: dict, peak: float | None, log: Callable) -> list:
+    """LSTM B=16, I=H=64 at growing T; rounds over (T, implementation) in rotated order, pooled per
+    pair: one worker at a time would let a slow spell of the machine land on one T only."""
+    runs_s: dict = {}
+    for rnd in range(args.scaling_rounds):
+        for k, T in enumerate(args.scaling_T):
+            if T > 1_000 and rnd > 0:  # the longest sequence runs once: each step takes seconds
+                continue
+            cfg = common.scaling_config(T)
+            for name in _rotate(impls, k + rnd):
+                argv = _worker_argv(name, cfg, args, warmup=1, repeats=args.scaling_repeats)
+                res = launch(argv + ["--tracemalloc"], args.timeout)
+                res.setdefault("impl", name)
+                res.setdefault("label", mods[name].LABEL)
+                runs_s.setdefault((name, T), []).append(res)
+                if res.get("times_ms"):
+                    med = _median(res["times_ms"])
+                    log(
+                        f"  [{rnd + 1}/{args.scaling_rounds}] T={T:<6} {name:<22} median {med:10.1f} ms "
+                        f"({med / T:.4f} ms/time step)"
+                    )
+                else:
+                    log(f"  T={T:<6} {name:<22} {res.get('status')}: {res.get('reason')}")
+    scaling = []
+    for (_name, T), rs in runs_s.items():
+        row = aggregate(rs, common.scaling_config(T), peak)
+        row["T"] = T
+        if row.get("median_ms"):
+            row["ms_per_time_step"] = row["median_ms"] / T
+            if row.get("traced_peak_mb") is not None:
+                row["traced_kb_per_time_step"] = row["traced_peak_mb"] * 1024 / T
+        scaling.append(row)
+    return scaling
+
+
+def scaling_summary(scaling: list[dict]) -> dict:
+    """Per implementation: cost growth from each T to the next (10x T should cost <= 11x time and memory)."""
+    out = {}
+    for name in SCALING_IMPLS:
+        pts = sorted((r for r in scaling if r.get("impl") == name and r.get("ms_per_time_step")), key=lambda r: r["T"])
+        if len(pts) < 2:
+            continue
+        lo, hi = pts[0], pts[-1]
+        tk = (hi.get("traced_kb_per_time_step"), lo.get("traced_kb_per_time_step"))
+        steps = []
+        for a, b in zip(pts, pts[1:]):
+            ma, mb = a.get("traced_peak_mb"), b.get("traced_peak_mb")
+            steps.append(
+                {
+                    "T_from": a["T"],
+                    "T_to": b["T"],
+                    "T_factor": b["T"] / a["T"],
+                    "time_factor": b["median_ms"] / a["median_ms"],
+                    "traced_factor": mb / ma if ma and mb else None,
+                }
+            )
+        out[name] = {
+            "T_min": lo["T"],
+            "T_max": hi["T"],
+            "time_ratio": hi["ms_per_time_step"] / lo["ms_per_time_step"],
+            "traced_ratio": tk[0] / tk[1] if None not in tk and tk[1] else None,
+            "steps": steps,
+        }
+    return out
+
+
+def _cold_starts(args: argparse.Namespace, log: Callable) -> list[dict]:
+    """tinygrad_rnn's first step per config in fresh processes with a cache of their own (a new
+    NUMBA_CACHE_DIR): first with the cache empty (everything compiled), then again with the cache
+    the first one wrote (everything loaded), so both latencies are measured whatever state numba's
+    default cache is in."""
+    keep = ("status", "reason", "first_step_ms", "numba_cache", "import_s", "kernel_info")
+    out = []
+    for cfg in args.configs:
+        row: dict = {"config": cfg.key}
+        with tempfile.TemporaryDirectory(prefix="bench-numba-cache-") as d:
+            for phase in ("empty", "warm"):
+                argv = _worker_argv(
+                    "tinygrad_rnn", cfg, args, warmup=1, warmup_seconds=0, repeats=MIN_TIMED, timed_seconds=0
+                )
+                res = launch(argv, args.timeout, env={"NUMBA_CACHE_DIR": d})
+                row[phase] = {k: res[k] for k in keep if k in res}
+                nc = res.get("numba_cache") or {}
+                log(
+                    f"  {cfg.key:<26} first step {res.get('first_step_ms', float('nan')):9.1f} ms, {phase} cache "
+                    f"({nc.get('cache_misses', 0)} compiled, {nc.get('cache_hits', 0)} loaded); {res.get('status')}"
+                    + ("" if res.get("status") == "ok" else f": {res.get('reason')}")
+                )
+        out.append(row)
+    return out
+
+
+def _interleaved(args: argparse.Namespace, impls: list[str], log: Callable) -> list[dict]:
+    names = [n for n in interleave.PARTICIPANTS if n in impls]
+    out = []
+    for cfg in args.configs:
+
+        def cmd(name: str, cfg: Config = cfg) -> list[str]:
+            return [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker-stepper",
+                name,
+                "--config",
+                cfg.key,
+                "--warmup",
+                str(max(args.warmup, 3)),
+                "--warmup-seconds",
+                str(args.warmup_seconds),
+            ]
+
+        marks = (RESULT_MARK, STEP_MARK)
+        r = interleave.run(
+            cfg.key, names, args.interleaved_seconds, cmd, str(REPO), marks, args.timeout, stop=args.interleaved_stop
+        )
+        out.append(r)
+        if r.get("status") == "ok":
+            meds = "  ".join(f"{n} {m:.2f} ms" for n, m in r["median_ms"].items())
+            ratios = "  ".join(f"{p['a']}/{p['b']} {p['ratio_of_medians']:.3f}" for p in r["pairs"])
+            log(f"  {cfg.key:<26} {meds}  |  {ratios}  ({r['steps']} cycles)")
+        else:
+            log(f"  {cfg.key:<26} {r.get('status')}: {r.get('reason')} {r.get('dropped') or ''}")
+    return out
+
+
+def load_baseline(path: str) -> dict | None:
+    """The NumPy kernels' speed before: tinygrad_numpy_kernels ÷ numpy_ref per config from an earlier
+    results file (from a file older than that row: tinygrad_rnn's, which ran on NumPy kernels then)."""
+    if not path:
+        return None
+    try:
+        res = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    rows = [r for r in res.get("results", []) if r.get("ratio_to_numpy_ref")]
+    source = "tinygrad_numpy_kernels"
+    picked = {r["config"]: r for r in rows if r.get("impl") == source}
+    if not picked:
+        tg = {r["config"]: r for r in rows if r.get("impl") == "tinygrad_rnn"}
+        if {(r.get("kernel_info") or {}).get("kernels") for r in tg.values()} <= {None, "numpy"}:
+            source, picked = "tinygrad_rnn", tg
+    if not picked:
+        return None
+    inter = {}
+    for r in res.get("interleaved") or []:
+        v = interleave.pair(r, source, "numpy_ref")
+        if v is None and source == "tinygrad_rnn" and "pairs" not in r:
+            v = r.get("ratio_of_medians")  # the one-process A/B of older files: tinygrad_rnn ÷ numpy_ref
+        if v is not None:
+            inter[r["config"]] = v
+    shown = Path(path).resolve()
+    return {
+        "path": str(shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown),
+        "started_utc": res.get("started_utc"),
+        "source": source,
+        "paired": {k: r["ratio_to_numpy_ref"] for k, r in picked.items()},
+        "interleaved": inter,
+    }
+
+
 def run_suite(args: argparse.Namespace) -> dict:
     mods = _impl_modules()
     impls = list(mods) if args.impls is None else _resolve_impls(args.impls, mods)
-    configs = args.configs
     started = _dt.datetime.now(_dt.timezone.utc)
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731  progress on stderr
     log(
-        f"rnn_bptt: {len(impls)} implementations x {len(configs)} configs x {args.rounds} rounds"
+        f"rnn_bptt: {len(impls)} implementations x {len(args.configs)} configs x {args.rounds} rounds"
         f" ({args.warmup} warm-up + up to {args.repeats} timed steps each)"
     )
-
+    baseline = load_baseline(args.baseline)  # read first: a published run replaces that file
     env = launch(["--worker-env", "--impls", ",".join(impls)], args.timeout)
     gemm_start = launch(["--worker-gemm", str(args.gemm_n)], args.timeout)
     log(
@@ -479,56 +695,7 @@ def run_suite(args: argparse.Namespace) -> dict:
         else f"GEMM measurement failed: {gemm_start}"
     )
 
-    runs: dict[tuple, list] = {}
-    absent: dict[str, str] = {}
-    for rnd in range(args.rounds):
-        for ci, cfg in enumerate(configs):
-            for name in _rotate(impls, rnd + ci):  # rotated per round (and per config)
-                if name in absent:
-                    continue
-                argv = [
-                    "--worker",
-                    name,
-                    "--config",
-                    cfg.key,
-                    "--warmup",
-                    str(args.warmup),
-                    "--warmup-seconds",
-                    str(args.warmup_seconds),
-                    "--repeats",
-                    str(args.repeats),
-                    "--timed-seconds",
-                    str(args.timed_seconds),
-                    "--budget",
-                    str(args.budget),
-                ]
-                if rnd == 0:  # the correctness check and the tracemalloc pass: once per pair is enough
-                    argv += ["--check", "--tracemalloc"]
-                res = launch(argv, args.timeout)
-                res.setdefault("impl", name)
-                res.setdefault("label", mods[name].LABEL)
-                status = res.get("status")
-                if status == "absent":
-                    absent[name] = res.get("reason", "")
-                    log(f"  {name:<18} absent: {absent[name]}")
-                    continue
-                runs.setdefault((name, cfg.key), []).append(res)
-                if status in ("ok", "check_failed"):
-                    chk = res.get("check")
-                    ctext = "" if chk is None else (" check ok" if chk["passed"] else " CHECK FAILED")
-                    log(
-                        f"  [{rnd + 1}/{args.rounds}] {cfg.key:<22} {name:<18} median "
-                        f"{_median(res['times_ms']):9.2f} ms  min {min(res['times_ms']):9.2f} ms{ctext}"
-                    )
-                    if chk is not None and not chk["passed"]:
-                        log(
-                            f"!!! CHECK FAILED: {name} on {chk['config']}: {'; '.join(chk['problems'])}"
-                            f" -- its timings are flagged"
-                        )
-                else:
-                    log(f"  [{rnd + 1}/{args.rounds}] {cfg.key:<22} {name:<18} ERROR: {res.get('reason')}")
-                    if res.get("traceback") or res.get("stderr_tail"):
-                        log(res.get("traceback") or res.get("stderr_tail"))
+    runs, absent, na = _main_rounds(args, impls, mods, log)
 
     # the peak is measured again after the timings and the better of the two is used: one measurement
     # can catch the machine busy, and a peak that is too low inflates every "% of peak"
@@ -539,18 +706,13 @@ def run_suite(args: argparse.Namespace) -> dict:
     log(f"float32 GEMM peak (best of start and end): {peak:.1f} GFLOP/s" if peak else "GEMM peak unavailable")
 
     rows = []
-    for cfg in configs:
+    for cfg in args.configs:
         for name in impls:
+            base = {"impl": name, "label": mods[name].LABEL, "config": cfg.key}
             if name in absent:
-                rows.append(
-                    {
-                        "impl": name,
-                        "label": mods[name].LABEL,
-                        "config": cfg.key,
-                        "status": "absent",
-                        "reason": absent[name],
-                    }
-                )
+                rows.append(base | {"status": "absent", "reason": absent[name]})
+            elif (name, cfg.key) in na:
+                rows.append(base | {"status": "n/a", "reason": na[(name, cfg.key)]})
             elif (name, cfg.key) in runs:
                 rows.append(aggregate(runs[(name, cfg.key)], cfg, peak))
     add_ratios(rows)
@@ -558,114 +720,33 @@ def run_suite(args: argparse.Namespace) -> dict:
     scaling = []
     if args.scaling_T:
         log("linear scaling in T (lstm, B=16, I=H=64)")
-        s_impls = [n for n in SCALING_IMPLS if n in impls and n not in absent]
-        # rounds over (T, implementation) in rotated order, pooled per pair: one worker at a time would
-        # let a slow spell of the machine land on one T only and bend the line
-        runs_s: dict = {}
-        for rnd in range(args.scaling_rounds):
-            for k, T in enumerate(args.scaling_T):
-                if T > 1_000 and rnd > 0:  # the longest sequence runs once: each step takes seconds
-                    continue
-                cfg = common.scaling_config(T)
-                for name in _rotate(s_impls, k + rnd):
-                    res = launch(
-                        [
-                            "--worker",
-                            name,
-                            "--config",
-                            cfg.key,
-                            "--warmup",
-                            "1",
-                            "--warmup-seconds",
-                            str(args.warmup_seconds),
-                            "--repeats",
-                            str(args.scaling_repeats),
-                            "--budget",
-                            str(args.budget),
-                            "--tracemalloc",
-                        ],
-                        args.timeout,
-                    )
-                    res.setdefault("impl", name)
-                    res.setdefault("label", mods[name].LABEL)
-                    runs_s.setdefault((name, T), []).append(res)
-                    if res.get("times_ms"):
-                        log(
-                            f"  [{rnd + 1}/{args.scaling_rounds}] T={T:<6} {name:<18} median "
-                            f"{_median(res['times_ms']):10.1f} ms ({_median(res['times_ms']) / T:.4f} ms/time step)"
-                        )
-                    else:
-                        log(f"  T={T:<6} {name:<18} {res.get('status')}: {res.get('reason')}")
-        for (_name, T), rs in runs_s.items():
-            cfg = common.scaling_config(T)
-            row = aggregate(rs, cfg, peak)
-            row["T"] = T
-            if row.get("median_ms"):
-                row["ms_per_time_step"] = row["median_ms"] / T
-                if row.get("traced_peak_mb") is not None:
-                    row["traced_kb_per_time_step"] = row["traced_peak_mb"] * 1024 / T
-            scaling.append(row)
+        scaling = _scaling(args, [n for n in SCALING_IMPLS if n in impls and n not in absent], mods, peak, log)
 
-    scaling_summary = {}
-    for name in SCALING_IMPLS:
-        pts = sorted((r for r in scaling if r.get("impl") == name and r.get("ms_per_time_step")), key=lambda r: r["T"])
-        if len(pts) >= 2:
-            lo, hi = pts[0], pts[-1]
-            tk = (hi.get("traced_kb_per_time_step"), lo.get("traced_kb_per_time_step"))
-            steps = []  # cost growth from each T to the next: 10x T should cost <= 11x time and memory
-            for a, b in zip(pts, pts[1:]):
-                ma, mb = a.get("traced_peak_mb"), b.get("traced_peak_mb")
-                steps.append(
-                    {
-                        "T_from": a["T"],
-                        "T_to": b["T"],
-                        "T_factor": b["T"] / a["T"],
-                        "time_factor": b["median_ms"] / a["median_ms"],
-                        "traced_factor": mb / ma if ma and mb else None,
-                    }
-                )
-            scaling_summary[name] = {
-                "T_min": lo["T"],
-                "T_max": hi["T"],
-                "time_ratio": hi["ms_per_time_step"] / lo["ms_per_time_step"],
-                "traced_ratio": tk[0] / tk[1] if None not in tk and tk[1] else None,
-                "steps": steps,
-            }
+    cold = []
+    numba_there = bool((env.get("versions") or {}).get("numba"))
+    if args.cold_start and numba_there and "tinygrad_rnn" in impls and "tinygrad_rnn" not in absent:
+        log("tinygrad_rnn's first step with an empty numba cache (fresh NUMBA_CACHE_DIR)")
+        cold = _cold_starts(args, log)
 
     interleaved = []
-    if args.interleaved_seconds > 0 and {"numpy_ref", "tinygrad_rnn"} <= set(impls):
-        log("tinygrad_rnn and numpy_ref interleaved step by step in one process")
-        for cfg in configs:
-            r = launch(
-                ["--worker-interleaved", cfg.key, "--interleaved-seconds", str(args.interleaved_seconds)], args.timeout
-            )
-            r.setdefault("config", cfg.key)
-            interleaved.append(r)
-            if r.get("ratio_of_medians"):
-                log(
-                    f"  {cfg.key:<22} numpy_ref {r['median_ms']['numpy_ref']:8.2f} ms  tinygrad_rnn "
-                    f"{r['median_ms']['tinygrad_rnn']:8.2f} ms  ratio {r['ratio_of_medians']:.3f} "
-                    f"({r['steps']} steps each)"
-                )
-            else:
-                log(f"  {cfg.key:<22} {r.get('status')}: {r.get('reason')}")
+    if args.interleaved_seconds > 0 and len([n for n in interleave.PARTICIPANTS if n in impls]) >= 2:
+        log("interleaved A/B: " + ", ".join(n for n in interleave.PARTICIPANTS if n in impls) + ", stepped in turn")
+        interleaved = _interleaved(args, impls, log)
 
     ovh = None
     if args.overhead:
         log("per-op overhead (bench/overhead.py)")
-        ovh = launch(
-            [
-                "--worker-overhead",
-                "--overhead-ops",
-                str(args.overhead_ops),
-                "--overhead-repeats",
-                str(args.overhead_repeats),
-            ],
-            args.timeout,
-        )
+        argv = [
+            "--worker-overhead",
+            "--overhead-ops",
+            str(args.overhead_ops),
+            "--overhead-repeats",
+            str(args.overhead_repeats),
+        ]
+        ovh = launch(argv, args.timeout)
 
-    return {
-        "schema": 1,
+    res = {
+        "schema": 2,
         "started_utc": started.isoformat(timespec="seconds"),
         "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick,
@@ -677,7 +758,9 @@ def run_suite(args: argparse.Namespace) -> dict:
             "repeats": args.repeats,
             "budget_s": args.budget,
             "timed_seconds": args.timed_seconds,
+            "max_timed": MAX_TIMED,
             "interleaved_seconds": args.interleaved_seconds,
+            "interleaved_stop": args.interleaved_stop,
             "dtype": "float32",
             "check_tolerance": common.CHECK_TOL,
             "gemm_n": args.gemm_n,
@@ -687,14 +770,23 @@ def run_suite(args: argparse.Namespace) -> dict:
         },
         "env": env,
         "gemm_peak": gemm,
-        "configs": [c.as_dict() | {"key": c.key, "gemm_gflop_per_step": common.gemm_flops(c) / 1e9} for c in configs],
+        "configs": [
+            c.as_dict()
+            | {"key": c.key, "title": c.title, "gemm_gflop_per_step": common.gemm_flops(c) / 1e9}
+            | ({"lengths": common.make_lengths(c).tolist()} if c.with_lengths else {})  # type: ignore[union-attr]
+            for c in args.configs
+        ],
         "absent": absent,
         "results": rows,
         "scaling": scaling,
-        "scaling_summary": scaling_summary,
+        "scaling_summary": scaling_summary(scaling),
+        "cold_start": cold,
         "overhead": ovh,
         "interleaved": interleaved,
+        "baseline": baseline,
     }
+    res["targets"] = targets.evaluate(res)
+    return res
 
 
 def _resolve_impls(text: str, mods: dict) -> list[str]:
@@ -708,173 +800,7 @@ def _resolve_impls(text: str, mods: dict) -> list[str]:
     return out
 
 
-# ---- report ------------------------------------------------------------------------------------------
-def _f(v: Any, fmt: str = ".2f", none: str = "—") -> str:
-    return none if v is None else format(v, fmt)
-
-
-def machine_line(res: dict) -> str:
-    m = res.get("env", {}).get("machine", {})
-    return (
-        f"{m.get('cpu_model', '?')}, {m.get('logical_cores', '?')} logical cores"
-        f" ({m.get('physical_cores') or '?'} physical, {m.get('usable_cores', '?')} usable),"
-        f" {m.get('memory_gb', '?')} GB RAM; {m.get('platform', '?')}, Python {m.get('python', '?')}"
-    )
-
-
-def render_markdown(res: dict) -> str:
-    """The results as Markdown: header, one table per config, scaling, overhead."""
-    v = res.get("env", {}).get("versions", {})
-    L = []
-    kind = "quick smoke run (few steps: not a measurement)" if res["quick"] else "full run"
-    L.append(f"### {res['started_utc']} — {kind}")
-    L.append("")
-    L.append(f"- Machine: {machine_line(res)}; load average at end {_f((res.get('load_average_at_end') or [None])[0])}")
-    blas = v.get("numpy_blas")
-    blas_txt = f"{blas.get('name')} {blas.get('version')}" if isinstance(blas, dict) else str(blas)
-    td = v.get("torch_detail", {})
-    L.append(
-        f"- numpy {v.get('numpy', '?')} ({blas_txt}); {v.get('torch', 'torch ?')}"
-        + (f" (BLAS {td.get('blas')}, {td.get('cpu_capability')})" if td else "")
-        + f"; tinygrad_rnn {v.get('tinygrad_rnn', '?')}"
-    )
-    g = res.get("gemm_peak", {})
-    L.append(
-        f"- float32 GEMM peak: {_f(g.get('gflops'), '.1f')} GFLOP/s (best NumPy {g.get('n')}³ sgemm; "
-        f"{_f(g.get('start', {}).get('gflops'), '.1f')} at the start of the run, "
-        f"{_f(g.get('end', {}).get('gflops'), '.1f')} after the timings)"
-    )
-    s = res["settings"]
-    L.append(
-        f"- {s['rounds']} round(s), rotated order; per round and pair: >= {s['warmup']} warm-up steps "
-        f"(and >= {s.get('warmup_seconds', 0):g} s of them) + "
-        f"at least {s['repeats']} timed steps, more (up to {MAX_TIMED}) until {s.get('timed_seconds', 0):g} s of them "
-        f"(fewer past {s['budget_s']:.0f} s); median and min over all timed steps"
-    )
-    if res.get("absent"):
-        L.append(
-            "- Absent (not installed or not importable): " + "; ".join(f"{k} ({r})" for k, r in res["absent"].items())
-        )
-    L.append("")
-    L.append(
-        "× columns are time ratios within this run (> 1 = slower than the reference / PyTorch fused), "
-        "paired by round: the median over rounds of (median in round k / the base's median in round k), "
-        "which cancels most of the machine's drift between rounds (the JSON also has the pooled ratio). "
-        "GFLOP/s counts only the GEMMs of forward + backward (`impls/common.py:gemm_flops`). "
-        "RSS Δ: growth of the worker's peak RSS over building + stepping; traced: tracemalloc peak "
-        "of build + one step (NumPy-based implementations only)."
-    )
-    for c in res["configs"]:
-        L.append("")
-        L.append(
-            f"#### {c['cell']}: B={c['batch']}, T={c['T']}, I={c['input']}, H={c['hidden']} "
-            f"({c['gemm_gflop_per_step']:.3f} GFLOP of GEMM per step)"
-        )
-        L.append("")
-        L.append(
-            "| implementation | check | median ms | min ms | × NumPy ref | × torch fused | GFLOP/s "
-            "| % of peak | RSS Δ MB | traced MB |"
-        )
-        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-        for r in (r for r in res["results"] if r["config"] == c["key"]):
-            if r["status"] == "absent":
-                continue
-            if r.get("median_ms") is None:
-                L.append(f"| {r['label']} | {r['status'].upper()}: {r.get('reason')} | | | | | | | | |")
-                continue
-            chk = {True: "ok", False: "**FAILED**", None: "not run"}[r.get("check_passed")]
-            warn = " ⚠" if r.get("flagged") else ""
-            pct_peak = None if r.get("frac_of_peak") is None else 100 * r["frac_of_peak"]
-            L.append(
-                f"| {r['label']} | {chk} | {_f(r['median_ms'])}{warn} | {_f(r['min_ms'])} "
-                f"| {_f(r.get('ratio_to_numpy_ref'))} | {_f(r.get('ratio_to_torch_fused'))} "
-                f"| {_f(r.get('gflops'), '.1f')} | {_f(pct_peak, '.1f')} "
-                f"| {_f(r.get('rss_delta_mb'), '.1f')} | {_f(r.get('traced_peak_mb'), '.1f')} |"
-            )
-    inter = [r for r in res.get("interleaved") or [] if r.get("ratio_of_medians")]
-    if inter:
-        L.append("")
-        L.append(
-            "#### tinygrad_rnn ÷ NumPy reference, interleaved step by step in one process "
-            f"({res['settings'].get('interleaved_seconds', 0):g} s per config)"
-        )
-        L.append("")
-        L.append(
-            "The machine's drift cannot separate the two here: each tinygrad_rnn step runs right after a "
-            "reference step. (Both are NumPy on the same BLAS, so sharing a process changes nothing else.)"
-        )
-        L.append("")
-        L.append(
-            "| config | steps each | NumPy ref median ms | tinygrad_rnn median ms | ratio of medians "
-            "| median of step ratios |"
-        )
-        L.append("|---|--:|--:|--:|--:|--:|")
-        for r in inter:
-            m = r["median_ms"]
-            L.append(
-                f"| {r['config']} | {r['steps']} | {_f(m['numpy_ref'])} | {_f(m['tinygrad_rnn'])} "
-                f"| {_f(r['ratio_of_medians'], '.3f')} | {_f(r['median_of_step_ratios'], '.3f')} |"
-            )
-    if res.get("scaling"):
-        L.append("")
-        L.append("#### Linear scaling in T (lstm, B=16, I=H=64)")
-        L.append("")
-        L.append(
-            "| implementation | T | median ms | ms per time step | RSS Δ MB | traced MB | traced KB per time step |"
-        )
-        L.append("|---|--:|--:|--:|--:|--:|--:|")
-        for r in sorted(res["scaling"], key=lambda r: (str(r.get("impl")), r["T"])):
-            if r.get("median_ms") is None:
-                L.append(f"| {r.get('label')} | {r['T']} | {r.get('status')}: {r.get('reason')} | | | | |")
-                continue
-            L.append(
-                f"| {r['label']} | {r['T']:,} | {_f(r['median_ms'], '.1f')} | {_f(r['ms_per_time_step'], '.3f')} "
-                f"| {_f(r.get('rss_delta_mb'), '.1f')} | {_f(r.get('traced_peak_mb'), '.1f')} "
-                f"| {_f(r.get('traced_kb_per_time_step'), '.1f')} |"
-            )
-        lin = res.get("scaling_summary") or {}
-        if lin:
-            L.append("")
-            L.append(
-                "Linearity, (ms per time step at the largest T) / (at the smallest T), 1.00 = exactly linear: "
-                + "; ".join(
-                    f"{k} {_f(x.get('time_ratio'))} (memory per time step: {_f(x.get('traced_ratio'))})"
-                    for k, x in lin.items()
-                )
-            )
-            L.append("")
-            L.append("Growth per step of T (time × / traced memory ×; 10× T should cost ≤ 11× both):")
-            L.append("")
-            for k, x in lin.items():
-                parts = [
-                    f"T {st['T_from']:,}→{st['T_to']:,}: {_f(st['time_factor'], '.1f')}× / "
-                    f"{_f(st.get('traced_factor'), '.1f')}×"
-                    for st in x.get("steps", [])
-                ]
-                L.append(f"- {k}: " + "; ".join(parts))
-    ovh = res.get("overhead")
-    if ovh and ovh.get("rows"):
-        L.append("")
-        L.append(
-            f"#### Per-op overhead (bench/overhead.py: forward+backward on 2x2 float32, µs per op, "
-            f"median of {ovh['repeats']} chains of {ovh['ops_per_run']} ops)"
-        )
-        L.append("")
-        has_t = any("torch_us" in r for r in ovh["rows"])
-        L.append("| op | tinygrad_rnn µs |" + (" torch µs | × torch |" if has_t else ""))
-        L.append("|---|--:|" + ("--:|--:|" if has_t else ""))
-        for r in ovh["rows"]:
-            line = f"| {r['op']} | {r['tinygrad_us']:.2f} |"
-            if has_t:
-                ratio = r["tinygrad_us"] / r["torch_us"] if r.get("torch_us") else None
-                line += f" {_f(r.get('torch_us'))} | {_f(ratio)} |"
-            L.append(line)
-    elif ovh:
-        L.append("")
-        L.append(f"Per-op overhead: {ovh.get('status')}: {ovh.get('reason')}")
-    return "\n".join(L) + "\n"
-
-
+# ---- report (the Markdown itself: impls/report.py) ---------------------------------------------------
 def write_readme(path: Path, md: str) -> None:
     """Replace the generated section of bench/README.md (between the markers); append it if missing."""
     block = f"{README_BEGIN}\n{md}{README_END}"
@@ -921,10 +847,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
-        "--quick", action="store_true", help="smoke test: 3 small configs, 2 rounds, few steps, T up to 1,000"
+        "--quick",
+        action="store_true",
+        help="smoke test: 4 small configs (one with 2 layers, bidirectional, lengths), 2 rounds, few steps, "
+        "T up to 1,000",
     )
     ap.add_argument("--impls", help="comma-separated subset (names or module names), e.g. numpy_ref,tinygrad_rnn")
-    ap.add_argument("--configs", help="comma-separated cell:B:T:I:H overrides, e.g. lstm:32:50:64:128,gru:8:20:16:32")
+    ap.add_argument(
+        "--configs",
+        help=f"comma-separated {common.KEY_SYNTAX} overrides, e.g. lstm:32:50:64:128,gru:8:20:16:32; "
+        "flags: L<n> = n stacked layers, bi = bidirectional, len = per-sequence lengths "
+        "(e.g. lstm:32:40:12:64:L2:bi:len)",
+    )
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--warmup", type=int)
     ap.add_argument(
@@ -964,14 +898,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--config", help=argparse.SUPPRESS)
     ap.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tracemalloc", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--prewarm", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker-gemm", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--worker-env", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker-overhead", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--worker-interleaved", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-stepper", help=argparse.SUPPRESS)
     ap.add_argument(
         "--interleaved-seconds",
         type=float,
-        help="seconds per config of tinygrad_rnn vs numpy_ref stepping alternately in one process (0 = skip)",
+        help="seconds per config of tinygrad_rnn, its NumPy kernels, numpy_ref and torch_fused stepped in turn "
+        "(0 = skip)",
+    )
+    ap.add_argument(
+        "--interleaved-no-stop",
+        dest="interleaved_stop",
+        action="store_false",
+        help="let the idle workers of the interleaved A/B run (default: SIGSTOP between their steps)",
+    )
+    ap.add_argument(
+        "--no-cold-start",
+        dest="cold_start",
+        action="store_false",
+        help="skip tinygrad_rnn's first step with an empty numba cache (one extra worker per config)",
+    )
+    ap.add_argument(
+        "--baseline",
+        default=str(BENCH_DIR / "results" / "latest.json"),
+        help="earlier results file the NumPy kernels' speed is compared with ('' = none)",
     )
     args = ap.parse_args(argv)
     q = args.quick
@@ -1013,16 +966,17 @@ def main(argv: list[str] | None = None) -> int:
         _emit(worker_impl(args))
         return 0
     if args.worker_gemm:
-        _emit(worker_gemm(args.worker_gemm, 5))
+        _emit(machine.gemm_rate(args.worker_gemm, 5))
         return 0
     if args.worker_env:
-        _emit(worker_env(_resolve_impls(args.impls, _impl_modules()) if args.impls else list(_impl_modules())))
+        mods = _impl_modules()
+        _emit(machine.env_report(_resolve_impls(args.impls, mods) if args.impls else list(mods), mods))
         return 0
     if args.worker_overhead:
         _emit(worker_overhead(args.overhead_ops, args.overhead_repeats))
         return 0
-    if args.worker_interleaved:
-        _emit(worker_interleaved(args.worker_interleaved, args.interleaved_seconds))
+    if args.worker_stepper:
+        worker_stepper(args)
         return 0
     res = run_suite(args)
     md = render_markdown(res)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import Config
-from .tinygrad_impl import TinygradRunner
+from .tinygrad_impl import TinygradRunner, supports  # noqa: F401  (supports: same cases)
 from .tinygrad_impl import available as _available
 
 NAME = "tinygrad_composed"

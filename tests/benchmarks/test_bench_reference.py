@@ -1,7 +1,10 @@
-"""The BPTT benchmark's hand-written NumPy reference (bench/impls/numpy_ref.py) is trustworthy: its loss
-and gradients equal tinygrad_rnn's in float64 for LSTM, GRU and tanh-RNN, agree with central differences
-of its own loss, and (when PyTorch is installed) equal PyTorch's; and the driver's quick run on a tiny
-config completes and writes valid JSON and the README section."""
+"""The BPTT benchmark's float64 references are trustworthy. The hand-written NumPy reference
+(bench/impls/numpy_ref.py): its loss and gradients equal tinygrad_rnn's in float64 for LSTM, GRU and
+tanh-RNN, agree with central differences of its own loss, and (when PyTorch is installed) equal
+PyTorch's. The reference of the stacked / bidirectional / lengths configs (tinygrad_rnn's composed
+path in float64): it agrees with central differences, with the fused layers, and with PyTorch's packed
+layers and cell loop and JAX's masked scan where installed. And the driver's quick run on a tiny config
+completes and writes valid JSON and the README section."""
 
 import json
 import subprocess
@@ -11,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
@@ -97,10 +100,78 @@ def test_reference_equals_pytorch(cell):
         assert max(errs.values()) < 1e-12, (mod.NAME, errs)
 
 
+LENGTHS_KEYS = ["lstm:3:7:5:4:L2:bi:len", "gru:3:7:5:4:L2:bi:len", "rnn-tanh:3:7:5:4:L2:bi:len"]
+
+
+@pytest.mark.parametrize("key", LENGTHS_KEYS)
+def test_lengths_reference_central_differences(key):
+    """The stacked reference's gradients are those of its own loss (over valid positions only)."""
+    import rnn_bptt
+
+    cfg = common.Config.parse(key)
+    w, x = common.make_weights(cfg, np.float64), common.make_input(cfg, np.float64)
+
+    def loss_grads():
+        r = tinygrad_impl.TinygradRunner(cfg, w, x, np.float64, fused=False)
+        r.step()
+        return r.result()
+
+    loss0, grads = loss_grads()
+    assert rnn_bptt.reference_result(cfg)[0][0] == loss0
+    valid = common.valid_mask(cfg)
+    assert not valid.all() and valid.any(axis=0).all()  # some padding, every sequence non-empty
+    assert np.all(grads["x"][~valid] == 0.0)  # padded inputs do not reach the loss
+    rng = np.random.default_rng(1)
+    eps = 1e-6
+    for name in ("weight_hh_l0_reverse", "weight_ih_l1", "bias_hh_l1_reverse", "x"):
+        arr = x if name == "x" else w[name]
+        for flat in rng.choice(arr.size, size=2, replace=False):
+            idx = np.unravel_index(flat, arr.shape)
+            old = arr[idx]
+            arr[idx] = old + eps
+            lp = loss_grads()[0]
+            arr[idx] = old - eps
+            lm = loss_grads()[0]
+            arr[idx] = old
+            assert abs((lp - lm) / (2 * eps) - grads[name][idx]) < 1e-8 + 1e-5 * abs(grads[name][idx]), (name, idx)
+
+
+@pytest.mark.parametrize("key", LENGTHS_KEYS)
+def test_lengths_reference_equals_other_implementations_float64(key):
+    """Fused tinygrad_rnn always; PyTorch packed + cell loop and JAX's masked scan when installed."""
+    import importlib.util
+
+    import rnn_bptt
+
+    cfg = common.Config.parse(key)
+    w, x = common.make_weights(cfg, np.float64), common.make_input(cfg, np.float64)
+    want, name = rnn_bptt.reference_result(cfg)
+    assert "composed" in name and set(want[1]) == set(common.grad_names(cfg))
+    builders = [lambda: tinygrad_impl.TinygradRunner(cfg, w, x, np.float64)]
+    if importlib.util.find_spec("torch"):
+        from impls import torch_cells, torch_fused
+
+        builders += [lambda: torch_fused.build(cfg, w, x, np.float64), lambda: torch_cells.build(cfg, w, x, np.float64)]
+    if importlib.util.find_spec("jax"):
+        from impls import jax_scan
+
+        builders.append(lambda: jax_scan.build(cfg, w, x, np.float64))
+    for build in builders:
+        r = build()
+        r.step()
+        errs = common.rel_errors(r.result(), want)
+        assert set(errs) == set(common.grad_names(cfg)) | {"loss"}
+        assert max(errs.values()) < 1e-12, (type(r).__name__, errs)
+
+
 def test_flop_count_formula():
     cfg = common.Config("lstm", 32, 50, 64, 128)
     assert common.gemm_flops(cfg) == 3 * 50 * 2 * 32 * (64 + 128) * 4 * 128
     assert common.gemm_flops(common.Config("gru", 1, 1, 1, 1)) == 3 * 2 * 2 * 3
+    # two bidirectional layers with lengths: layer 1 reads 2H inputs; only valid positions count
+    bi = common.Config.parse("lstm:32:40:12:64:L2:bi:len")
+    n = int(common.make_lengths(bi).sum())
+    assert common.gemm_flops(bi) == 2 * (3 * 2 * n * (12 + 64) * 4 * 64 + 3 * 2 * n * (128 + 64) * 4 * 64)
 
 
 def test_quick_driver_run_writes_valid_json(tmp_path):
@@ -133,6 +204,9 @@ def test_quick_driver_run_writes_valid_json(tmp_path):
         "--readme",
         str(readme),
         "--publish",
+        "--no-cold-start",  # the cold start and the interleaved A/B: tests/benchmarks/test_bench_suite.py
+        "--interleaved-seconds",
+        "0",
     ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -160,7 +234,7 @@ def test_quick_driver_run_writes_valid_json(tmp_path):
     assert res["env"]["machine"]["logical_cores"] >= 1
     text = readme.read_text()
     assert text.startswith("intro stays\n") and text.endswith("tail stays\n") and "\nold\n" not in text
-    assert "| tinygrad_rnn nn.LSTM/GRU/RNN (default) | ok |" in text and "| implementation |" in p.stdout
+    assert "| `tinygrad_rnn` | ok |" in text and "| implementation |" in p.stdout
 
 
 def test_failed_check_is_reported_and_flagged():

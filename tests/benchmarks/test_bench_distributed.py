@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "tests" / "distributed") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests" / "distributed"))
 
