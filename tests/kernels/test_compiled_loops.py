@@ -5,6 +5,7 @@ reference), over every flag (direction, mask, output gradient, initial-state gra
 import numpy as np
 import pytest
 from kernel_sets import KERNEL_SETS
+from layer_helpers import run_layer
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import kernels, nn
@@ -110,14 +111,7 @@ def test_compiled_loops_with_an_empty_batch_and_one_step():
             np.testing.assert_allclose(b, a, atol=1e-6)
 
 
-def _layer_run(layer, x, lengths, h0):
-    for p in layer.parameters():
-        p.grad = None
-    x = tg.Tensor(x.copy(), requires_grad=True)
-    out, h = layer(x, h0, lengths=lengths)
-    hs = h if isinstance(h, tuple) else (h,)
-    ((out * out).sum() + sum((s * s * s).sum() for s in hs)).backward()
-    return [out.numpy(), *(s.numpy() for s in hs), x.grad.numpy(), *(p.grad.numpy() for p in layer.parameters())]
+_layer_run = run_layer
 
 
 @pytest.mark.parametrize("kernel_set", KERNEL_SETS)

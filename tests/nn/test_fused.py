@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from layer_helpers import run_layer
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
@@ -17,15 +18,7 @@ VARIANTS = [
 ]
 
 
-def _run(layer, x, lengths, h0):
-    for p in layer.parameters():
-        p.grad = None
-    x = tg.Tensor(x.copy(), requires_grad=True)
-    out, h = layer(x, h0, lengths=lengths)
-    hs = h if isinstance(h, tuple) else (h,)
-    loss = (out * out).sum() + sum((s * s * 0.5).sum() for s in hs)
-    loss.backward()
-    return [out.numpy()] + [s.numpy() for s in hs] + [x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+_run = run_layer
 
 
 @pytest.mark.parametrize("cls,kw", VARIANTS)
