@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import __version__, backend, distributed, runtime
+from . import __version__, backend, distributed, kernels, runtime
 from .apps import charlm, demo, ranks
 from .apps.training import run_training
 
@@ -133,6 +133,7 @@ def _train(a: argparse.Namespace) -> int:
         )
         trainer = charlm.Trainer(cfg)
     c = trainer.config
+    kernels.warm_up((c.cell,), backend.get_default_dtype())  # load or compile the loops before the clock starts
     if lead:
         streams = f"{c.batch} streams" if trainer.world == 1 else f"{trainer.world} ranks x {c.batch} streams"
         print(

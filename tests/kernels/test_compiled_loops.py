@@ -173,3 +173,26 @@ def test_array_loops_are_what_the_numpy_set_runs():
         assert kernels.for_dtype(np.dtype("float32")) is array_loops
         assert kernels.in_use() == ("numpy" if tg.backend.name == "numpy" else tg.backend.name)
     assert kernels.for_dtype(np.dtype("float16")) is array_loops  # the compiled loops cover f32/f64 only
+
+
+@pytest.mark.skipif(not NUMBA, reason="numba is not installed")
+def test_a_ctrl_c_during_a_compiled_call_arrives_after_it_returns():
+    """While a kernel runs (or numba loads it from its cache, calling back into Python), a SIGINT is
+    held and raised as KeyboardInterrupt once the call has returned, never swallowed inside it."""
+    import os
+    import signal
+
+    from tinygrad_rnn.kernels import numba_loops
+
+    finished = []
+
+    def kernel(x):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives "inside native code"
+        finished.append(x)
+        return x
+
+    held = numba_loops._sigint_held(kernel)
+    with pytest.raises(KeyboardInterrupt):
+        held(3)
+    assert finished == [3]
+    assert numba_loops.lstm_forward.kernel is numba_loops._lstm_forward

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import backend
 from ..modes import MODES, Switch
+from ..sigint import defer_sigint
 from . import array_loops
 
 ENV_VAR = "TINYGRAD_RNN_KERNELS"
@@ -77,7 +78,8 @@ def _numba_loops() -> ModuleType | None:
         with _lock:
             if _compiled is None and not _load_error:
                 try:
-                    from . import numba_loops  # noqa: PLC0415  (optional dependency, imported on first use)
+                    with defer_sigint():  # a Ctrl-C inside numba's import would turn into an ImportError
+                        from . import numba_loops  # noqa: PLC0415  (optional dependency, imported on first use)
                 except Exception as e:  # a broken numba/llvmlite install
                     if os.environ.get(ENV_VAR, "auto").strip().lower() == "numba":
                         raise KernelError(f"{ENV_VAR}=numba, but numba failed to import: {e}") from e
@@ -109,6 +111,35 @@ def for_dtype(dtype: Any) -> ModuleType:
         if loops is not None:
             return loops
     return array_loops
+
+
+def warm_up(cells: tuple = ("lstm", "gru", "rnn"), dtype: Any = "float32") -> None:
+    """Load the compiled loops for ``cells`` and ``dtype`` now (from numba's cache, or compile them), so
+    that the first training step does not pay for it: the command line's ``train`` calls this before
+    its training loop starts. Runs each loop once on a one-element sequence, with and without an output
+    gradient; a no-op on the NumPy and CuPy kernels."""
+    d = np.dtype(dtype)
+    loops = for_dtype(d)
+    if loops is array_loops:
+        return
+    acts4, acts3, acts1 = (np.zeros((1, 1, g), d) for g in (4, 3, 1))
+    w4, w3, w1 = (np.zeros((1, g), d) for g in (4, 3, 1))
+    for g_out in (None, np.zeros((1, 1, 1), d)):
+        one = lambda: np.zeros((1, 1), d)  # noqa: E731  (a fresh state gradient per call)
+        if "lstm" in cells:
+            hs, cs, tc = np.zeros((2, 1, 1), d), np.zeros((2, 1, 1), d), np.zeros((1, 1, 1), d)
+            loops.lstm_forward(acts4.copy(), np.zeros((1, 4), d), hs, cs, tc, None, False, True)
+            loops.lstm_backward(acts4, hs, cs, tc, w4, g_out, one(), one(), None, False, True)
+        if "gru" in cells:
+            hs, hn = np.zeros((2, 1, 1), d), np.zeros((1, 1, 1), d)
+            for b_hn in (np.zeros(1, d), None):
+                loops.gru_forward(acts3.copy(), np.zeros((1, 3), d), b_hn, hs, hn, None, False, True)
+            loops.gru_backward(acts3, hs, hn, w3, g_out, one(), None, False, True)
+        if "rnn" in cells:
+            hs = np.zeros((2, 1, 1), d)
+            for relu in (False, True):
+                loops.rnn_forward(acts1.copy(), w1, hs, None, False, True, relu)
+                loops.rnn_backward(hs, w1, g_out, one(), None, False, True, relu)
 
 
 def loaded() -> ModuleType | None:

@@ -37,6 +37,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from ..sigint import defer_sigint
 from . import blas
 
 _FOUND = blas.find()
@@ -148,7 +149,7 @@ def _io(s: int, T: int, reverse: bool) -> tuple:
 
 
 @_jit
-def lstm_forward(acts: Any, w_s: Any, hs: Any, cs: Any, tc: Any, mask: Any, reverse: bool, skip: bool) -> None:
+def _lstm_forward(acts: Any, w_s: Any, hs: Any, cs: Any, tc: Any, mask: Any, reverse: bool, skip: bool) -> None:
     T, N, G = acts.shape
     H = G // 4
     half, one = _const(0.5, acts), _const(1.0, acts)
@@ -202,7 +203,7 @@ def _carry_finished(back: Any, dh: Any, mask: Any, t: int) -> None:
 
 
 @_jit
-def lstm_backward(
+def _lstm_backward(
     acts: Any, hs: Any, cs: Any, tc: Any, w: Any, g_out: Any, dh: Any, dc: Any, mask: Any, reverse: bool, full: bool
 ) -> tuple:
     T, N, G = acts.shape
@@ -239,7 +240,7 @@ def lstm_backward(
 
 
 @_jit
-def rnn_forward(acts: Any, w_t: Any, hs: Any, mask: Any, reverse: bool, skip: bool, relu: bool) -> None:
+def _rnn_forward(acts: Any, w_t: Any, hs: Any, mask: Any, reverse: bool, skip: bool, relu: bool) -> None:
     T, N, H = acts.shape
     zero, one = _const(0.0, acts), _const(1.0, acts)
     for s in range(T):
@@ -261,7 +262,7 @@ def rnn_forward(acts: Any, w_t: Any, hs: Any, mask: Any, reverse: bool, skip: bo
 
 
 @_jit
-def rnn_backward(hs: Any, w: Any, g_out: Any, dh: Any, mask: Any, reverse: bool, full: bool, relu: bool) -> tuple:
+def _rnn_backward(hs: Any, w: Any, g_out: Any, dh: Any, mask: Any, reverse: bool, full: bool, relu: bool) -> tuple:
     T = hs.shape[0] - 1
     N, H = dh.shape
     one, zero = _const(1.0, hs), _const(0.0, hs)
@@ -290,7 +291,7 @@ def rnn_backward(hs: Any, w: Any, g_out: Any, dh: Any, mask: Any, reverse: bool,
 
 
 @_jit
-def gru_forward(acts: Any, w_s: Any, b_hn: Any, hs: Any, hn: Any, mask: Any, reverse: bool, skip: bool) -> None:
+def _gru_forward(acts: Any, w_s: Any, b_hn: Any, hs: Any, hn: Any, mask: Any, reverse: bool, skip: bool) -> None:
     T, N, G = acts.shape
     H = G // 3
     half, zero = _const(0.5, acts), _const(0.0, acts)
@@ -316,7 +317,7 @@ def gru_forward(acts: Any, w_s: Any, b_hn: Any, hs: Any, hn: Any, mask: Any, rev
 
 
 @_jit
-def gru_backward(
+def _gru_backward(
     acts: Any, hs: Any, hn: Any, w: Any, g_out: Any, dh: Any, mask: Any, reverse: bool, full: bool
 ) -> tuple:
     T, N, G = acts.shape
@@ -352,6 +353,27 @@ def gru_backward(
     for t in range(T):  # r, z pre-activations get one gradient from both sides
         dz[t, :, : 2 * H] = dr[t, :, : 2 * H]
     return dz, dr, dh
+
+
+def _sigint_held(kernel: Any) -> Any:
+    """The interface function: ``kernel`` with a Ctrl-C held until it returns. Compiled code cannot stop
+    midway anyway, and a SIGINT that arrives while numba loads or compiles the kernel would be raised
+    inside llvmlite's callbacks from native code, printed and lost (tests/cli/test_interrupt_resume.py)."""
+
+    def call(*args: Any) -> Any:
+        with defer_sigint():
+            return kernel(*args)
+
+    call.__name__ = call.__qualname__ = kernel.__name__.lstrip("_")
+    call.__doc__ = kernel.__doc__
+    # the numba dispatcher itself (its cache stats and signatures), for the tests and the benchmark
+    call.kernel = kernel  # type: ignore[attr-defined]
+    return call
+
+
+lstm_forward, lstm_backward = _sigint_held(_lstm_forward), _sigint_held(_lstm_backward)
+rnn_forward, rnn_backward = _sigint_held(_rnn_forward), _sigint_held(_rnn_backward)
+gru_forward, gru_backward = _sigint_held(_gru_forward), _sigint_held(_gru_backward)
 
 
 def operand(a: Any) -> Any:
