@@ -176,7 +176,7 @@ def test_array_loops_are_what_the_numpy_set_runs():
 
 
 @pytest.mark.skipif(not NUMBA, reason="numba is not installed")
-def test_a_ctrl_c_during_a_compiled_call_arrives_after_it_returns():
+def test_compiled_loops_hold_a_ctrl_c_until_the_call_returns():
     """While a kernel runs (or numba loads it from its cache, calling back into Python), a SIGINT is
     held and raised as KeyboardInterrupt once the call has returned, never swallowed inside it."""
     import os
